@@ -1,0 +1,174 @@
+package tokencmd
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
+	"github.com/ssoctl/ssoctl/pkg/token"
+)
+
+// tokenView is a token's -o json form: header and claims exactly as the
+// token has them, plus the times worked out.
+type tokenView struct {
+	Header          jsontext.Value      `json:"header"`
+	Claims          jsontext.Value      `json:"claims"`
+	Times           map[string]timeView `json:"times,omitempty"`
+	LifetimeSeconds *int64              `json:"lifetime_seconds,omitempty"`
+	Expired         bool                `json:"expired"`
+	SignatureBytes  int                 `json:"signature_bytes"`
+}
+
+// timeView is a claim time as RFC 3339 plus seconds: since the epoch, and
+// from now (negative in the past).
+type timeView struct {
+	Time           string `json:"time"`
+	Unix           int64  `json:"unix"`
+	SecondsFromNow int64  `json:"seconds_from_now"`
+}
+
+type reasonView struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func newTokenView(t *token.Token, now time.Time) tokenView {
+	v := tokenView{
+		Header:         jsontext.Value(t.RawHeader),
+		Claims:         jsontext.Value(t.RawClaims),
+		Times:          map[string]timeView{},
+		SignatureBytes: len(t.Signature),
+	}
+	c := &t.Claims
+	for name, d := range map[string]token.NumericDate{"iat": c.IssuedAt, "nbf": c.NotBefore, "exp": c.Expiry} {
+		if !d.IsZero() {
+			v.Times[name] = timeView{
+				Time:           d.UTC().Format(time.RFC3339),
+				Unix:           d.Unix(),
+				SecondsFromNow: int64(d.Sub(now).Truncate(time.Second) / time.Second),
+			}
+		}
+	}
+	if life := c.Lifetime(); life != 0 {
+		s := int64(life / time.Second)
+		v.LifetimeSeconds = &s
+	}
+	v.Expired = !c.Expiry.IsZero() && now.After(c.Expiry.Time)
+	return v
+}
+
+func reasonViews(fs []*token.Failure) []reasonView {
+	out := make([]reasonView, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, reasonView{Code: f.Reason.Code, Message: f.Error()})
+	}
+	return out
+}
+
+// printToken writes the header, claims and signature sections.
+func printToken(w io.Writer, st *cmdutil.Styles, t *token.Token, now time.Time) {
+	h := &t.Header
+	fmt.Fprintln(w, st.Heading.Render("Header"))
+	row(w, st, "alg", clean(h.Alg), "")
+	if h.Kid != "" {
+		row(w, st, "kid", clean(h.Kid), "")
+	}
+	if h.Typ != "" {
+		row(w, st, "typ", clean(h.Typ), "")
+	}
+	if h.Crit != nil {
+		row(w, st, "crit", string(h.Crit), "")
+	}
+	printExtra(w, st, h.Extra)
+
+	c := &t.Claims
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, st.Heading.Render("Claims"))
+	for _, s := range []struct{ name, value, note string }{
+		{"iss", c.Issuer, "issuer"},
+		{"aud", strings.Join(c.Audience, ", "), "audience"},
+		{"sub", c.Subject, "subject"},
+		{"sid", c.SessionID, "IdP session"},
+		{"jti", c.ID, "token id, single use"},
+		{"chn", c.Chain, "propagation id"},
+		{"ret", c.Return, "next hop"},
+	} {
+		if s.value != "" {
+			row(w, st, s.name, clean(s.value), s.note)
+		}
+	}
+	timeRow(w, st, "iat", c.IssuedAt, now, "issued", "issued")
+	timeRow(w, st, "nbf", c.NotBefore, now, "valid", "valid")
+	timeRow(w, st, "exp", c.Expiry, now, "expires", "expired")
+	if life := c.Lifetime(); life != 0 {
+		row(w, st, "lifetime", token.FormatLifetime(life), "exp - iat")
+	}
+	printExtra(w, st, c.Extra)
+
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, st.Heading.Render("Signature"))
+	row(w, st, "bytes", strconv.Itoa(len(t.Signature)), "")
+}
+
+func timeRow(w io.Writer, st *cmdutil.Styles, name string, d token.NumericDate, now time.Time, future, past string) {
+	if d.IsZero() {
+		return
+	}
+	verb := past
+	if d.After(now) {
+		verb = future
+	}
+	row(w, st, name, d.UTC().Format(time.RFC3339), verb+" "+cmdutil.Since(d.Time, now))
+}
+
+func printExtra(w io.Writer, st *cmdutil.Styles, extra map[string]jsontext.Value) {
+	names := make([]string, 0, len(extra))
+	for name := range extra {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		v := append(jsontext.Value(nil), extra[name]...)
+		_ = v.Compact()
+		row(w, st, clean(name), string(v), "")
+	}
+}
+
+func row(w io.Writer, st *cmdutil.Styles, label, value, note string) {
+	line := "  " + st.Label.Render(fmt.Sprintf("%-9s", label)) + " " + value
+	if note != "" {
+		line += "  " + st.Dim.Render("("+note+")")
+	}
+	fmt.Fprintln(w, line)
+}
+
+func printReasons(w io.Writer, st *cmdutil.Styles, fs []*token.Failure, mark string, style func(...string) string) {
+	width := 0
+	for _, f := range fs {
+		width = max(width, len(f.Reason.Code))
+	}
+	for _, f := range fs {
+		fmt.Fprintf(w, "  %s %s  %s\n", style(mark), st.Code.Render(fmt.Sprintf("%-*s", width, f.Reason.Code)), clean(f.Error()))
+	}
+}
+
+// clean makes text from a token safe for a terminal: a hostile claim must
+// not be able to move the cursor, rewrite earlier lines or set the window
+// title. Anything with control or non-printable characters is shown quoted
+// with escapes.
+func clean(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			q := strconv.QuoteToGraphic(s)
+			return q[1 : len(q)-1]
+		}
+	}
+	return s
+}

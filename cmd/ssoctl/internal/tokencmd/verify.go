@@ -1,0 +1,211 @@
+package tokencmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
+	"github.com/ssoctl/ssoctl/pkg/token"
+)
+
+// VerifyOptions are the inputs of `token verify`.
+type VerifyOptions struct {
+	IO   *cmdutil.IOStreams
+	Keys keyFlags
+	Args []string
+
+	Issuer      string
+	Audience    string
+	Leeway      time.Duration
+	MaxLifetime time.Duration
+	Quiet       bool
+
+	f *cmdutil.Factory
+}
+
+// NewCmdVerify returns `token verify`. runF replaces verifyRun in tests.
+func NewCmdVerify(f *cmdutil.Factory, runF func(*VerifyOptions) error) *cobra.Command {
+	opts := &VerifyOptions{IO: f.IO, f: f}
+	cmd := &cobra.Command{
+		Use:   "verify [TOKEN | URL | -] --iss URL --aud NAME (--secret-env NAME | --secret-file PATH | --key-file PATH | --jwks-url URL | --jwks-file PATH)",
+		Short: "Run every check a receiver runs on a token",
+		Long: `Verify a handoff token exactly as a receiver does, and list every check that fails.
+
+--iss and --aud are required: a verifier that does not say whom it expects
+accepts tokens meant for someone else. The algorithm is pinned by the key, never
+taken from the token. Checked: signature; alg (never "none"); kid; no jku, jwk,
+x5u, x5c or crit headers; typ "sso-handoff+jwt"; exp, iat, iss, aud (exactly one),
+jti and sid present; not expired, not issued in the future (--leeway); lifetime
+at most --max-lifetime; a ret that is a plain absolute URL; no duplicate JSON
+members; at most 8 KiB. Single use (jti replay) is the receiver's to enforce and
+is not checked here.
+
+Exit status: 0 valid, 1 invalid (every reason listed; codes in -o json),
+2 usage error, 3 the --jwks-url could not be fetched.`,
+		Example: `  ssoctl token verify "$TOKEN" --iss https://accounts.example.com --aud portal --secret-env SSO_SECRET
+  ssoctl token verify 'https://portal.example.org/sso?token=eyJ...' --iss https://accounts.example.com \
+      --aud portal --jwks-url https://accounts.example.com/.well-known/jwks.json
+  ssoctl token mint ... | ssoctl token verify - --iss https://accounts.example.com --aud portal --jwks-file keys/jwks.json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Args = args
+			if runF != nil {
+				return runF(opts)
+			}
+			return verifyRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Issuer, "iss", "", "expected issuer, exactly as in the token (required)")
+	fl.StringVar(&opts.Audience, "aud", "", "expected audience: this receiver's name or origin (required)")
+	fl.DurationVar(&opts.Leeway, "leeway", token.DefaultLeeway, "clock skew allowed on exp, nbf and iat")
+	fl.DurationVar(&opts.MaxLifetime, "max-lifetime", token.DefaultMaxLifetime, "refuse tokens whose exp - iat is longer")
+	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit status says it all")
+	opts.Keys.register(fl, true)
+	return cmd
+}
+
+type verifyView struct {
+	SchemaVersion int          `json:"schema_version"`
+	Valid         bool         `json:"valid"`
+	FoundIn       string       `json:"found_in"`
+	Reasons       []reasonView `json:"reasons"`
+	*tokenView
+}
+
+func verifyRun(ctx context.Context, opts *VerifyOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	format, err := opts.f.OutputFormat()
+	if err != nil {
+		return err
+	}
+	if opts.Issuer == "" {
+		return cmdutil.UsageError("pass the issuer origin the token must come from, e.g. --iss https://accounts.example.com", "--iss is required")
+	}
+	if opts.Audience == "" {
+		return cmdutil.UsageError("pass the receiver this token must be for, e.g. --aud portal", "--aud is required")
+	}
+	if opts.Leeway < 0 || opts.Leeway > time.Minute {
+		return cmdutil.UsageError("", "--leeway %s is out of range; give 0s to 1m", opts.Leeway)
+	}
+	if opts.MaxLifetime <= 0 {
+		return cmdutil.UsageError("", "--max-lifetime must be positive")
+	}
+	if (len(opts.Args) == 0 || opts.Args[0] == "-") && opts.Keys.readsStdin() {
+		return cmdutil.UsageError("pass the token as the argument, or the key in a file or environment variable", "the token and the key cannot both come from stdin")
+	}
+	keys, notes, err := opts.Keys.keySource(opts.f)
+	if err != nil {
+		return err
+	}
+	in, err := readTokenInput(opts.f, opts.Args)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintf(opts.IO.ErrOut, "ssoctl: note: %s\n", n)
+	}
+	now := opts.f.Now()
+	v, err := token.NewVerifier(keys, opts.Issuer, opts.Audience,
+		token.WithLeeway(opts.Leeway), token.WithMaxLifetime(opts.MaxLifetime),
+		token.WithTimeFunc(func() time.Time { return now }))
+	if err != nil {
+		return cmdutil.UsageError("", "%v", err)
+	}
+	tok, err := v.Verify(ctx, in.Token)
+	var inv *token.InvalidError
+	switch {
+	case errors.Is(err, token.ErrKeysUnavailable):
+		return cmdutil.UnavailableError("check that the JWKS URL is reachable from here and serves a JWK Set", err)
+	case err != nil && !errors.As(err, &inv):
+		return err
+	}
+	var failures []*token.Failure
+	if inv != nil {
+		failures = inv.Failures
+	}
+	if opts.Quiet {
+		if inv != nil {
+			return cmdutil.CheckFailed()
+		}
+		return nil
+	}
+	if format == cmdutil.FormatJSON {
+		view := verifyView{SchemaVersion: cmdutil.SchemaVersion, Valid: inv == nil, FoundIn: in.Where, Reasons: reasonViews(failures)}
+		if tok != nil {
+			tv := newTokenView(tok, now)
+			view.tokenView = &tv
+		}
+		if err := cmdutil.WriteJSON(opts.IO.Out, view); err != nil {
+			return err
+		}
+	} else {
+		printVerify(opts, tok, failures, in, now)
+	}
+	if inv != nil {
+		return cmdutil.CheckFailed()
+	}
+	return nil
+}
+
+func printVerify(opts *VerifyOptions, tok *token.Token, failures []*token.Failure, in *tokenInput, now time.Time) {
+	st := cmdutil.NewStyles(opts.IO.Out, opts.IO.ColorEnabled())
+	w := opts.IO.Out
+	if len(failures) == 0 {
+		c := &tok.Claims
+		fmt.Fprintf(w, "%s  %s\n", st.Good.Render("VALID"), fmt.Sprintf("handoff for %s from %s, %s, signed by %s key %q",
+			clean(c.Audience[0]), clean(c.Issuer), expiresPhrase(c.Expiry, now), tok.Header.Alg, tok.Header.Kid))
+	} else {
+		problems := "problem"
+		if len(failures) > 1 {
+			problems = "problems"
+		}
+		fmt.Fprintf(w, "%s  %d %s\n", st.Bad.Render("INVALID"), len(failures), problems)
+		printReasons(w, st, failures, "✗", st.Bad.Render)
+		if hint := verifyHint(opts, failures); hint != "" {
+			fmt.Fprintf(w, "  %s\n", st.Dim.Render("hint: "+hint))
+		}
+	}
+	fmt.Fprintf(w, "%s  %s\n", st.Label.Render("found in"), clean(in.Where))
+	if tok == nil {
+		return
+	}
+	fmt.Fprintln(w)
+	printToken(w, st, tok, now)
+}
+
+func expiresPhrase(exp token.NumericDate, now time.Time) string {
+	if exp.After(now) {
+		return "expires " + cmdutil.Since(exp.Time, now)
+	}
+	return "expired " + cmdutil.Since(exp.Time, now) + " (within leeway)"
+}
+
+// verifyHint names the likely fix for the commonest operator mistakes.
+func verifyHint(opts *VerifyOptions, failures []*token.Failure) string {
+	for _, f := range failures {
+		switch f.Reason {
+		case token.ErrKidUnknown:
+			if opts.Keys.SecretEnv != "" || opts.Keys.SecretFile != "" || opts.Keys.KeyFile != "" {
+				return "if this key is the one the token names, pass its kid with --kid"
+			}
+		case token.ErrSignatureInvalid:
+			if opts.Keys.SecretEnv != "" || opts.Keys.SecretFile != "" {
+				return "the secret differs from the minter's; check for a trailing newline or a base64 value decoded on one side only (secrets are used exactly as given)"
+			}
+		case token.ErrExpired, token.ErrIssuedInFuture:
+			return "handoffs live seconds; if minter and verifier clocks disagree, fix NTP rather than raising --leeway"
+		}
+	}
+	if strings.Contains(opts.Issuer, "/") && !strings.Contains(opts.Issuer, "://") {
+		return "--iss is usually an origin such as https://accounts.example.com"
+	}
+	return ""
+}

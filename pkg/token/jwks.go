@@ -1,0 +1,149 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// RemoteJWKS is a KeySource backed by a published JWK Set, fetched over
+// HTTPS and cached. An unknown kid triggers a refetch (at most once per
+// minimum refresh interval), so a receiver picks up a rotated key without a
+// restart while a flood of made-up kids cannot turn it into a request
+// amplifier against the issuer.
+type RemoteJWKS struct {
+	url        string
+	client     *http.Client
+	ttl        time.Duration
+	minRefresh time.Duration
+	now        func() time.Time
+
+	mu          sync.Mutex
+	ring        *KeyRing
+	fetched     time.Time // when ring was fetched
+	lastAttempt time.Time
+	lastErr     error
+}
+
+// JWKSOption configures a RemoteJWKS.
+type JWKSOption func(*RemoteJWKS)
+
+// WithHTTPClient sets the client used for fetches (its Transport decides
+// where host names resolve; tests map them onto loopback).
+func WithHTTPClient(c *http.Client) JWKSOption { return func(r *RemoteJWKS) { r.client = c } }
+
+// WithCacheTTL sets how long a fetched set is used before it is refetched.
+// The default is 5 minutes.
+func WithCacheTTL(d time.Duration) JWKSOption { return func(r *RemoteJWKS) { r.ttl = d } }
+
+// WithMinRefresh sets the least time between two fetches caused by unknown
+// kids. The default is 10 seconds.
+func WithMinRefresh(d time.Duration) JWKSOption { return func(r *RemoteJWKS) { r.minRefresh = d } }
+
+// WithJWKSClock sets the clock. The primary use-case for this is testing.
+func WithJWKSClock(now func() time.Time) JWKSOption { return func(r *RemoteJWKS) { r.now = now } }
+
+// NewRemoteJWKS returns a KeySource for the set at rawURL. The URL must be
+// https, except on loopback and *.localhost hosts, where http is allowed for
+// development: keys fetched over plain http could be swapped in transit.
+func NewRemoteJWKS(rawURL string, opts ...JWKSOption) (*RemoteJWKS, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("JWKS URL %q is not an absolute URL", rawURL)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopbackHost(u.Hostname()) {
+			return nil, fmt.Errorf("JWKS URL %q is plain http; keys must come over https (http is allowed only for loopback and *.localhost)", rawURL)
+		}
+	default:
+		return nil, fmt.Errorf("JWKS URL %q must be https", rawURL)
+	}
+	r := &RemoteJWKS{
+		url:        u.String(),
+		client:     &http.Client{Timeout: 10 * time.Second},
+		ttl:        5 * time.Minute,
+		minRefresh: 10 * time.Second,
+		now:        time.Now,
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	return r, nil
+}
+
+// IsLoopbackHost reports whether host is localhost, a *.localhost name
+// (RFC 6761 §6.3) or a loopback IP literal.
+func IsLoopbackHost(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// VerificationKey implements KeySource.
+func (r *RemoteJWKS) VerificationKey(ctx context.Context, kid string) (*Key, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	stale := r.ring == nil || now.Sub(r.fetched) >= r.ttl
+	if !stale {
+		k, err := r.ring.VerificationKey(ctx, kid)
+		if err == nil || !errors.Is(err, ErrKidUnknown) || now.Sub(r.lastAttempt) < r.minRefresh {
+			return k, err
+		}
+	} else if r.ring != nil && now.Sub(r.lastAttempt) < r.minRefresh && r.lastErr != nil {
+		// A recent refetch failed; keep serving the keys we have rather
+		// than hammering a struggling issuer.
+		return r.ring.VerificationKey(ctx, kid)
+	}
+	r.lastAttempt = now
+	ring, err := r.fetch(ctx)
+	r.lastErr = err
+	if err != nil {
+		if r.ring != nil {
+			return r.ring.VerificationKey(ctx, kid)
+		}
+		return nil, err
+	}
+	r.ring, r.fetched = ring, now
+	return r.ring.VerificationKey(ctx, kid)
+}
+
+func (r *RemoteJWKS) fetch(ctx context.Context) (*KeyRing, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeysUnavailable, err)
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: fetching %s: %v", ErrKeysUnavailable, r.url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: %s answered %s", ErrKeysUnavailable, r.url, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading %s: %v", ErrKeysUnavailable, r.url, err)
+	}
+	if len(body) > maxKeyFile {
+		return nil, fmt.Errorf("%w: %s sent over %d bytes", ErrKeysUnavailable, r.url, maxKeyFile)
+	}
+	keys, _, err := ParseJWKS(body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrKeysUnavailable, r.url, err)
+	}
+	return NewKeyRing(keys...)
+}

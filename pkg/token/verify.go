@@ -1,0 +1,333 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+)
+
+// Defaults of the handoff profile (DESIGN §4).
+const (
+	DefaultLeeway      = 5 * time.Second
+	DefaultMaxLifetime = 30 * time.Second
+	DefaultTTL         = 30 * time.Second
+)
+
+// ReplayStore enforces single use of a jti. Receivers keep one; pkg/serve
+// provides bounded in-memory and Redis implementations.
+type ReplayStore interface {
+	// Consume records jti as used until the given time, when the token can
+	// no longer verify anyway and the record may be dropped. It reports
+	// false, with no error, when jti was already used.
+	Consume(ctx context.Context, jti string, until time.Time) (fresh bool, err error)
+}
+
+// Verifier runs every check of the handoff profile. It is safe for
+// concurrent use; a receiver builds one and keeps it.
+type Verifier struct {
+	keys        KeySource
+	issuer      string
+	audience    string
+	leeway      time.Duration
+	maxLifetime time.Duration
+	now         func() time.Time
+	replay      ReplayStore
+	checkReturn func(string) error
+}
+
+// VerifyOption configures a Verifier.
+type VerifyOption func(*Verifier)
+
+// WithLeeway allows for clock skew between minter and verifier when checking
+// exp, nbf and iat. The default is DefaultLeeway.
+func WithLeeway(d time.Duration) VerifyOption { return func(v *Verifier) { v.leeway = d } }
+
+// WithMaxLifetime refuses tokens whose exp - iat exceeds d, whatever the
+// minter chose. The default is DefaultMaxLifetime.
+func WithMaxLifetime(d time.Duration) VerifyOption {
+	return func(v *Verifier) { v.maxLifetime = d }
+}
+
+// WithTimeFunc sets the clock. The primary use-case for this is testing.
+func WithTimeFunc(now func() time.Time) VerifyOption { return func(v *Verifier) { v.now = now } }
+
+// WithReplayStore makes Verify consume the jti of an otherwise valid token,
+// refusing it with ErrReplayed when it was seen before. A token that fails
+// any other check never touches the store, so a bad token changes nothing.
+func WithReplayStore(s ReplayStore) VerifyOption { return func(v *Verifier) { v.replay = s } }
+
+// WithReturnCheck adds a policy for the ret claim (the chain's return
+// allowlist). check runs after ret passed CheckReturnURL; an error refuses
+// the token with ErrReturnNotAllowed and the error's text as detail.
+func WithReturnCheck(check func(ret string) error) VerifyOption {
+	return func(v *Verifier) { v.checkReturn = check }
+}
+
+// NewVerifier returns a Verifier for tokens minted by issuer for audience.
+// Both are required: a verifier that does not know whom it is for accepts
+// tokens meant for someone else (RFC 8725 §3.9).
+func NewVerifier(keys KeySource, issuer, audience string, opts ...VerifyOption) (*Verifier, error) {
+	if keys == nil {
+		return nil, errors.New("no verification keys")
+	}
+	if issuer == "" {
+		return nil, errors.New("expected issuer is required")
+	}
+	if audience == "" {
+		return nil, errors.New("expected audience is required")
+	}
+	v := &Verifier{
+		keys:        keys,
+		issuer:      issuer,
+		audience:    audience,
+		leeway:      DefaultLeeway,
+		maxLifetime: DefaultMaxLifetime,
+		now:         time.Now,
+	}
+	for _, o := range opts {
+		o(v)
+	}
+	if v.leeway < 0 || v.maxLifetime <= 0 {
+		return nil, errors.New("leeway must not be negative and max lifetime must be positive")
+	}
+	return v, nil
+}
+
+// forbiddenHeaders carry or point to key material, or mark a JWE; a handoff
+// verifier takes keys only from its own configuration (RFC 8725 §3.10).
+var forbiddenHeaders = []string{"jku", "jwk", "x5u", "x5c", "enc", "zip"}
+
+// Verify checks raw against every rule of the profile and returns the token.
+// On failure the error is an *InvalidError listing every failed check; the
+// Token is returned too whenever raw could be decoded, so callers can show
+// what it says. Errors wrapping ErrKeysUnavailable or
+// ErrReplayStoreUnavailable mean the verdict could not be reached; the token
+// must be refused (fail closed) but is not known to be bad.
+func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
+	t, fs := parse(raw, false)
+	if t == nil {
+		return nil, fs.err()
+	}
+	if err := v.checkHeader(ctx, t, &fs); err != nil {
+		return t, err
+	}
+	v.checkClaims(t, &fs)
+	if len(fs) == 0 && v.replay != nil {
+		fresh, err := v.replay.Consume(ctx, t.Claims.ID, t.Claims.Expiry.Add(v.leeway))
+		if err != nil {
+			return t, fmt.Errorf("%w: %v", ErrReplayStoreUnavailable, err)
+		}
+		if !fresh {
+			fs.add(ErrReplayed, fmt.Sprintf("jti %q was already used", shortID(t.Claims.ID)))
+		}
+	}
+	return t, fs.err()
+}
+
+// checkHeader runs the header and signature checks. It returns an error only
+// when the key source is unavailable.
+func (v *Verifier) checkHeader(ctx context.Context, t *Token, fs *failures) error {
+	h := &t.Header
+	if !checkHeaderShape(h, fs) {
+		return nil
+	}
+	key, err := v.keys.VerificationKey(ctx, h.Kid)
+	if err != nil {
+		var f *Failure
+		if errors.As(err, &f) {
+			*fs = append(*fs, f)
+			return nil
+		}
+		if errors.Is(err, ErrKeysUnavailable) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", ErrKeysUnavailable, err)
+	}
+	if isAlgNone(h.Alg) {
+		return nil
+	}
+	if Algorithm(h.Alg) != key.alg {
+		fs.add(ErrAlgNotAllowed, fmt.Sprintf("alg is %q but key %q is pinned to %s", h.Alg, key.id, key.alg))
+		return nil
+	}
+	if !key.verify(t.signingInput, t.Signature) {
+		fs.add(ErrSignatureInvalid, fmt.Sprintf("signature does not verify with %s key %q", key.alg, key.id))
+	}
+	return nil
+}
+
+func isAlgNone(alg string) bool { return strings.EqualFold(alg, "none") }
+
+// checkHeaderShape runs the header checks that need no key. It reports
+// whether the kid is safe to look up.
+func checkHeaderShape(h *Header, fs *failures) bool {
+	if isAlgNone(h.Alg) {
+		fs.add(ErrAlgNone, fmt.Sprintf("alg is %q: the token claims to need no signature", h.Alg))
+	}
+	if bad := presentHeaders(h); len(bad) > 0 {
+		fs.add(ErrHeaderNotAllowed, fmt.Sprintf("header has %s; keys come only from the verifier's configuration", strings.Join(bad, ", ")))
+	}
+	if h.Crit != nil {
+		fs.add(ErrCritUnsupported, fmt.Sprintf("crit is %s; no JWS extensions are implemented, so the token must be refused (RFC 7515 §4.1.11)", string(h.Crit)))
+	}
+	switch {
+	case h.Typ == "":
+		fs.add(ErrTypMissing, fmt.Sprintf("no typ header; a handoff carries typ %q", Type))
+	case !typeMatches(h.Typ):
+		fs.add(ErrTypMismatch, fmt.Sprintf("typ is %q, want %q: this is some other kind of JWT", h.Typ, Type))
+	}
+	if h.Kid != "" {
+		if err := checkKeyID(h.Kid); err != nil {
+			fs.add(ErrKidInvalid, err.Error())
+			return false
+		}
+	}
+	return true
+}
+
+func presentHeaders(h *Header) []string {
+	var bad []string
+	for _, name := range forbiddenHeaders {
+		if _, ok := h.Extra[name]; ok {
+			bad = append(bad, name)
+		}
+	}
+	return bad
+}
+
+// typeMatches compares typ as RFC 7515 §4.1.9 says: case-insensitively, with
+// an optional "application/" prefix.
+func typeMatches(typ string) bool {
+	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+		typ = typ[len("application/"):]
+	}
+	return strings.EqualFold(typ, Type)
+}
+
+// claimPolicy is what the claims are checked against. An empty issuer or
+// audience skips the comparison (Inspect knows neither).
+type claimPolicy struct {
+	now         time.Time
+	leeway      time.Duration
+	maxLifetime time.Duration
+	issuer      string
+	audience    string
+	checkReturn func(string) error
+}
+
+func (v *Verifier) checkClaims(t *Token, fs *failures) {
+	checkClaimSet(&t.Claims, claimPolicy{
+		now: v.now(), leeway: v.leeway, maxLifetime: v.maxLifetime,
+		issuer: v.issuer, audience: v.audience, checkReturn: v.checkReturn,
+	}, fs)
+}
+
+func checkClaimSet(c *Claims, p claimPolicy, fs *failures) {
+	var invalid []string
+	for _, f := range *fs {
+		if f.claim != "" {
+			invalid = append(invalid, f.claim)
+		}
+	}
+	// A mistyped claim was already reported; do not call it missing too.
+	missing := func(name string, r *Reason, detail string) {
+		for _, n := range invalid {
+			if n == name {
+				return
+			}
+		}
+		fs.add(r, detail)
+	}
+	now, leeway := p.now, p.leeway
+	switch {
+	case c.Expiry.IsZero():
+		missing("exp", ErrExpMissing, "no exp claim; every handoff must expire")
+	case now.After(c.Expiry.Add(leeway)):
+		fs.add(ErrExpired, fmt.Sprintf("expired %s ago at %s (leeway %s)", roundAgo(now.Sub(c.Expiry.Time)), c.Expiry.UTC().Format(time.RFC3339), leeway))
+	}
+	switch {
+	case c.IssuedAt.IsZero():
+		missing("iat", ErrIatMissing, "no iat claim; the lifetime cannot be checked")
+	case c.IssuedAt.After(now.Add(leeway)):
+		fs.add(ErrIssuedInFuture, fmt.Sprintf("iat is %s in the future (leeway %s); check the minter's clock", roundAgo(c.IssuedAt.Sub(now)), leeway))
+	}
+	if !c.NotBefore.IsZero() && c.NotBefore.After(now.Add(leeway)) {
+		fs.add(ErrNotYetValid, fmt.Sprintf("nbf is %s in the future (leeway %s)", roundAgo(c.NotBefore.Sub(now)), leeway))
+	}
+	if !c.Expiry.IsZero() && !c.IssuedAt.IsZero() {
+		switch life := c.Lifetime(); {
+		case life <= 0:
+			fs.add(ErrLifetimeInvalid, fmt.Sprintf("exp %s is not after iat %s", c.Expiry.UTC().Format(time.RFC3339), c.IssuedAt.UTC().Format(time.RFC3339)))
+		case life > p.maxLifetime:
+			fs.add(ErrLifetimeTooLong, fmt.Sprintf("lifetime is %s; at most %s is accepted", FormatLifetime(life), p.maxLifetime))
+		}
+	}
+	switch {
+	case c.Issuer == "":
+		missing("iss", ErrIssMissing, "no iss claim")
+	case p.issuer != "" && c.Issuer != p.issuer:
+		fs.add(ErrIssuerMismatch, fmt.Sprintf("iss is %q, want %q", c.Issuer, p.issuer))
+	}
+	switch {
+	case len(c.Audience) == 0:
+		missing("aud", ErrAudMissing, "no aud claim; a handoff names exactly one receiver")
+	case len(c.Audience) > 1:
+		fs.add(ErrAudienceNotSingle, fmt.Sprintf("aud names %d audiences %q; a handoff names exactly one receiver", len(c.Audience), []string(c.Audience)))
+	case p.audience != "" && c.Audience[0] != p.audience:
+		fs.add(ErrAudienceMismatch, fmt.Sprintf("aud is %q, want %q: the token was minted for another receiver", c.Audience[0], p.audience))
+	}
+	switch {
+	case c.ID == "":
+		missing("jti", ErrJtiMissing, "no jti claim; replay cannot be detected")
+	case len(c.ID) > 256:
+		fs.add(ErrClaimInvalid, fmt.Sprintf("jti is %d characters; at most 256 are allowed", len(c.ID)))
+	}
+	if c.SessionID == "" {
+		missing("sid", ErrSidMissing, "no sid claim; the IdP session cannot be re-checked")
+	}
+	if c.Return != "" {
+		if err := CheckReturnURL(c.Return); err != nil {
+			fs.add(ErrReturnInvalid, "ret "+err.Error())
+		} else if p.checkReturn != nil {
+			if err := p.checkReturn(c.Return); err != nil {
+				fs.add(ErrReturnNotAllowed, fmt.Sprintf("ret %q: %v", c.Return, err))
+			}
+		}
+	}
+}
+
+// FormatLifetime renders a token lifetime for people: Go duration syntax up
+// to two days ("30s", "1h0m0s"), whole days beyond, since a handoff that
+// lives for days is a finding and its exact nanoseconds are noise.
+func FormatLifetime(d time.Duration) string {
+	switch {
+	case d == math.MaxInt64:
+		return "over 292 years"
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", int64(d/(24*time.Hour)))
+	}
+	return d.String()
+}
+
+// roundAgo renders a duration for people: whole seconds under an hour,
+// whole minutes beyond.
+func roundAgo(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	if d < time.Hour {
+		return d.Round(time.Second).String()
+	}
+	return d.Round(time.Minute).String()
+}
+
+// shortID shows enough of a jti to match log lines without printing it all.
+func shortID(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
+}
