@@ -1,0 +1,207 @@
+package chain
+
+import (
+	"time"
+
+	"github.com/ssoctl/ssoctl/pkg/token"
+)
+
+// Version is the only chain file version this package reads.
+const Version = 1
+
+// Chain is one chain file v1, with defaults applied and validated. URL
+// fields hold canonical origins (see doc.go).
+type Chain struct {
+	// File is the name the chain was parsed under, used in problem text.
+	File string `yaml:"-"`
+
+	Version   int        `yaml:"version"`
+	Name      string     `yaml:"name"`
+	Dev       bool       `yaml:"dev"` // allows http, inline secrets and generated keys; never in production
+	IdP       IdP        `yaml:"idp"`
+	Issuer    Issuer     `yaml:"issuer"`
+	Token     Token      `yaml:"token"`
+	Mode      Mode       `yaml:"mode"`
+	Receivers []Receiver `yaml:"receivers"`
+	ReturnTo  ReturnTo   `yaml:"return_to"`
+	Store     Store      `yaml:"store"`
+	Expect    Expect     `yaml:"expect"`
+
+	// Warnings are the problems the chain runs with; lint shows them.
+	Warnings []Problem `yaml:"-"`
+}
+
+// IdPKind names the identity provider the issuer logs users in with.
+type IdPKind string
+
+const (
+	IdPDev    IdPKind = "dev"    // the embedded development IdP (ssoctl serve idp)
+	IdPKratos IdPKind = "kratos" // Ory Kratos, self-hosted or Ory Network
+	IdPOIDC   IdPKind = "oidc"   // any OpenID Connect provider; the issuer is a relying party
+)
+
+// IdP is the identity provider block.
+type IdP struct {
+	Kind IdPKind `yaml:"kind"`
+	// PublicURL is where browsers reach the IdP: the dev IdP's or Kratos's
+	// public API, or the OpenID provider's issuer URL (discovery starts there).
+	PublicURL string `yaml:"public_url"`
+	// AdminURL is Kratos's admin API; with it the roles re-check a session by
+	// id. Optional.
+	AdminURL string `yaml:"admin_url"`
+	// Listen is where the dev IdP listens (kind dev only).
+	Listen string `yaml:"listen"`
+	// ClientID and ClientSecret register the issuer with an OpenID provider
+	// (kind oidc only).
+	ClientID     string    `yaml:"client_id"`
+	ClientSecret SecretRef `yaml:"client_secret"`
+	// Users are the dev IdP's accounts (kind dev only).
+	Users []User `yaml:"users"`
+}
+
+// User is one account of the dev IdP.
+type User struct {
+	Email    string         `yaml:"email"`
+	Password SecretRef      `yaml:"password"` // inline only with dev: true
+	Role     string         `yaml:"role"`     // copied into the identity's traits as "role"
+	Traits   map[string]any `yaml:"traits"`   // Kratos-style identity traits
+}
+
+// Issuer is the accounts role: it logs users in and signs handoff tokens.
+type Issuer struct {
+	URL    string `yaml:"url"`
+	Listen string `yaml:"listen"`
+	Cookie Cookie `yaml:"cookie"`
+}
+
+// Cookie is a role's session cookie.
+type Cookie struct {
+	Name string        `yaml:"name"`
+	TTL  time.Duration `yaml:"ttl"`
+	// Domain is the cookie's Domain attribute, without a leading dot; empty
+	// means host-only (RFC 6265 §5.3 step 6), which is the safe default.
+	Domain string `yaml:"domain"`
+}
+
+// Alg is a handoff-token signing algorithm: pkg/token's, so the chain file
+// and the verifier can never disagree on what is supported.
+type Alg = token.Algorithm
+
+// The algorithms, as pkg/token names them.
+const (
+	HS256 = token.HS256 // shared secret
+	EdDSA = token.EdDSA // Ed25519 (RFC 8037)
+	ES256 = token.ES256 // ECDSA P-256
+	RS256 = token.RS256 // RSA PKCS #1 v1.5
+)
+
+// Transport says how a handoff token travels to a receiver.
+type Transport string
+
+const (
+	// TransportQuery puts the token in the /sso URL's query (a redirect).
+	TransportQuery Transport = "query"
+	// TransportFormPost carries it in an auto-submitted POST form, so it never
+	// lands in address bars, history, Referer headers or access logs.
+	TransportFormPost Transport = "form_post"
+)
+
+// Token is the handoff-token profile the chain uses.
+type Token struct {
+	Alg Alg `yaml:"alg"`
+	// Secret is the HS256 key. With dev: true and no secret, the roles may
+	// generate one (in one process only).
+	Secret SecretRef `yaml:"secret"`
+	// KeyFile is the issuer's private key (PEM) for EdDSA, ES256 and RS256.
+	KeyFile string `yaml:"key_file"`
+	// JWKSURL is where receivers fetch the issuer's public keys.
+	JWKSURL string `yaml:"jwks_url"`
+	// TTL is the lifetime the issuer gives each token.
+	TTL time.Duration `yaml:"ttl"`
+	// MaxTTL is the longest lifetime a receiver accepts (DESIGN §4); TTL may
+	// not exceed it.
+	MaxTTL time.Duration `yaml:"max_ttl"`
+	// Leeway is the clock skew allowed when checking exp, iat and nbf.
+	Leeway    time.Duration `yaml:"leeway"`
+	Transport Transport     `yaml:"transport"`
+}
+
+// Mode is the chain's topology (DESIGN §5).
+type Mode string
+
+const (
+	// ModeHub: only the issuer signs; every receiver hands back to the
+	// issuer's /sso/continue.
+	ModeHub Mode = "hub"
+	// ModeRelay: receivers share the HMAC secret and mint the next hop's
+	// token themselves.
+	ModeRelay Mode = "relay"
+)
+
+// Receiver is one app domain that takes part in the chain.
+type Receiver struct {
+	// Name is the token audience and the receiver's name in logs; a DNS label.
+	Name   string `yaml:"name"`
+	URL    string `yaml:"url"`
+	Listen string `yaml:"listen"`
+	Cookie Cookie `yaml:"cookie"`
+	// SharedCookie receivers sit under the issuer cookie's domain: the walk
+	// skips them and they validate the parent-domain cookie server to server.
+	SharedCookie bool `yaml:"shared_cookie"`
+}
+
+// ReturnTo is where a login may end.
+type ReturnTo struct {
+	// Allow holds the patterns NewAllowlist reads.
+	Allow []string `yaml:"allow"`
+}
+
+// Store picks where the replay and revocation stores live; exactly one of
+// the fields is set.
+type Store struct {
+	Memory *MemoryStore `yaml:"memory"`
+	Redis  *RedisStore  `yaml:"redis"`
+}
+
+// MemoryStore keeps replay and revocation state in the process: one
+// instance per role.
+type MemoryStore struct{}
+
+// RedisStore shares replay and revocation state between instances.
+type RedisStore struct {
+	// URLEnv names the environment variable holding the Redis URL, which can
+	// carry a password and so never sits in the file.
+	URLEnv string `yaml:"url_env"`
+}
+
+// Expect holds what trace chain checks after a walk; zero values are not
+// checked.
+type Expect struct {
+	FinalURLPrefix   string              `yaml:"final_url_prefix"`
+	MaxHops          int                 `yaml:"max_hops"`
+	Cookies          []CookieExpectation `yaml:"cookies"`
+	MaxTokenLifetime time.Duration       `yaml:"max_token_lifetime"`
+	MaxTotalTime     time.Duration       `yaml:"max_total_time"`
+}
+
+// CookieExpectation says which cookies the browser must hold for a host
+// after the walk. In YAML, expect.cookies maps a host to a list of names.
+type CookieExpectation struct {
+	Domain string
+	Names  []string
+}
+
+// Receiver returns the receiver with the given name.
+func (c *Chain) Receiver(name string) (*Receiver, bool) {
+	for i := range c.Receivers {
+		if c.Receivers[i].Name == name {
+			return &c.Receivers[i], true
+		}
+	}
+	return nil, false
+}
+
+// Allowlist builds the chain's return_to allowlist.
+func (c *Chain) Allowlist() (*Allowlist, error) {
+	return NewAllowlist(c.ReturnTo.Allow)
+}
