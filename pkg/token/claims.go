@@ -1,6 +1,7 @@
 package token
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -115,7 +116,8 @@ func (d NumericDate) MarshalJSONTo(enc *jsontext.Encoder) error {
 	if d.Nanosecond() == 0 {
 		return enc.WriteToken(jsontext.Int(d.Unix()))
 	}
-	return enc.WriteToken(jsontext.Float(float64(d.UnixNano()) / 1e9))
+	// Not UnixNano: it overflows after 2262, and dates up to 9999 are valid.
+	return enc.WriteToken(jsontext.Float(float64(d.Unix()) + float64(d.Nanosecond())/1e9))
 }
 
 // UnmarshalJSONFrom reads a JSON number of seconds.
@@ -142,6 +144,9 @@ func (d *NumericDate) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 // decodeHeader decodes the header strictly: duplicate names, invalid UTF-8
 // and wrong member types are refused.
 func decodeHeader(b []byte, h *Header, opts ...json.Options) *Failure {
+	if f := notObject("header", b); f != nil {
+		return f
+	}
 	if err := json.Unmarshal(b, h, opts...); err != nil {
 		return jsonFailure("header", err)
 	}
@@ -152,6 +157,9 @@ func decodeHeader(b []byte, h *Header, opts ...json.Options) *Failure {
 // stop the others from being read: each such claim becomes its own
 // claim_invalid failure and stays unset, so Verify can report everything.
 func decodeClaims(b []byte, c *Claims, opts ...json.Options) []*Failure {
+	if f := notObject("claims", b); f != nil {
+		return []*Failure{f}
+	}
 	err := json.Unmarshal(b, c, opts...)
 	if err == nil {
 		return nil
@@ -160,8 +168,9 @@ func decodeClaims(b []byte, c *Claims, opts ...json.Options) []*Failure {
 	if !errors.As(err, &serr) || serr.JSONPointer == "" {
 		return []*Failure{jsonFailure("claims", err)}
 	}
-	// Slow path, only for tokens with a mistyped claim: read the members one
-	// by one so every bad one is named.
+	// Slow path, only for tokens with a mistyped claim: decode the members
+	// one by one into c (json/v2 merges into an existing struct), so every
+	// bad one is named and the good ones are still set.
 	*c = Claims{}
 	var members map[string]jsontext.Value
 	if err := json.Unmarshal(b, &members, opts...); err != nil {
@@ -169,17 +178,35 @@ func decodeClaims(b []byte, c *Claims, opts ...json.Options) []*Failure {
 	}
 	var fs []*Failure
 	for name, raw := range members {
-		one := map[string]jsontext.Value{name: raw}
-		obj, _ := json.Marshal(one)
-		var single Claims
-		if err := json.Unmarshal(obj, &single); err != nil {
+		obj, _ := json.Marshal(map[string]jsontext.Value{name: raw})
+		if err := json.Unmarshal(obj, c); err != nil {
 			fs = append(fs, &Failure{Reason: ErrClaimInvalid, Detail: fmt.Sprintf("claim %q: %s", name, claimDetail(err)), claim: name})
-			continue
 		}
-		mergeClaim(c, name, &single)
 	}
 	sortFailures(fs)
 	return fs
+}
+
+// notObject refuses a segment that is a JSON value other than an object.
+// json.Unmarshal reads null into a struct as "no members", which would let
+// a header or claim set of null pass for an empty object.
+func notObject(part string, b []byte) *Failure {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	if len(b) == 0 {
+		return nil // let the decoder describe it
+	}
+	var kind jsontext.Kind
+	switch c := b[0]; {
+	case c == '{':
+		return nil
+	case c == 'n' || c == 't' || c == 'f' || c == '"' || c == '[':
+		kind = jsontext.Kind(c)
+	case c == '-' || '0' <= c && c <= '9':
+		kind = '0'
+	default:
+		return nil // not JSON at all; let the decoder describe it
+	}
+	return &Failure{Reason: ErrBadJSON, Detail: fmt.Sprintf("%s is not a valid JSON object: got JSON %s, want object", part, kindName(kind))}
 }
 
 // mergeClaim copies the one member decoded into single over to c.

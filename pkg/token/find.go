@@ -36,7 +36,7 @@ func Find(input string) []Found {
 	if isJWTShaped(s) {
 		return []Found{{Token: s, Where: "argument"}}
 	}
-	if u, err := url.Parse(s); err == nil && !strings.ContainsAny(s, " \t\r\n<>\"") && (u.Scheme != "" || strings.HasPrefix(s, "/") || strings.HasPrefix(s, "?")) {
+	if u, err := url.Parse(s); err == nil && !strings.ContainsAny(s, " \t\r\n<>\"") && (u.Scheme != "" || strings.HasPrefix(s, "/") || strings.ContainsAny(s, "?#")) {
 		var out []Found
 		out = append(out, fromValues(u.Query(), "query parameter")...)
 		if u.Fragment != "" {

@@ -23,6 +23,7 @@ type RemoteJWKS struct {
 	client     *http.Client
 	ttl        time.Duration
 	minRefresh time.Duration
+	maxStale   time.Duration
 	now        func() time.Time
 
 	mu          sync.Mutex
@@ -46,6 +47,10 @@ func WithCacheTTL(d time.Duration) JWKSOption { return func(r *RemoteJWKS) { r.t
 // WithMinRefresh sets the least time between two fetches caused by unknown
 // kids. The default is 10 seconds.
 func WithMinRefresh(d time.Duration) JWKSOption { return func(r *RemoteJWKS) { r.minRefresh = d } }
+
+// WithMaxStale bounds how long the last good set keeps verifying while
+// refetches fail. The default is one hour.
+func WithMaxStale(d time.Duration) JWKSOption { return func(r *RemoteJWKS) { r.maxStale = d } }
 
 // WithJWKSClock sets the clock. The primary use-case for this is testing.
 func WithJWKSClock(now func() time.Time) JWKSOption { return func(r *RemoteJWKS) { r.now = now } }
@@ -72,6 +77,7 @@ func NewRemoteJWKS(rawURL string, opts ...JWKSOption) (*RemoteJWKS, error) {
 		client:     &http.Client{Timeout: 10 * time.Second},
 		ttl:        5 * time.Minute,
 		minRefresh: 10 * time.Second,
+		maxStale:   time.Hour,
 		now:        time.Now,
 	}
 	for _, o := range opts {
@@ -102,21 +108,37 @@ func (r *RemoteJWKS) VerificationKey(ctx context.Context, kid string) (*Key, err
 		if err == nil || !errors.Is(err, ErrKidUnknown) || now.Sub(r.lastAttempt) < r.minRefresh {
 			return k, err
 		}
-	} else if r.ring != nil && now.Sub(r.lastAttempt) < r.minRefresh && r.lastErr != nil {
-		// A recent refetch failed; keep serving the keys we have rather
-		// than hammering a struggling issuer.
-		return r.ring.VerificationKey(ctx, kid)
+	} else if now.Sub(r.lastAttempt) < r.minRefresh && r.lastErr != nil {
+		// A recent fetch failed; keep serving the keys we have (or the
+		// failure, when we have none) rather than hammering a struggling
+		// issuer with one fetch per incoming token.
+		return r.stale(ctx, kid, now, r.lastErr)
 	}
 	r.lastAttempt = now
 	ring, err := r.fetch(ctx)
-	r.lastErr = err
+	if err == nil || ctx.Err() == nil {
+		// A fetch cut short by the caller's own context says nothing
+		// about the issuer; do not make the next caller wait it out.
+		r.lastErr = err
+	}
 	if err != nil {
-		if r.ring != nil {
-			return r.ring.VerificationKey(ctx, kid)
-		}
-		return nil, err
+		return r.stale(ctx, kid, now, err)
 	}
 	r.ring, r.fetched = ring, now
+	return r.ring.VerificationKey(ctx, kid)
+}
+
+// stale answers from the last good set while the issuer cannot be reached,
+// for at most maxStale after it was fetched: long enough to ride out an
+// outage, short enough that a key the issuer withdrew (say, compromised)
+// stops verifying even if its JWKS endpoint stays down.
+func (r *RemoteJWKS) stale(ctx context.Context, kid string, now time.Time, fetchErr error) (*Key, error) {
+	if r.ring == nil {
+		return nil, fetchErr
+	}
+	if age := now.Sub(r.fetched); age > r.maxStale {
+		return nil, fmt.Errorf("the last good key set is %s old, over the %s limit, and refetching failed: %w", age.Round(time.Second), r.maxStale, fetchErr)
+	}
 	return r.ring.VerificationKey(ctx, kid)
 }
 

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"unicode/utf8"
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
@@ -30,6 +31,9 @@ const (
 	ES256 Algorithm = "ES256"
 	RS256 Algorithm = "RS256"
 )
+
+// Symmetric reports whether every verifier must hold the signing key.
+func (a Algorithm) Symmetric() bool { return a == HS256 }
 
 // Algorithms lists the supported algorithms in the order help text shows them.
 var Algorithms = []Algorithm{HS256, EdDSA, ES256, RS256}
@@ -58,7 +62,8 @@ const MinRSABits = 2048
 // nothing; it must equal the key's.
 //
 // Key never prints its material: String, GoString, Format and LogValue show
-// only the kid and algorithm.
+// only the kid and algorithm. They have value receivers so that a Key value
+// (a dereferenced *Key, a struct field) is redacted too.
 type Key struct {
 	id     string
 	alg    Algorithm
@@ -94,7 +99,7 @@ func (k *Key) Public() *Key {
 	return &Key{id: k.id, alg: k.alg, public: k.public}
 }
 
-func (k *Key) String() string {
+func (k Key) String() string {
 	kind := "public"
 	switch {
 	case k.Symmetric():
@@ -106,13 +111,13 @@ func (k *Key) String() string {
 }
 
 // GoString keeps %#v from dumping key material.
-func (k *Key) GoString() string { return "token.Key{" + k.String() + "}" }
+func (k Key) GoString() string { return "token.Key{" + k.String() + "}" }
 
 // Format keeps every fmt verb on the redacted form.
-func (k *Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
+func (k Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
 
 // LogValue keeps slog from reflecting into the key.
-func (k *Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
+func (k Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // NewHMACKey returns an HS256 key over secret, which is used exactly as given
 // (no decoding, no trimming). An empty kid gets DeriveHMACKeyID(secret).
@@ -237,13 +242,16 @@ func checkKeyID(kid string) error {
 	if len(kid) > 128 {
 		return fmt.Errorf("kid is %d characters; at most 128 are allowed", len(kid))
 	}
-	for i := 0; i < len(kid); i++ {
-		c := kid[i]
+	for i, r := range kid {
+		if r >= utf8.RuneSelf || r == utf8.RuneError {
+			return fmt.Errorf("kid contains %q at byte %d; only letters, digits and - _ . : + = @ # ~ are allowed", r, i)
+		}
+		c := byte(r)
 		switch {
 		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
 		case c == '-', c == '_', c == '.', c == ':', c == '+', c == '=', c == '@', c == '#', c == '~':
 		default:
-			return fmt.Errorf("kid contains %q; only letters, digits and - _ . : + = @ # ~ are allowed", rune(c))
+			return fmt.Errorf("kid contains %q at byte %d; only letters, digits and - _ . : + = @ # ~ are allowed", r, i)
 		}
 	}
 	if containsDotDot(kid) {

@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	stdjson "encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -62,7 +63,6 @@ func readLimited(path string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-
 // ParseKeys reads structured key material: PEM (PKCS#8, PKCS#1, SEC1 or PKIX
 // keys, or a certificate), a single JWK, or a JWK Set. kid, when not empty,
 // names the key (for a PEM) or selects it (from a JWKS); alg, when not empty,
@@ -83,7 +83,7 @@ func ParseKeys(data []byte, kid string, alg Algorithm) ([]*Key, error) {
 			Keys jsontext.Value `json:"keys"`
 		}
 		if err := json.Unmarshal(trimmed, &probe, json.RejectUnknownMembers(false)); err != nil {
-			return nil, fmt.Errorf("key material is not a JWK or JWK Set: %v", semanticDetail(err))
+			return nil, fmt.Errorf("key material is not a JWK or JWK Set: %s", keyJSONDetail(err))
 		}
 		if probe.Keys != nil {
 			keys, skipped, err := ParseJWKS(trimmed)
@@ -200,7 +200,7 @@ type jwkKey struct {
 func parseJWK(data []byte, alg Algorithm) (jwkKey, error) {
 	var jwk jose.JSONWebKey
 	if err := jwk.UnmarshalJSON(data); err != nil {
-		return jwkKey{}, fmt.Errorf("JWK: %v", err)
+		return jwkKey{}, fmt.Errorf("JWK: %s", keyJSONDetail(err))
 	}
 	return fromJOSE(&jwk, alg)
 }
@@ -229,18 +229,33 @@ func fromJOSE(jwk *jose.JSONWebKey, alg Algorithm) (jwkKey, error) {
 	return jwkKey{Key: k, fromJWKKid: jwk.KeyID != ""}, nil
 }
 
+// keyJSONDetail describes a JSON error in key material without quoting it:
+// parsers' syntax errors name the offending character, and the file may be
+// a secret passed to the wrong flag.
+func keyJSONDetail(err error) string {
+	var syn *jsontext.SyntacticError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("not valid JSON (error at byte %d)", syn.ByteOffset)
+	}
+	var v1 *stdjson.SyntaxError
+	if errors.As(err, &v1) {
+		return fmt.Sprintf("not valid JSON (error at byte %d)", v1.Offset)
+	}
+	return semanticDetail(err)
+}
+
 // ParseJWKS reads a JWK Set (RFC 7517 §5). Keys this profile cannot use
-// (encryption keys, other curves, RSA below 2048 bits, unknown key types)
-// are skipped and described in skipped rather than failing the set, since a
-// provider's set often holds more than signing keys. It fails when no key is
-// usable or two usable keys share a kid. A key without kid gets its
-// thumbprint.
+// (encryption keys, other curves, RSA below 2048 bits, unknown key types,
+// shared secrets) are skipped and described in skipped rather than failing
+// the set, since a provider's set often holds more than signing keys. It
+// fails when no key is usable or two usable keys share a kid. A key without
+// kid gets its thumbprint.
 func ParseJWKS(data []byte) (keys []*Key, skipped []string, err error) {
 	var set struct {
 		Keys []jsontext.Value `json:"keys"`
 	}
 	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, nil, fmt.Errorf("JWK Set: %v", semanticDetail(err))
+		return nil, nil, fmt.Errorf("JWK Set: %s", keyJSONDetail(err))
 	}
 	seen := map[string]bool{}
 	for i, raw := range set.Keys {
@@ -254,12 +269,16 @@ func ParseJWKS(data []byte) (keys []*Key, skipped []string, err error) {
 			skipped = append(skipped, fmt.Sprintf("key %d: %v", i, err))
 			continue
 		}
-		if k.signer != nil || k.secret != nil {
+		if k.Symmetric() {
+			// A secret in a set anyone can fetch is known to everyone:
+			// a key verifying with it would accept forged tokens.
+			skipped = append(skipped, fmt.Sprintf("key %d: JWK %q is a shared secret (kty oct); a JWK Set publishes public keys only", i, k.id))
+			continue
+		}
+		if k.signer != nil {
 			// A published set is for verification; never hold private
 			// material taken from one.
-			if pub := k.Public(); pub != nil {
-				k.Key = pub
-			}
+			k.Key = k.Public()
 		}
 		if seen[k.id] {
 			return nil, skipped, fmt.Errorf("JWK Set has two keys with kid %q", k.id)

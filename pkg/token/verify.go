@@ -245,7 +245,7 @@ func checkClaimSet(c *Claims, p claimPolicy, fs *failures) {
 	switch {
 	case c.Expiry.IsZero():
 		missing("exp", ErrExpMissing, "no exp claim; every handoff must expire")
-	case now.After(c.Expiry.Add(leeway)):
+	case !now.Before(c.Expiry.Add(leeway)): // RFC 7519 §4.1.4: now must be before exp
 		fs.add(ErrExpired, fmt.Sprintf("expired %s ago at %s (leeway %s)", roundAgo(now.Sub(c.Expiry.Time)), c.Expiry.UTC().Format(time.RFC3339), leeway))
 	}
 	switch {
@@ -288,6 +288,17 @@ func checkClaimSet(c *Claims, p claimPolicy, fs *failures) {
 	if c.SessionID == "" {
 		missing("sid", ErrSidMissing, "no sid claim; the IdP session cannot be re-checked")
 	}
+	// Identifiers travel on into IdP API paths, identity headers
+	// (X-Auth-Subject) and log lines: no control characters, no essays.
+	for _, id := range []struct{ name, value string }{
+		{"jti", c.ID}, {"sid", c.SessionID}, {"sub", c.Subject}, {"chn", c.Chain},
+	} {
+		if i := controlIndex(id.value); i >= 0 {
+			fs.add(ErrClaimInvalid, fmt.Sprintf("%s has the control character %q at byte %d", id.name, id.value[i], i))
+		} else if len(id.value) > maxIdentifier && id.name != "jti" {
+			fs.add(ErrClaimInvalid, fmt.Sprintf("%s is %d bytes; at most %d are allowed", id.name, len(id.value), maxIdentifier))
+		}
+	}
 	if c.Return != "" {
 		if err := CheckReturnURL(c.Return); err != nil {
 			fs.add(ErrReturnInvalid, "ret "+err.Error())
@@ -297,6 +308,20 @@ func checkClaimSet(c *Claims, p claimPolicy, fs *failures) {
 			}
 		}
 	}
+}
+
+// maxIdentifier bounds sid, sub and chn; real ids are UUIDs or similar.
+const maxIdentifier = 1024
+
+// controlIndex returns the index of the first ASCII control byte (C0 or
+// DEL) in s, or -1.
+func controlIndex(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return i
+		}
+	}
+	return -1
 }
 
 // FormatLifetime renders a token lifetime for people: Go duration syntax up

@@ -62,9 +62,12 @@ func (f *Factory) OutputFormat(supported ...string) (string, error) {
 }
 
 // WriteJSON writes v as one indented JSON document and a newline, with the
-// encoding/json/v2 semantics pkg/token's types are written for.
+// encoding/json/v2 semantics pkg/token's types are written for. Duplicate
+// member names are let through: decode shows a token's header and claims
+// exactly as they are, and a token that repeats a member is one it must be
+// able to show (with a duplicate_key warning).
 func WriteJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v, json.Deterministic(true), jsontext.WithIndent("  "))
+	b, err := json.Marshal(v, json.Deterministic(true), jsontext.WithIndent("  "), jsontext.AllowDuplicateNames(true))
 	if err != nil {
 		return fmt.Errorf("writing JSON: %w", err)
 	}

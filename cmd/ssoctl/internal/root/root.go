@@ -4,6 +4,7 @@ package root
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -54,12 +55,52 @@ or stdin (--secret-file -).`,
 
 	cmd.AddCommand(newCmdVersion(f))
 	cmd.AddCommand(tokencmd.NewCmdToken(f))
+	// The completion command takes its output stream when it is made, so
+	// the streams are set first.
+	cmd.SetIn(f.IO.In)
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	cmd.InitDefaultCompletionCmd()
+	for _, sub := range cmd.Commands() {
+		rejectUnknownVerbs(sub)
+	}
 	return cmd
+}
+
+// rejectUnknownVerbs makes every command group below the root refuse a verb
+// it does not have. Left to itself cobra shows the group's help and exits 0
+// for "ssoctl token verfy" or "ssoctl completion tcsh", so a script would
+// take a typo for success.
+func rejectUnknownVerbs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectUnknownVerbs(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.SuggestionsMinimumDistance = 2
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		hint := fmt.Sprintf("run '%s --help' to see the commands", cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			hint = fmt.Sprintf("did you mean '%s %s'?", cmd.CommandPath(), s[0])
+		}
+		return cmdutil.UsageError(hint, "unknown command %q for %q", args[0], cmd.CommandPath())
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+	// Being runnable now, the group would show two usage lines
+	// ("token [flags]" and "token [command]"); only the second is true.
+	c.SetUsageTemplate(strings.Replace(c.UsageTemplate(), "{{if .Runnable}}\n  {{.UseLine}}{{end}}", "", 1))
 }
 
 // Main runs ssoctl with args and returns the exit code.
 func Main(f *cmdutil.Factory, args []string) int {
 	cmd := NewCmdRoot(f)
+	if args == nil {
+		args = []string{} // cobra reads os.Args for nil
+	}
 	cmd.SetArgs(args)
 	cmd.SetIn(f.IO.In)
 	cmd.SetOut(f.IO.Out)
@@ -79,8 +120,16 @@ func printError(f *cmdutil.Factory, root *cobra.Command, err error) {
 			return
 		}
 		hint = ee.Hint
-	} else if strings.HasPrefix(err.Error(), "unknown command") {
-		hint = "run 'ssoctl --help' to see the commands"
+	} else if m := unknownCommand.FindStringSubmatch(err.Error()); m != nil {
+		// Cobra appends "Did you mean this?" on further lines; an error is
+		// one line, so a suggestion becomes the hint.
+		hint = fmt.Sprintf("run '%s --help' to see its commands and arguments", m[2])
+		if _, sugg, ok := strings.Cut(err.Error(), "Did you mean this?\n"); ok {
+			if s := strings.Fields(sugg); len(s) > 0 {
+				hint = fmt.Sprintf("did you mean '%s %s'?", m[2], s[0])
+			}
+		}
+		err = errors.New(m[0])
 	} else if strings.Contains(err.Error(), "arg(s)") {
 		hint = "run the command with --help for its arguments"
 	}
@@ -89,6 +138,10 @@ func printError(f *cmdutil.Factory, root *cobra.Command, err error) {
 		fmt.Fprintf(f.IO.ErrOut, "hint: %s\n", hint)
 	}
 }
+
+// unknownCommand matches cobra's "unknown command" error, which it also
+// gives for an argument to a command that takes none.
+var unknownCommand = regexp.MustCompile(`^unknown command ("[^"]*"|.*) for "([^"]+)"`)
 
 func newCmdVersion(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{

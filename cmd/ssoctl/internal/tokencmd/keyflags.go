@@ -3,6 +3,7 @@ package tokencmd
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -37,8 +38,8 @@ func (k *keyFlags) register(fs *pflag.FlagSet, verify bool) {
 		fs.StringVar(&k.JWKSFile, "jwks-file", "", "verify with the JWK Set in `PATH`, e.g. jwks.json from 'token keygen'")
 		fs.StringVar(&k.Kid, "kid", "", "kid of the key given by --secret-* or a PEM (default: derived from the key)")
 	} else {
-		fs.StringVar(&k.KeyFile, "key-file", "", "sign with the private key in `PATH`: PEM (PKCS#8, SEC1, PKCS#1), JWK or JWK Set (- for stdin)")
-		fs.StringVar(&k.Kid, "kid", "", "kid to put in the header (default: derived from the key; selects the key in a JWK Set)")
+		fs.StringVar(&k.KeyFile, "key-file", "", "sign with the private key in `PATH`: PEM (PKCS#8, SEC1, PKCS#1) or a private JWK (- for stdin)")
+		fs.StringVar(&k.Kid, "kid", "", "kid to put in the header (default: the JWK's own, or for a PEM the kid a jwks.json beside it publishes for the same key, else its RFC 7638 thumbprint)")
 	}
 	fs.StringVar(&k.Alg, "alg", "", "pin the algorithm: HS256, EdDSA, ES256 or RS256 (default: the key's own)")
 }
@@ -67,7 +68,7 @@ func (k *keyFlags) algorithm() (token.Algorithm, error) {
 	}
 	a, err := token.ParseAlgorithm(k.Alg)
 	if err != nil {
-		return "", cmdutil.UsageError("", "--alg: %v", err)
+		return "", cmdutil.UsageError("leave --alg out to use the key's own algorithm", "--alg: %v", err)
 	}
 	return a, nil
 }
@@ -82,7 +83,7 @@ func (k *keyFlags) one() error {
 	case 1:
 		return nil
 	default:
-		return cmdutil.UsageError("", "%s cannot be combined; give one key source", strings.Join(set, " and "))
+		return cmdutil.UsageError("keep the one key this command should use and drop the other flag", "%s cannot be combined; give one key source", strings.Join(set, " and "))
 	}
 }
 
@@ -124,13 +125,13 @@ func (k *keyFlags) hmacKey(f *cmdutil.Factory, alg token.Algorithm) (*token.Key,
 	return key, nil
 }
 
-func (k *keyFlags) readKeyFile(f *cmdutil.Factory, path string) ([]byte, error) {
+func (k *keyFlags) readKeyFile(f *cmdutil.Factory, flag, path string) ([]byte, error) {
 	if path == "-" {
 		return readAllLimited(f.IO.In, "stdin")
 	}
 	b, err := readFileLimited(path)
 	if err != nil {
-		return nil, cmdutil.UsageError("", "%v", err)
+		return nil, cmdutil.UsageError("", "%s: %v", flag, err)
 	}
 	return b, nil
 }
@@ -147,7 +148,7 @@ func (k *keyFlags) signingKey(f *cmdutil.Factory) (*token.Key, error) {
 	if k.KeyFile == "" {
 		return k.hmacKey(f, alg)
 	}
-	data, err := k.readKeyFile(f, k.KeyFile)
+	data, err := k.readKeyFile(f, "--key-file", k.KeyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -163,12 +164,47 @@ func (k *keyFlags) signingKey(f *cmdutil.Factory) (*token.Key, error) {
 	}
 	switch {
 	case len(signers) == 1:
+		if k.Kid == "" && k.KeyFile != "-" {
+			return publishedKid(signers[0], k.KeyFile), nil
+		}
 		return signers[0], nil
 	case len(signers) == 0:
-		return nil, cmdutil.UsageError("mint with the private key (private.pem from 'token keygen'); the public key is for verify", "--key-file %s holds no private key", k.KeyFile)
+		return nil, cmdutil.UsageError("mint with the private key (private.pem from 'token keygen', or a single private JWK); public keys and JWK Sets are for verify", "--key-file %s holds no private key", k.KeyFile)
 	default:
 		return nil, cmdutil.UsageError("pick one with --kid", "--key-file %s holds %d private keys", k.KeyFile, len(signers))
 	}
+}
+
+// publishedKid names a PEM key by the kid it is published under in a
+// jwks.json beside it, as 'token keygen --out DIR' leaves them: a PEM holds
+// no kid, and without this a key made with 'keygen --kid' would mint under
+// its thumbprint and fail verification against its own jwks.json. Only the
+// same public key counts, so an unrelated jwks.json changes nothing.
+func publishedKid(key *token.Key, keyFile string) *token.Key {
+	pub := key.PublicKey()
+	if pub == nil {
+		return key
+	}
+	thumb, err := token.Thumbprint(pub)
+	if err != nil || key.ID() != thumb {
+		return key // the key file named its own kid (a JWK)
+	}
+	data, err := readFileLimited(filepath.Join(filepath.Dir(keyFile), "jwks.json"))
+	if err != nil {
+		return key
+	}
+	published, _, err := token.ParseJWKS(data)
+	if err != nil {
+		return key
+	}
+	for _, p := range published {
+		if t, err := token.Thumbprint(p.PublicKey()); err == nil && t == thumb && p.ID() != key.ID() {
+			if named, err := token.NewKey(p.ID(), key.Algorithm(), key.PrivateKey()); err == nil {
+				return named
+			}
+		}
+	}
+	return key
 }
 
 // keySource returns what verify checks signatures with.
@@ -202,7 +238,7 @@ func (k *keyFlags) keySource(f *cmdutil.Factory) (token.KeySource, []string, err
 		if k.Kid != "" {
 			return nil, nil, cmdutil.UsageError("", "--kid does not apply to --jwks-file; the token's kid selects the key")
 		}
-		data, err := k.readKeyFile(f, k.JWKSFile)
+		data, err := k.readKeyFile(f, "--jwks-file", k.JWKSFile)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -215,7 +251,7 @@ func (k *keyFlags) keySource(f *cmdutil.Factory) (token.KeySource, []string, err
 			notes = append(notes, "skipped a key in "+k.JWKSFile+": "+s)
 		}
 	default:
-		data, err := k.readKeyFile(f, k.KeyFile)
+		data, err := k.readKeyFile(f, "--key-file", k.KeyFile)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -57,7 +57,7 @@ printed.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Alg, "alg", "", "EdDSA, ES256, RS256 or HS256 (required)")
 	fl.StringVar(&opts.Out, "out", "", "directory to write the key files into; created if missing (required)")
-	fl.StringVar(&opts.Kid, "kid", "", "key id (default: the RFC 7638 thumbprint of the public key)")
+	fl.StringVar(&opts.Kid, "kid", "", "key id in jwks.json (default: the RFC 7638 thumbprint of the public key); mint --key-file DIR/private.pem picks it up from DIR/jwks.json")
 	fl.BoolVar(&opts.Force, "force", false, "overwrite existing key files")
 	return cmd
 }
@@ -78,7 +78,7 @@ func keygenRun(opts *KeygenOptions) error {
 	}
 	alg, err := token.ParseAlgorithm(opts.Alg)
 	if err != nil {
-		return cmdutil.UsageError("", "--alg: %v", err)
+		return cmdutil.UsageError("EdDSA is a good default: --alg EdDSA", "--alg: %v", err)
 	}
 	if opts.Out == "" {
 		return cmdutil.UsageError("", "--out DIR is required: the directory to write the key files into")
@@ -156,6 +156,7 @@ func keygenRun(opts *KeygenOptions) error {
 		fmt.Fprintln(w, st.Dim.Render("  Give the secret to the issuer and every receiver; never publish it."))
 		return nil
 	}
+	// private.pem carries no kid; mint takes it from the jwks.json beside it.
 	fmt.Fprintf(w, "  ssoctl token mint --key-file %s --iss %s --aud portal --sub u1 --sid s1 |\n", shellQuote(filepath.Join(opts.Out, "private.pem")), iss)
 	fmt.Fprintf(w, "    ssoctl token verify - --jwks-file %s --iss %s --aud portal\n", shellQuote(filepath.Join(opts.Out, "jwks.json")), iss)
 	fmt.Fprintln(w, st.Dim.Render("  Keep private.pem on the issuer only; receivers need just jwks.json."))

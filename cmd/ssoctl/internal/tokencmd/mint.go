@@ -82,11 +82,16 @@ func mintRun(opts *MintOptions) error {
 		{"--sid", opts.SessionID, "the IdP session id the receiver re-checks"},
 	} {
 		if req.value == "" {
-			return cmdutil.UsageError("", "%s is required: %s", req.flag, req.what)
+			return cmdutil.UsageError("mint needs --iss, --aud, --sub and --sid; run 'ssoctl token mint --help' for an example", "%s is required: %s", req.flag, req.what)
 		}
 	}
 	if opts.TTL < time.Second {
 		return cmdutil.UsageError("", "--ttl %s is too short; give at least 1s", opts.TTL)
+	}
+	if opts.Return != "" {
+		if err := token.CheckReturnURL(opts.Return); err != nil {
+			return cmdutil.UsageError("--ret is where the receiver sends the browser next, e.g. https://portal.example.org/", "--ret %v", err)
+		}
 	}
 	extra, err := parseClaimFlags(opts.Claims)
 	if err != nil {

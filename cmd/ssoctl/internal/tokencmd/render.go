@@ -60,7 +60,9 @@ func newTokenView(t *token.Token, now time.Time) tokenView {
 		s := int64(life / time.Second)
 		v.LifetimeSeconds = &s
 	}
-	v.Expired = !c.Expiry.IsZero() && now.After(c.Expiry.Time)
+	// exp is the first instant a token is no longer valid (RFC 7519 §4.1.4),
+	// as the token_expired check and the text ("expired now") have it.
+	v.Expired = !c.Expiry.IsZero() && !now.Before(c.Expiry.Time)
 	return v
 }
 
@@ -84,7 +86,7 @@ func printToken(w io.Writer, st *cmdutil.Styles, t *token.Token, now time.Time) 
 		row(w, st, "typ", clean(h.Typ), "")
 	}
 	if h.Crit != nil {
-		row(w, st, "crit", string(h.Crit), "")
+		row(w, st, "crit", clean(string(h.Crit)), "")
 	}
 	printExtra(w, st, h.Extra)
 
@@ -137,7 +139,9 @@ func printExtra(w io.Writer, st *cmdutil.Styles, extra map[string]jsontext.Value
 	for _, name := range names {
 		v := append(jsontext.Value(nil), extra[name]...)
 		_ = v.Compact()
-		row(w, st, clean(name), string(v), "")
+		// JSON escapes C0 controls but not C1 ones (U+009B is CSI to
+		// many terminals) nor bidi overrides, so the value needs clean too.
+		row(w, st, clean(name), clean(string(v)), "")
 	}
 }
 

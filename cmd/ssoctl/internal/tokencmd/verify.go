@@ -73,8 +73,10 @@ Exit status: 0 valid, 1 invalid (every reason listed; codes in -o json),
 type verifyView struct {
 	SchemaVersion int          `json:"schema_version"`
 	Valid         bool         `json:"valid"`
-	FoundIn       string       `json:"found_in"`
+	FoundIn       string       `json:"found_in,omitempty"`
 	Reasons       []reasonView `json:"reasons"`
+	Hints         []string     `json:"hints,omitempty"`
+	Error         *reasonView  `json:"error,omitempty"` // no verdict: no token, or keys unavailable
 	*tokenView
 }
 
@@ -105,12 +107,26 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
+	// With -o json, a verdict that could not be reached is still one
+	// document on stdout, so a pipeline reading it sees why.
+	jsonError := func(code string, err error) error {
+		if format == cmdutil.FormatJSON && !opts.Quiet {
+			_ = cmdutil.WriteJSON(opts.IO.Out, verifyView{SchemaVersion: cmdutil.SchemaVersion, Reasons: []reasonView{}, Error: &reasonView{Code: code, Message: err.Error()}})
+		}
+		return err
+	}
 	in, err := readTokenInput(opts.f, opts.Args)
 	if err != nil {
+		if cmdutil.ExitCode(err) == cmdutil.ExitCheckFailed {
+			return jsonError("no_token", err)
+		}
 		return err
 	}
 	for _, n := range notes {
 		fmt.Fprintf(opts.IO.ErrOut, "ssoctl: note: %s\n", n)
+	}
+	if in.Extra > 0 {
+		fmt.Fprintf(opts.IO.ErrOut, "ssoctl: note: %d more token(s) found in the input; verifying the first, from %s\n", in.Extra, in.Where)
 	}
 	now := opts.f.Now()
 	v, err := token.NewVerifier(keys, opts.Issuer, opts.Audience,
@@ -123,7 +139,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	var inv *token.InvalidError
 	switch {
 	case errors.Is(err, token.ErrKeysUnavailable):
-		return cmdutil.UnavailableError("check that the JWKS URL is reachable from here and serves a JWK Set", err)
+		return jsonError("keys_unavailable", cmdutil.UnavailableError("check that the JWKS URL is reachable from here and serves a JWK Set", err))
 	case err != nil && !errors.As(err, &inv):
 		return err
 	}
@@ -138,7 +154,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		return nil
 	}
 	if format == cmdutil.FormatJSON {
-		view := verifyView{SchemaVersion: cmdutil.SchemaVersion, Valid: inv == nil, FoundIn: in.Where, Reasons: reasonViews(failures)}
+		view := verifyView{SchemaVersion: cmdutil.SchemaVersion, Valid: inv == nil, FoundIn: in.Where, Reasons: reasonViews(failures), Hints: verifyHints(opts, tok, failures)}
 		if tok != nil {
 			tv := newTokenView(tok, now)
 			view.tokenView = &tv
@@ -169,7 +185,7 @@ func printVerify(opts *VerifyOptions, tok *token.Token, failures []*token.Failur
 		}
 		fmt.Fprintf(w, "%s  %d %s\n", st.Bad.Render("INVALID"), len(failures), problems)
 		printReasons(w, st, failures, "✗", st.Bad.Render)
-		if hint := verifyHint(opts, failures); hint != "" {
+		for _, hint := range verifyHints(opts, tok, failures) {
 			fmt.Fprintf(w, "  %s\n", st.Dim.Render("hint: "+hint))
 		}
 	}
@@ -188,24 +204,40 @@ func expiresPhrase(exp token.NumericDate, now time.Time) string {
 	return "expired " + cmdutil.Since(exp.Time, now) + " (within leeway)"
 }
 
-// verifyHint names the likely fix for the commonest operator mistakes.
-func verifyHint(opts *VerifyOptions, failures []*token.Failure) string {
+// verifyHints names the likely fix for the commonest operator mistakes,
+// one hint per failure that has one.
+func verifyHints(opts *VerifyOptions, tok *token.Token, failures []*token.Failure) []string {
+	var hints []string
+	add := func(h string) {
+		for _, have := range hints {
+			if have == h {
+				return
+			}
+		}
+		hints = append(hints, h)
+	}
 	for _, f := range failures {
 		switch f.Reason {
 		case token.ErrKidUnknown:
 			if opts.Keys.SecretEnv != "" || opts.Keys.SecretFile != "" || opts.Keys.KeyFile != "" {
-				return "if this key is the one the token names, pass its kid with --kid"
+				add("if this key is the one the token names, pass its kid with --kid")
+			}
+			if opts.Keys.JWKSFile != "" || opts.Keys.JWKSURL != "" {
+				add("the token was signed by a key the set lacks: another key, or one rotated in after this set was fetched or copied")
 			}
 		case token.ErrSignatureInvalid:
 			if opts.Keys.SecretEnv != "" || opts.Keys.SecretFile != "" {
-				return "the secret differs from the minter's; check for a trailing newline or a base64 value decoded on one side only (secrets are used exactly as given)"
+				add("the secret differs from the minter's; check for a trailing newline or a base64 value decoded on one side only (secrets are used exactly as given)")
 			}
-		case token.ErrExpired, token.ErrIssuedInFuture:
-			return "handoffs live seconds; if minter and verifier clocks disagree, fix NTP rather than raising --leeway"
+		case token.ErrExpired, token.ErrIssuedInFuture, token.ErrNotYetValid:
+			add("handoffs live seconds; if minter and verifier clocks disagree, fix NTP rather than raising --leeway")
+		case token.ErrIssuerMismatch:
+			if tok != nil && strings.TrimSuffix(tok.Claims.Issuer, "/") == strings.TrimSuffix(opts.Issuer, "/") {
+				add("the issuers differ only by a trailing slash; iss is compared exactly, so make --iss (or the minter) match")
+			} else if strings.Contains(opts.Issuer, "/") && !strings.Contains(opts.Issuer, "://") {
+				add("--iss is usually an origin such as https://accounts.example.com")
+			}
 		}
 	}
-	if strings.Contains(opts.Issuer, "/") && !strings.Contains(opts.Issuer, "://") {
-		return "--iss is usually an origin such as https://accounts.example.com"
-	}
-	return ""
+	return hints
 }
