@@ -5,13 +5,19 @@ import (
 	"encoding/base64"
 	"errors"
 	"flag"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ssoctl/ssoctl/internal/browsertest"
 )
 
 var update = flag.Bool("update", false, "rewrite the files that cmp compares inside testdata/script/*.txtar")
@@ -33,6 +39,13 @@ func TestMain(m *testing.M) {
 //	nosecret env NAME | file PATH
 //	                           fail if that secret is in the last stdout or stderr
 //	mode PERM FILE...          require FILE's permission bits to be PERM (octal)
+//	freeport NAME...           set each $NAME to a free TCP port on 127.0.0.1
+//	render SRC DST             write SRC to DST with $VARS expanded
+//	waitready URL...           poll each URL (*.localhost → 127.0.0.1) until it answers 200, 10s at most
+//	walk URL EMAIL PASSWORD [-- URL...]
+//	                           walk URL as a browser (jar, redirects, forms), print
+//	                           "final URL STATUS", then GET each further URL with the
+//	                           same cookies and print "GET URL STATUS"
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
@@ -45,6 +58,10 @@ func TestScripts(t *testing.T) {
 			"envfile":   cmdEnvfile,
 			"nosecret":  cmdNosecret,
 			"mode":      cmdMode,
+			"freeport":  cmdFreeport,
+			"render":    cmdRender,
+			"waitready": cmdWaitready,
+			"walk":      cmdWalk,
 		},
 	})
 }
@@ -138,3 +155,90 @@ func cmdMode(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 }
+
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: freeport NAME...")
+	}
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for _, name := range args {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		ts.Check(err)
+		held = append(held, l) // held until all are picked, so they differ
+		ts.Setenv(name, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	}
+}
+
+func cmdRender(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: render SRC DST")
+	}
+	src := ts.ReadFile(args[0])
+	out := os.Expand(src, ts.Getenv)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(out), 0o644))
+}
+
+func localhostClient() *http.Client {
+	n := browsertest.NewNet()
+	n.Localhost = true
+	return n.Client()
+}
+
+func cmdWaitready(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: waitready URL...")
+	}
+	c := localhostClient()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, u := range args {
+		for {
+			resp, err := c.Get(u)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("waitready: %s not ready after 10s (last: %v)", u, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+func cmdWalk(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: walk URL EMAIL PASSWORD [-- URL...]")
+	}
+	n := browsertest.NewNet()
+	n.Localhost = true
+	tb := &scriptTB{ts: ts}
+	b := browsertest.New(tb, n)
+	b.Email, b.Password = args[1], args[2]
+	p := b.Visit(args[0])
+	fmt.Fprintf(ts.Stdout(), "final %s %d\n", p.URL, p.Status)
+	rest := args[3:]
+	if len(rest) > 0 && rest[0] == "--" {
+		rest = rest[1:]
+	}
+	for _, u := range rest {
+		resp, _ := b.Get(u)
+		fmt.Fprintf(ts.Stdout(), "GET %s %d\n", u, resp.StatusCode)
+	}
+}
+
+// scriptTB lets browsertest fail a script.
+type scriptTB struct {
+	testing.TB
+	ts *testscript.TestScript
+}
+
+func (s *scriptTB) Helper()                           {}
+func (s *scriptTB) Fatalf(format string, args ...any) { s.ts.Fatalf(format, args...) }
+func (s *scriptTB) Fatal(args ...any)                 { s.ts.Fatalf("%s", fmt.Sprint(args...)) }

@@ -32,14 +32,15 @@ type allowPattern struct {
 }
 
 // NewAllowlist parses patterns. It reports every bad pattern, joined, each
-// with how to fix it.
+// with how to fix it; a pattern is quoted with any user:password@ part
+// redacted.
 func NewAllowlist(patterns []string) (*Allowlist, error) {
 	a := &Allowlist{}
 	var errs []error
 	for i, raw := range patterns {
 		p, err := parsePattern(raw)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("return_to pattern %d %q: %w; %s", i+1, raw, err, patternFix(err)))
+			errs = append(errs, fmt.Errorf("return_to pattern %d %s: %w; %s", i+1, quoteURL(raw), err, patternFix(err)))
 			continue
 		}
 		a.patterns = append(a.patterns, p)
@@ -75,6 +76,8 @@ func patternFix(err error) string {
 		return "name the registrable domain, like https://*.company.com"
 	case errors.Is(err, errWildcardIP):
 		return "list the address without \"*.\""
+	case errors.Is(err, ErrUserinfo):
+		return "remove the user:password@ part: a pattern matches origins, and a return_to with userinfo is always refused"
 	}
 	return "write an origin with an optional path prefix, like https://*.company.com or https://portal.company2.com/app"
 }

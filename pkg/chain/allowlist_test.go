@@ -270,3 +270,23 @@ func TestNewAllowlistReportsEveryBadPattern(t *testing.T) {
 		t.Errorf("got %d errors, want 2: %v", got, err)
 	}
 }
+
+// TestNewAllowlistRedactsUserinfo: a bad pattern is quoted in the error,
+// but never its user:password@ part, wherever the authority would end.
+func TestNewAllowlistRedactsUserinfo(t *testing.T) {
+	for _, pattern := range []string{
+		"https://ops:hunter2@portal.company2.com",
+		"https://ops:hunter2/x@portal.company2.com",
+		"https://hunter2@portal.company2.com",
+		"hunter2:pw@portal.company2.com",
+		"ghp_hunter2@portal.company2.com",
+	} {
+		_, err := NewAllowlist([]string{pattern})
+		if err == nil {
+			t.Fatalf("NewAllowlist(%q) accepted it", pattern)
+		}
+		if strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "(redacted)@portal.company2.com") {
+			t.Errorf("NewAllowlist(%q) error = %q, want the userinfo redacted", pattern, err)
+		}
+	}
+}

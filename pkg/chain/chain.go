@@ -49,8 +49,16 @@ type IdP struct {
 	// AdminURL is Kratos's admin API; with it the roles re-check a session by
 	// id. Optional.
 	AdminURL string `yaml:"admin_url"`
-	// Listen is where the dev IdP listens (kind dev only).
+	// Listen is where the dev IdP serves its public API (kind dev only).
 	Listen string `yaml:"listen"`
+	// AdminListen is where the dev IdP serves its admin API, when AdminURL
+	// has an origin of its own (kind dev only).
+	AdminListen string `yaml:"admin_listen"`
+	// CookieDomain is the Domain of the IdP's session cookie, so that the
+	// issuer on a sibling host receives it: Kratos's session.cookie.domain,
+	// and what the dev IdP sets. Kind dev defaults it to the IdP host's
+	// registrable domain; for Kratos it is only checked, when given.
+	CookieDomain string `yaml:"cookie_domain"`
 	// ClientID and ClientSecret register the issuer with an OpenID provider
 	// (kind oidc only).
 	ClientID     string    `yaml:"client_id"`
@@ -81,6 +89,10 @@ type Cookie struct {
 	// Domain is the cookie's Domain attribute, without a leading dot; empty
 	// means host-only (RFC 6265 §5.3 step 6), which is the safe default.
 	Domain string `yaml:"domain"`
+	// Secret is the key the role signs its cookie with. HS256 chains may
+	// leave it out (it is derived from token.secret), and so may dev chains;
+	// EdDSA, ES256 and RS256 chains outside dev need it.
+	Secret SecretRef `yaml:"secret"`
 }
 
 // Alg is a handoff-token signing algorithm: pkg/token's, so the chain file
@@ -147,7 +159,12 @@ type Receiver struct {
 	Cookie Cookie `yaml:"cookie"`
 	// SharedCookie receivers sit under the issuer cookie's domain: the walk
 	// skips them and they validate the parent-domain cookie server to server.
+	// ssoctl does not serve them, so they have no listen, cookie or
+	// recheck_interval.
 	SharedCookie bool `yaml:"shared_cookie"`
+	// RecheckInterval is how long the receiver trusts its cookie before it
+	// asks the IdP again whether the session is still valid.
+	RecheckInterval time.Duration `yaml:"recheck_interval"`
 }
 
 // ReturnTo is where a login may end.

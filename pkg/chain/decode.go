@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +38,11 @@ type decoder struct {
 	bad      map[string]bool // fields whose value had the wrong shape
 	budget   int
 	overrun  bool
+	// secret is the path of the secret field being decoded, "" outside
+	// one. Under it nothing the file says is quoted or put in a path: a
+	// secret written in the wrong shape (secret: {s3cr3t}) is still a
+	// secret.
+	secret string
 }
 
 func newDecoder() *decoder {
@@ -46,6 +50,11 @@ func newDecoder() *decoder {
 }
 
 func (d *decoder) errorAt(n *yaml.Node, path, fix, format string, args ...any) {
+	if d.secret != "" {
+		// The secret field is reported; validation does not also call it
+		// missing or say it names no source.
+		d.bad[d.secret] = true
+	}
 	d.problems = append(d.problems, Problem{Line: n.Line, Col: n.Column, Path: path, Message: fmt.Sprintf(format, args...), Fix: fix})
 }
 
@@ -79,7 +88,11 @@ func (d *decoder) enter(n *yaml.Node, path string) *yaml.Node {
 	}
 	if n.Tag != "" && !strings.HasPrefix(n.Tag, "!!") {
 		d.bad[path] = true
-		d.errorAt(n, path, "remove the tag", "YAML tag %s is not supported", n.Tag)
+		if d.secret != "" {
+			d.errorAt(n, path, "remove the tag; YAML reads a value that starts with ! as a tag, so quote such a value", "a YAML tag is not supported in %s", d.secret)
+		} else {
+			d.errorAt(n, path, "remove the tag", "YAML tag %s is not supported", n.Tag)
+		}
 		return nil
 	}
 	switch n.ShortTag() {
@@ -96,6 +109,10 @@ var durationType = reflect.TypeOf(time.Duration(0))
 // decodeValue decodes n into v. A null value leaves v as it is, so it reads
 // as "not given".
 func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path string) {
+	if holdsSecret(v.Type()) {
+		// From the field's own node on: a tag on it is the file's text too.
+		defer d.underSecret(path)()
+	}
 	if n = d.enter(n, path); n == nil {
 		return
 	}
@@ -131,7 +148,7 @@ func (d *decoder) decodeValue(n *yaml.Node, v reflect.Value, path string) {
 		d.decodeSlice(n, v, path)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
-			d.typeError(n, path, "a string", quoteFix(n))
+			d.typeError(n, path, "a string", d.quoteFix(n))
 			return
 		}
 		v.SetString(n.Value)
@@ -182,7 +199,7 @@ func (d *decoder) decodeDuration(n *yaml.Node, v reflect.Value, path string) {
 	dur, err := time.ParseDuration(n.Value)
 	if err != nil {
 		d.bad[path] = true
-		d.errorAt(n, path, "write it like 30s, 5m or 8h", "%s %q is not a duration", displayPath(path), n.Value)
+		d.errorAt(n, path, "write it like 30s, 5m or 8h", "%s %s is not a duration", displayPath(path), quote(n.Value))
 		return
 	}
 	if dur < 0 {
@@ -225,7 +242,11 @@ func (d *decoder) mappingEntries(n *yaml.Node, path string) (keys []string, keyN
 			continue
 		}
 		if first, dup := seen[k.Value]; dup {
-			d.errorAt(k, joinPath(path, k.Value), "remove one of them", "duplicate key %q (first at line %d)", k.Value, first.Line)
+			if d.secret != "" {
+				d.errorAt(k, path, "remove one of them", "duplicate key in %s (first at line %d)", displayPath(path), first.Line)
+			} else {
+				d.errorAt(k, keyPath(path, k.Value), "remove one of them", "duplicate key %s (first at line %d)", quote(k.Value), first.Line)
+			}
 			continue
 		}
 		seen[k.Value] = k
@@ -267,9 +288,19 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 func (d *decoder) unknownKey(k *yaml.Node, t reflect.Type, path, key string) {
 	where := "in " + displayPath(path)
 	known := sortedKeys(yamlFields(t))
+	if d.secret != "" {
+		// secret: {s3cr3t} is a mapping whose key is the secret: the
+		// problem names the field, never the key.
+		fix := "known keys: " + strings.Join(known, ", ")
+		if s := suggestKey(key, known); s != "" {
+			fix = fmt.Sprintf("did you mean %q?", s)
+		}
+		d.errorAt(k, path, fix, "unknown key %s", where)
+		return
+	}
 	if s := suggestKey(key, known); s != "" {
 		d.bad[joinPath(path, s)] = true
-		d.errorAt(k, joinPath(path, key), fmt.Sprintf("did you mean %q?", s), "unknown key %q %s", key, where)
+		d.errorAt(k, keyPath(path, key), fmt.Sprintf("did you mean %q?", s), "unknown key %s %s", quote(key), where)
 		return
 	}
 	// A key one level too high, like issuer.ttl for issuer.cookie.ttl.
@@ -286,7 +317,7 @@ func (d *decoder) unknownKey(k *yaml.Node, t reflect.Type, path, key string) {
 	if path == "" {
 		fix += "; start a key with x- to keep YAML anchors"
 	}
-	d.errorAt(k, joinPath(path, key), fix, "unknown key %q %s", key, where)
+	d.errorAt(k, keyPath(path, key), fix, "unknown key %s %s", quote(key), where)
 }
 
 // decodeAny decodes free-form data (identity traits) into JSON-shaped Go
@@ -300,7 +331,7 @@ func (d *decoder) decodeAny(n *yaml.Node, path string) any {
 		m := map[string]any{}
 		keys, _, values := d.mappingEntries(n, path)
 		for i, k := range keys {
-			m[k] = d.decodeAny(values[i], joinPath(path, k))
+			m[k] = d.decodeAny(values[i], keyPath(path, k))
 		}
 		return m
 	case yaml.SequenceNode:
@@ -326,8 +357,8 @@ func (d *decoder) decodeAny(n *yaml.Node, path string) any {
 }
 
 // decodeNode reads {env: NAME}, {file: PATH}, or an inline scalar, which
-// validation then allows only with dev: true. The inline value is never put
-// in a message.
+// validation then allows only with dev: true. Nothing written under the
+// field is put in a message or a problem path (see decoder.secret).
 func (s *SecretRef) decodeNode(d *decoder, n *yaml.Node, path string) {
 	switch {
 	case isNull(n):
@@ -343,6 +374,26 @@ func (s *SecretRef) decodeNode(d *decoder, n *yaml.Node, path string) {
 	default:
 		d.typeError(n, path, "{env: NAME} or {file: PATH}", "")
 	}
+}
+
+// holdsSecret reports whether a field of type t is decoded as a secret
+// field (see decoder.secret): a SecretRef, and store.redis, where a Redis
+// URL, password and all, lands when pasted in place of the variable's name.
+func holdsSecret(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t == reflect.TypeFor[SecretRef]() || t == reflect.TypeFor[RedisStore]()
+}
+
+// underSecret marks the walk as inside the secret field at path until the
+// returned function runs. The outermost secret field is the one named.
+func (d *decoder) underSecret(path string) (done func()) {
+	if d.secret != "" {
+		return func() {}
+	}
+	d.secret = path
+	return func() { d.secret = "" }
 }
 
 // decodeNode reads expect.cookies: a mapping from host to cookie names.
@@ -421,17 +472,27 @@ func describeNode(n *yaml.Node) string {
 	case "!!str":
 		return "a string"
 	}
-	return "a " + strings.TrimPrefix(n.ShortTag(), "!!")
+	// Not the tag's name: it is written in the file, maybe in place of a
+	// secret (password: !!hunter2).
+	return "a value of another YAML type"
 }
 
 // quoteFix suggests quoting a scalar that YAML read as another type, such
-// as listen: 8080 or name: 2024-01-01.
-func quoteFix(n *yaml.Node) string {
-	if n.Kind == yaml.ScalarNode {
-		return "quote it: " + strconv.Quote(n.Value)
+// as listen: 8080 or name: 2024-01-01. Under a secret field it does not
+// repeat the value.
+func (d *decoder) quoteFix(n *yaml.Node) string {
+	switch {
+	case n.Kind != yaml.ScalarNode:
+		return ""
+	case d.secret != "":
+		return "quote it"
 	}
-	return ""
+	return "quote it: " + quote(n.Value)
 }
+
+// keyPath is the path of a key the file wrote and the chain does not know;
+// a key that looks like a URL with a user:password@ part is redacted.
+func keyPath(path, key string) string { return joinPath(path, redactUserinfo(key, false)) }
 
 func joinPath(path, key string) string {
 	if path == "" {

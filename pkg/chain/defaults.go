@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // Defaults for values a chain file may leave out.
@@ -15,12 +17,23 @@ const (
 	// HardMaxTokenTTL is the most max_ttl may be raised to: a handoff token
 	// that lives longer is a bearer credential, not a handoff.
 	HardMaxTokenTTL = 5 * time.Minute
+	// DefaultRecheckInterval is how long a receiver trusts its cookie before
+	// asking the IdP again. Back-channel logout revokes at once; the
+	// re-check catches a session the IdP ended some other way.
+	DefaultRecheckInterval = time.Minute
+	// MinRecheckInterval and MaxRecheckInterval bound recheck_interval:
+	// below a second every request becomes an IdP call; above an hour a
+	// session the IdP ended stays good at the receiver too long.
+	MinRecheckInterval = time.Second
+	MaxRecheckInterval = time.Hour
 )
 
 // applyDefaults fills every value the file left out. It is the only place
 // defaults are set; given reports whether the file set a field (so an
-// explicit "leeway: 0s" stays 0).
-func applyDefaults(c *Chain, given func(path string) bool) {
+// explicit "leeway: 0s" stays 0). It returns the listen addresses it
+// defaulted, each with the URL field its port came from, so that a
+// collision can say so.
+func applyDefaults(c *Chain, given func(path string) bool) (listenFrom map[string]string) {
 	if c.Mode == "" {
 		c.Mode = ModeHub
 	}
@@ -45,24 +58,48 @@ func applyDefaults(c *Chain, given func(path string) bool) {
 	defaultCookie(&c.Issuer.Cookie, "issuer", given("issuer.cookie.ttl"))
 	for i := range c.Receivers {
 		r := &c.Receivers[i]
-		if !r.SharedCookie && r.Name != "" {
+		if r.SharedCookie {
+			continue
+		}
+		if r.Name != "" {
 			defaultCookie(&r.Cookie, r.Name, given(fmt.Sprintf("receivers[%d].cookie.ttl", i)))
+		}
+		if !given(fmt.Sprintf("receivers[%d].recheck_interval", i)) {
+			r.RecheckInterval = DefaultRecheckInterval
 		}
 	}
 	if c.Store.Memory == nil && c.Store.Redis == nil {
 		c.Store.Memory = &MemoryStore{}
 	}
+	if c.IdP.Kind == IdPDev && c.IdP.CookieDomain == "" {
+		c.IdP.CookieDomain = devIdPCookieDomain(c.IdP.PublicURL, c.Issuer.URL)
+	}
+	listenFrom = map[string]string{}
 	if c.Dev {
 		// Dev chains listen on loopback at the URL's port, so a laptop never
 		// serves the chain to its network by accident.
-		defaultListen(&c.Issuer.Listen, c.Issuer.URL)
+		listen := func(path string, addr *string, urlPath, rawURL string) {
+			if defaultListen(addr, rawURL) {
+				listenFrom[path] = urlPath
+			}
+		}
+		listen("issuer.listen", &c.Issuer.Listen, "issuer.url", c.Issuer.URL)
 		for i := range c.Receivers {
-			defaultListen(&c.Receivers[i].Listen, c.Receivers[i].URL)
+			// ssoctl does not serve shared-cookie receivers: the app behind
+			// one reads the issuer's parent-domain cookie itself.
+			if !c.Receivers[i].SharedCookie {
+				base := fmt.Sprintf("receivers[%d]", i)
+				listen(base+".listen", &c.Receivers[i].Listen, base+".url", c.Receivers[i].URL)
+			}
 		}
 		if c.IdP.Kind == IdPDev {
-			defaultListen(&c.IdP.Listen, c.IdP.PublicURL)
+			listen("idp.listen", &c.IdP.Listen, "idp.public_url", c.IdP.PublicURL)
+			if c.IdP.AdminURL != "" && !adminOnPublic(c.IdP) {
+				listen("idp.admin_listen", &c.IdP.AdminListen, "idp.admin_url", c.IdP.AdminURL)
+			}
 		}
 	}
+	return listenFrom
 }
 
 // defaultCookie names a role's cookie "<role>_session" and gives it a
@@ -76,14 +113,41 @@ func defaultCookie(ck *Cookie, role string, ttlGiven bool) {
 	}
 }
 
-// defaultListen sets listen to 127.0.0.1:<port> when rawURL names a port.
-func defaultListen(listen *string, rawURL string) {
+// defaultListen sets listen to 127.0.0.1:<port> when it is empty and rawURL
+// names a port, and reports whether it did.
+func defaultListen(listen *string, rawURL string) bool {
 	if *listen != "" {
-		return
+		return false
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Port() == "" {
-		return
+		return false
 	}
 	*listen = net.JoinHostPort("127.0.0.1", u.Port())
+	return true
+}
+
+// adminOnPublic reports whether the dev IdP's admin_url has its public_url's
+// origin, so that the admin API is served on the public listener.
+func adminOnPublic(p IdP) bool {
+	pub, err1 := parseAbsolute(p.PublicURL, false)
+	adm, err2 := parseAbsolute(p.AdminURL, false)
+	return err1 == nil && err2 == nil && pub.origin() == adm.origin()
+}
+
+// devIdPCookieDomain is the dev IdP's default cookie domain: the registrable
+// domain of its host (RFC 6265 cookies cannot go wider), when the issuer's
+// host is under it. Otherwise "": validation then says why the issuer can
+// never see the IdP's session.
+func devIdPCookieDomain(publicURL, issuerURL string) string {
+	idp, err1 := parseAbsolute(publicURL, false)
+	iss, err2 := parseAbsolute(issuerURL, false)
+	if err1 != nil || err2 != nil || hostIsIP(idp.host) {
+		return ""
+	}
+	d, err := publicsuffix.EffectiveTLDPlusOne(idp.host)
+	if err != nil || !domainMatch(iss.host, d) {
+		return ""
+	}
+	return d
 }

@@ -31,4 +31,38 @@
 //   - Token lifetime: ttl defaults to 30s and may not exceed max_ttl (the
 //     receivers' limit, default 30s); raising ttl means raising max_ttl too,
 //     and max_ttl stops at 5m.
+//   - Problem text never quotes what a secret field holds (token.secret,
+//     idp.client_secret, idp.users[].password, issuer.cookie.secret,
+//     receivers[].cookie.secret, store.redis): not a value, not a key of a
+//     mapping written around a value (secret: {s3cr3t}), not an env "name"
+//     that fails the name rule, not a tag; its paths stop at the field.
+//     Anything else quoted from the file, and every URL, has what may be a
+//     user:password@ part replaced by "(redacted)". So every caller of
+//     Parse may print a Problem as it is.
+//   - Listens: in a dev chain, issuer.listen, receivers[].listen,
+//     idp.listen and idp.admin_listen default to 127.0.0.1 at the port of
+//     issuer.url, the receiver's url, idp.public_url and idp.admin_url. No
+//     two may share an address; a collision of a defaulted listen says what
+//     it was defaulted from. idp.admin_listen applies only when admin_url
+//     has an origin of its own (with public_url's, the dev IdP serves the
+//     admin API on idp.listen). For kind kratos and oidc, ssoctl runs no IdP,
+//     so the idp listens are neither defaulted nor allowed.
+//   - Shared-cookie receivers are not served by ssoctl in this release: the
+//     app reads the issuer's parent-domain cookie and asks the issuer about
+//     it. They take no listen, cookie or recheck_interval.
+//   - idp.cookie_domain is where the IdP sets its session cookie (Kratos's
+//     session.cookie.domain); the issuer must receive it, since it logs
+//     users in by asking the IdP who that cookie belongs to. Kind dev
+//     defaults it to the registrable domain (eTLD+1) of the IdP's host when
+//     the issuer's host is under it, and it is an error when the issuer is
+//     under neither it nor the IdP's own host. A given value must
+//     domain-match both hosts (RFC 6265 §5.1.3) and not be a public suffix.
+//     Kratos's is checked only when given; oidc has none.
+//   - receivers[].recheck_interval, how long a receiver trusts its cookie
+//     before asking the IdP again, defaults to 1m and lies in [1s, 1h].
+//   - issuer.cookie.secret and receivers[].cookie.secret are the keys the
+//     roles sign their cookies with, written like token.secret (inline only
+//     with dev: true). HS256 chains may leave them out (the keys are derived
+//     from token.secret), and so may dev chains; EdDSA, ES256 and RS256
+//     chains outside dev must give one per role that sets a cookie.
 package chain

@@ -38,7 +38,9 @@ func canonicalHost(h string) (string, error) {
 		}
 		a, err := netip.ParseAddr(inner)
 		if err != nil || !a.Is6() {
-			return "", fmt.Errorf("%w: %q is not an IPv6 address", errHost, inner)
+			// Not repeated, like every part of a host that did not parse:
+			// https://[ops:pw]/@host puts a password there.
+			return "", fmt.Errorf("%w: the bracketed part is not an IPv6 address", errHost)
 		}
 		return "[" + a.String() + "]", nil
 	}
@@ -106,7 +108,8 @@ func asciiLabel(l string) (string, error) {
 		}
 		enc, err := idna.Lookup.ToASCII(l)
 		if err != nil {
-			return "", fmt.Errorf("%w: %v", errHost, err)
+			// Not idna's error, which quotes the label.
+			return "", fmt.Errorf("%w: a label is not a valid internationalized name (UTS #46)", errHost)
 		}
 		l = enc
 	}

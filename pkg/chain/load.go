@@ -58,7 +58,7 @@ func Parse(filename string, data []byte) (*Chain, error) {
 		d.pos[""] = position{keyLine: root.Line, keyCol: root.Column, line: root.Line, col: root.Column}
 		d.decodeValue(root, rv, "")
 		v := &validator{c: c, pos: d.pos, bad: d.bad}
-		applyDefaults(c, v.given)
+		v.listenFrom = applyDefaults(c, v.given)
 		v.validate()
 		d.problems = append(d.problems, v.problems...)
 	}
@@ -81,7 +81,12 @@ func lintResult(filename string, ps []Problem) error {
 	return nil
 }
 
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var (
+	yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	// yamlQuoted is a name yaml.v3 quotes in its message, like the anchor
+	// in "unknown anchor 'x' referenced".
+	yamlQuoted = regexp.MustCompile(` '[^']*'`)
+)
 
 // document parses exactly one YAML document and returns its root mapping.
 func (d *decoder) document(data []byte) (*yaml.Node, bool) {
@@ -123,6 +128,10 @@ func (d *decoder) document(data []byte) (*yaml.Node, bool) {
 
 // syntaxProblem turns a yaml.v3 error, which gives a line but no column,
 // into a Problem placed at the first non-blank column of that line.
+//
+// What yaml.v3 quotes from the file is left out: an unquoted password that
+// starts with '*' (password: *hunter2) is read as an alias, and the error
+// names it.
 func syntaxProblem(data []byte, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 1
@@ -130,6 +139,12 @@ func syntaxProblem(data []byte, err error) Problem {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
+	if m := unknownAnchorErr.FindStringSubmatch(msg); m != nil {
+		// yaml.v3 gives no line for it; find the alias.
+		l, c := aliasPosition(data, m[1])
+		return Problem{Line: l, Col: c, Message: "YAML syntax: an alias (*name) refers to no anchor", Fix: "YAML reads a value that starts with * as an alias: quote the value, or define the anchor with & before using it"}
+	}
+	msg = yamlQuoted.ReplaceAllString(msg, "")
 	col := 1
 	lines := bytes.Split(data, []byte("\n"))
 	if line >= 1 && line <= len(lines) {
@@ -152,4 +167,26 @@ func (c *Chain) resolveFiles(dir string) {
 	for i := range c.IdP.Users {
 		abs(&c.IdP.Users[i].Password.File)
 	}
+	abs(&c.Issuer.Cookie.Secret.File)
+	for i := range c.Receivers {
+		abs(&c.Receivers[i].Cookie.Secret.File)
+	}
+}
+
+var unknownAnchorErr = regexp.MustCompile(`^unknown anchor '([^']*)' referenced$`)
+
+// aliasPosition finds the first "*name" that stands as a YAML value, for an
+// alias yaml.v3 could not resolve; 1:1 when it cannot be found.
+func aliasPosition(data []byte, name string) (line, col int) {
+	re := regexp.MustCompile(`(^|[\s\[{,:-])\*` + regexp.QuoteMeta(name) + `($|[\s\]},])`)
+	for i, text := range bytes.Split(data, []byte("\n")) {
+		if loc := re.FindIndex(text); loc != nil {
+			at := loc[0]
+			if text[at] != '*' {
+				at++
+			}
+			return i + 1, at + 1
+		}
+	}
+	return 1, 1
 }

@@ -87,11 +87,13 @@ func TestDesignExample(t *testing.T) {
 		Name:    "company",
 		Dev:     true,
 		IdP: IdP{
-			Kind:      IdPDev,
-			PublicURL: "http://auth.company.localhost:4433",
-			AdminURL:  "http://auth.company.localhost:4434",
-			Listen:    "127.0.0.1:4433",
-			Users:     []User{alice},
+			Kind:         IdPDev,
+			PublicURL:    "http://auth.company.localhost:4433",
+			AdminURL:     "http://auth.company.localhost:4434",
+			Listen:       "127.0.0.1:4433",
+			AdminListen:  "127.0.0.1:4434",
+			CookieDomain: "company.localhost",
+			Users:        []User{alice},
 		},
 		Issuer: Issuer{
 			URL:    "http://accounts.company.localhost:8080",
@@ -108,8 +110,8 @@ func TestDesignExample(t *testing.T) {
 		},
 		Mode: ModeHub,
 		Receivers: []Receiver{
-			{Name: "portal", URL: "http://portal.company2.localhost:8081", Listen: "127.0.0.1:8081", Cookie: Cookie{Name: "portal_session", TTL: 8 * time.Hour}},
-			{Name: "dashboard", URL: "http://dashboard.company3.localhost:8082", Listen: "127.0.0.1:8082", Cookie: Cookie{Name: "dashboard_session", TTL: 8 * time.Hour}},
+			{Name: "portal", URL: "http://portal.company2.localhost:8081", Listen: "127.0.0.1:8081", Cookie: Cookie{Name: "portal_session", TTL: 8 * time.Hour}, RecheckInterval: time.Minute},
+			{Name: "dashboard", URL: "http://dashboard.company3.localhost:8082", Listen: "127.0.0.1:8082", Cookie: Cookie{Name: "dashboard_session", TTL: 8 * time.Hour}, RecheckInterval: time.Minute},
 		},
 		ReturnTo: ReturnTo{Allow: []string{
 			"http://*.company.localhost:8080",
@@ -141,6 +143,13 @@ func TestProductionExample(t *testing.T) {
 		{name: "Kratos public URL loses its trailing slash", got: c.IdP.PublicURL, want: "https://auth.company.com"},
 		{name: "key file is relative to the chain file", got: c.Token.KeyFile, want: filepath.Join("testdata", "valid", "keys", "issuer-ed25519.pem")},
 		{name: "shared receiver has no cookie", got: c.Receivers[1].Cookie, want: Cookie{}},
+		{name: "shared receiver has no recheck interval", got: c.Receivers[1].RecheckInterval, want: time.Duration(0)},
+		{name: "a set recheck interval", got: c.Receivers[0].RecheckInterval, want: 30 * time.Second},
+		{name: "the default recheck interval", got: c.Receivers[2].RecheckInterval, want: time.Minute},
+		{name: "cookie secret file is relative to the chain file", got: c.Issuer.Cookie.Secret, want: SecretRef{File: filepath.Join("testdata", "valid", "secrets", "issuer-cookie")}},
+		{name: "receiver cookie secret from env", got: c.Receivers[0].Cookie.Secret, want: SecretRef{Env: "PORTAL_COOKIE_SECRET"}},
+		{name: "a receiver cookie with only a secret gets the default name", got: c.Receivers[2].Cookie.Name, want: "dashboard_session"},
+		{name: "Kratos cookie domain is canonical", got: c.IdP.CookieDomain, want: "company.com"},
 		{name: "listen is not defaulted outside dev", got: c.Receivers[2].Listen, want: "[::]:8082"},
 		{name: "wiki listen stays empty outside dev", got: c.Receivers[1].Listen, want: ""},
 		{name: "redis store", got: *c.Store.Redis, want: RedisStore{URLEnv: "REDIS_URL"}},
@@ -162,18 +171,35 @@ func TestProductionExample(t *testing.T) {
 }
 
 // minimalDev is a dev chain that loads; defaults tests add to it.
-const minimalDev = `version: 1
-name: t
-dev: true
-idp: {kind: dev, public_url: "http://auth.localhost:4433", users: [{email: a@example.com, password: a}]}
-issuer: {url: "http://accounts.localhost:8080"}
-return_to: {allow: ["http://accounts.localhost:8080", "http://portal.localhost:8081"]}
+const minimalDev = "version: 1\nname: t\ndev: true\n" + devIdPLine + "\n" + devIssuerLine + "\n" +
+	`return_to: {allow: ["http://accounts.t.localhost:8080", "http://portal.localhost:8081"]}
 `
+
+// The idp and issuer lines of minimalDev (lines 4 and 5), which devWith
+// replaces.
+const (
+	devIdPLine    = `idp: {kind: dev, public_url: "http://auth.t.localhost:4433", users: [{email: a@example.com, password: a}]}`
+	devIssuerLine = `issuer: {url: "http://accounts.t.localhost:8080"}`
+)
+
+// devWith is minimalDev with its idp and issuer blocks replaced (one line
+// each, so later lines keep their numbers); "" keeps a block.
+func devWith(idp, issuer string) string {
+	s := minimalDev
+	if idp != "" {
+		s = strings.Replace(s, devIdPLine, "idp: "+idp, 1)
+	}
+	if issuer != "" {
+		s = strings.Replace(s, devIssuerLine, "issuer: "+issuer, 1)
+	}
+	return s
+}
 
 func TestDefaults(t *testing.T) {
 	tests := []struct {
 		name  string
-		extra string // YAML appended to minimalDev
+		file  string // the chain file; minimalDev when empty
+		extra string // YAML appended to it
 		got   func(*Chain) any
 		want  any
 	}{
@@ -197,10 +223,55 @@ func TestDefaults(t *testing.T) {
 		{name: "store is memory", got: func(c *Chain) any { return c.Store }, want: Store{Memory: &MemoryStore{}}},
 		{name: "memory with no value selects memory", extra: "store: {memory: }\n", got: func(c *Chain) any { return c.Store }, want: Store{Memory: &MemoryStore{}}},
 		{name: "expectations are unset", got: func(c *Chain) any { return c.Expect }, want: Expect{}},
+
+		{name: "a receiver re-checks every minute", extra: "receivers: [{name: portal, url: \"http://portal.localhost:8081\"}]\n", got: func(c *Chain) any { return c.Receivers[0].RecheckInterval }, want: time.Minute},
+		{name: "a set recheck_interval is kept", extra: "receivers: [{name: portal, url: \"http://portal.localhost:8081\", recheck_interval: 30s}]\n", got: func(c *Chain) any { return c.Receivers[0].RecheckInterval }, want: 30 * time.Second},
+		{
+			name:  "a shared-cookie receiver gets no listen, cookie or recheck_interval",
+			file:  devWith("", `{url: "http://accounts.t.localhost:8080", cookie: {domain: t.localhost}}`),
+			extra: "receivers: [{name: wiki, url: \"http://wiki.t.localhost:8080\", shared_cookie: true}]\n",
+			got:   func(c *Chain) any { return c.Receivers[0] },
+			want:  Receiver{Name: "wiki", URL: "http://wiki.t.localhost:8080", SharedCookie: true},
+		},
+		{name: "cookie secrets are optional in dev", got: func(c *Chain) any { return c.Issuer.Cookie.Secret }, want: SecretRef{}},
+		{name: "dev IdP cookie domain is its registrable domain", got: func(c *Chain) any { return c.IdP.CookieDomain }, want: "t.localhost"},
+		{
+			name: "dev IdP cookie domain is empty when the issuer shares its host",
+			file: devWith(`{kind: dev, public_url: "http://127.0.0.1:4433", users: [{email: a@example.com, password: a}]}`, `{url: "http://127.0.0.1:8080"}`),
+			got:  func(c *Chain) any { return c.IdP.CookieDomain }, want: "",
+		},
+		{
+			name: "a set dev IdP cookie domain is kept, canonical",
+			file: devWith(`{kind: dev, public_url: "http://auth.sso.t.localhost:4433", cookie_domain: .SSO.t.localhost, users: [{email: a@example.com, password: a}]}`, `{url: "http://accounts.sso.t.localhost:8080"}`),
+			got:  func(c *Chain) any { return c.IdP.CookieDomain }, want: "sso.t.localhost",
+		},
+		{
+			name: "dev IdP admin listen is loopback at admin_url's port",
+			file: devWith(`{kind: dev, public_url: "http://auth.t.localhost:4433", admin_url: "http://auth.t.localhost:4434", users: [{email: a@example.com, password: a}]}`, ""),
+			got:  func(c *Chain) any { return c.IdP.AdminListen }, want: "127.0.0.1:4434",
+		},
+		{
+			name: "no dev IdP admin listen when admin_url is the public origin",
+			file: devWith(`{kind: dev, public_url: "http://auth.t.localhost:4433", admin_url: "http://auth.t.localhost:4433/admin", users: [{email: a@example.com, password: a}]}`, ""),
+			got:  func(c *Chain) any { return c.IdP.AdminListen }, want: "",
+		},
+		{
+			name: "no dev IdP admin listen without admin_url",
+			got:  func(c *Chain) any { return c.IdP.AdminListen }, want: "",
+		},
+		{
+			name: "Kratos gets no listens and no cookie domain, even in dev",
+			file: devWith(`{kind: kratos, public_url: "http://auth.t.localhost:4433", admin_url: "http://auth.t.localhost:4434"}`, ""),
+			got:  func(c *Chain) any { return []string{c.IdP.Listen, c.IdP.AdminListen, c.IdP.CookieDomain} }, want: []string{"", "", ""},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse("t.yaml", []byte(minimalDev+tt.extra))
+			file := tt.file
+			if file == "" {
+				file = minimalDev
+			}
+			c, err := Parse("t.yaml", []byte(file+tt.extra))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -73,10 +73,10 @@ func TestPlan(t *testing.T) {
 			name:  "no return_to ends at the issuer's root",
 			chain: tiny,
 			want: []string{
-				"login GET http://issuer.localhost:8080/login",
-				"idp_login GET http://idp.localhost:4433/self-service/login/browser?return_to=http%3A%2F%2Fissuer.localhost%3A8080%2Fcallback",
-				"callback GET http://issuer.localhost:8080/callback",
-				"final GET http://issuer.localhost:8080/",
+				"login GET http://issuer.company.localhost:8080/login",
+				"idp_login GET http://idp.company.localhost:4433/self-service/login/browser?return_to=http%3A%2F%2Fissuer.company.localhost%3A8080%2Fcallback",
+				"callback GET http://issuer.company.localhost:8080/callback",
+				"final GET http://issuer.company.localhost:8080/",
 			},
 		},
 		{

@@ -3,6 +3,7 @@ package chain
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -90,4 +91,35 @@ func sortProblems(ps []Problem) {
 		}
 		return ps[i].Col < ps[j].Col
 	})
+}
+
+// quote writes a value from the chain file into problem text, Go-quoted so
+// that control characters show, with what may be the user:password@ part
+// of a URL redacted: a URL pasted into the wrong field keeps its
+// credentials out of lint output, CI logs and bug reports.
+func quote(s string) string { return strconv.Quote(redactUserinfo(s, false)) }
+
+// quoteURL is quote for a URL field, where every '@' may end a userinfo.
+func quoteURL(s string) string { return strconv.Quote(redactUserinfo(s, true)) }
+
+// redactUserinfo replaces what may be a URL's userinfo with "(redacted)":
+// everything from the scheme's "//" (or the start) to the last '@'. The
+// last, not the first: a password may hold '@', '/' or '#', and browsers
+// disagree with net/url about where such an authority ends, so more is
+// hidden rather than less. In a URL field every '@' counts, as a token
+// alone makes a userinfo (https://ghp_token@github.com); in other text only
+// an '@' after "//" or ':' does, so an email address stays readable.
+func redactUserinfo(s string, urlField bool) string {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s
+	}
+	start := 0
+	switch i := strings.Index(s[:at], "//"); {
+	case i >= 0:
+		start = i + 2
+	case !urlField && !strings.Contains(s[:at], ":"):
+		return s
+	}
+	return s[:start] + "(redacted)" + s[at:]
 }

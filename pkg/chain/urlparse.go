@@ -111,6 +111,11 @@ func parseAbsolute(raw string, wildcard bool) (urlParts, error) {
 	}
 	p.scheme = strings.ToLower(scheme)
 	if p.scheme != "http" && p.scheme != "https" {
+		if !strings.HasPrefix(after, "//") {
+			// Not named: in ops:pw@host the "scheme" is a user name, and in
+			// javascript:… it is an attacker's.
+			return p, &URLError{Reason: ErrScheme}
+		}
 		return p, urlErr(ErrScheme, "%q", p.scheme)
 	}
 	if !strings.HasPrefix(after, "//") {
@@ -268,12 +273,14 @@ func canonicalPort(scheme, port string) (string, error) {
 	if port == "" {
 		return "", nil
 	}
+	// The port is not repeated: in https://ops:pa/ss@host, which browsers
+	// end at the '/', it is the start of a password.
 	if len(port) > 5 || strings.Trim(port, "0123456789") != "" {
-		return "", urlErr(ErrPort, "%q is not a number from 1 to 65535", port)
+		return "", urlErr(ErrPort, "not a number from 1 to 65535")
 	}
 	n, _ := strconv.Atoi(port)
 	if n < 1 || n > 65535 {
-		return "", urlErr(ErrPort, "%d is not from 1 to 65535", n)
+		return "", urlErr(ErrPort, "not a number from 1 to 65535")
 	}
 	if scheme == "http" && n == 80 || scheme == "https" && n == 443 {
 		return "", nil

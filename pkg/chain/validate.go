@@ -24,6 +24,9 @@ type validator struct {
 	bad      map[string]bool
 	problems []Problem
 	allow    *Allowlist // nil when a pattern is bad
+	// listenFrom maps each listen address applyDefaults filled in to the
+	// URL field whose port it took.
+	listenFrom map[string]string
 }
 
 // given reports whether the file set path to a value of the right shape.
@@ -53,7 +56,13 @@ func (v *validator) at(path string) (line, col int) {
 }
 
 func (v *validator) add(sev Severity, path, fix, format string, args ...any) {
-	line, col := v.at(path)
+	v.addAt(path, sev, path, fix, format, args...)
+}
+
+// addAt reports a problem about path placed at where, for a field the file
+// does not hold but another field set (a listen defaulted from a URL).
+func (v *validator) addAt(where string, sev Severity, path, fix, format string, args ...any) {
+	line, col := v.at(where)
 	v.problems = append(v.problems, Problem{Line: line, Col: col, Path: path, Message: fmt.Sprintf(format, args...), Fix: fix, Severity: sev})
 }
 
@@ -102,13 +111,15 @@ func (v *validator) validate() {
 	}
 	v.version()
 	v.name()
-	v.idp()
+	idp, idpOK := v.idp()
 	issuer, issuerOK := v.originURL("issuer.url", &c.Issuer.URL, "add issuer.url, the accounts app's origin, like https://accounts.company.com")
+	v.idpCookieDomain(idp, idpOK, issuer, issuerOK)
 	v.listen("issuer.listen", c.Issuer.Listen)
 	v.cookie("issuer.cookie", &c.Issuer.Cookie, issuer, issuerOK)
 	v.token()
 	v.mode()
 	receivers := v.receivers(issuerOK)
+	v.cookieSecrets()
 	v.collisions(issuer, issuerOK, receivers)
 	v.returnTo(issuer, issuerOK, receivers)
 	v.store()
@@ -131,7 +142,7 @@ func (v *validator) name() {
 	case !v.given("name") || v.c.Name == "":
 		v.missing("name", "add name: <chain name>; it tags every log line and metric")
 	case !chainNameRE.MatchString(v.c.Name):
-		v.errorf("name", "use letters, digits, '.', '_' or '-', at most 63 characters", "name %q is not one word", v.c.Name)
+		v.errorf("name", "use letters, digits, '.', '_' or '-', at most 63 characters", "name %s is not one word", quote(v.c.Name))
 	}
 }
 
@@ -182,7 +193,7 @@ func (v *validator) checkURL(path string, raw *string, rule urlRule, fixMissing 
 		v.errorf(path, "remove the fragment", "%s must not have a fragment", path)
 		return parts, false
 	case rule == originOnly && parts.rest != "" && parts.rest != "/":
-		v.errorf(path, "remove the path: ssoctl serves each role's endpoints at the root of its origin", "%s must be an origin (scheme://host[:port]), got path %q", path, parts.rest)
+		v.errorf(path, "remove the path: ssoctl serves each role's endpoints at the root of its origin", "%s must be an origin (scheme://host[:port]), got path %s", path, quote(parts.rest))
 		return parts, false
 	}
 	if err := checkPath(parts.rest); err != nil {
@@ -200,11 +211,11 @@ func (v *validator) listen(path, addr string) {
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		v.errorf(path, "write it like 127.0.0.1:8080 or :8080", "%s %q is not host:port", path, addr)
+		v.errorf(path, "write it like 127.0.0.1:8080 or :8080", "%s %s is not host:port", path, quote(addr))
 		return
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || strings.Trim(port, "0123456789") != "" {
-		v.errorf(path, "use a port from 1 to 65535", "%s port %q is not a port number", path, port)
+		v.errorf(path, "use a port from 1 to 65535", "%s port %s is not a port number", path, quote(port))
 		return
 	}
 	if host == "" {
@@ -232,9 +243,13 @@ func (v *validator) cookie(path string, ck *Cookie, role urlParts, roleOK bool) 
 	case ck.Name == "":
 		// Only when the role's name is missing too, which is reported.
 	case !cookieNameRE.MatchString(ck.Name):
-		v.errorf(name, "use letters, digits, '_' or '-'", "%s %q has characters cookies do not allow (RFC 6265 §4.1.1)", name, ck.Name)
+		v.errorf(name, "use letters, digits, '_' or '-'", "%s %s has characters cookies do not allow (RFC 6265 §4.1.1)", name, quote(ck.Name))
 	case strings.HasPrefix(ck.Name, "__Host-") && ck.Domain != "":
 		v.errorf(path+".domain", "remove domain, or drop the __Host- prefix", "%s: a __Host- cookie must be host-only, so it cannot have a domain", path)
+	}
+	v.secret(path+".secret", &ck.Secret)
+	if ck.Secret.hasInline && len(ck.Secret.inline) < token.MinHMACSecret && v.c.Dev {
+		v.errorf(path+".secret", "use at least 32 random bytes", "%s.secret is %d bytes; a cookie key needs at least 32", path, len(ck.Secret.inline))
 	}
 	ttl := path + ".ttl"
 	if v.given(ttl) && ck.TTL == 0 {
@@ -248,7 +263,7 @@ func (v *validator) cookie(path string, ck *Cookie, role urlParts, roleOK bool) 
 	dpath := path + ".domain"
 	d, err := canonicalHost(strings.TrimPrefix(ck.Domain, "."))
 	if err != nil {
-		v.errorf(dpath, "write a domain like company.com", "%s %q: %v", dpath, ck.Domain, err)
+		v.errorf(dpath, "write a domain like company.com", "%s %s: %v", dpath, quote(ck.Domain), err)
 		return
 	}
 	ck.Domain = d
@@ -256,7 +271,7 @@ func (v *validator) cookie(path string, ck *Cookie, role urlParts, roleOK bool) 
 		v.errorf(dpath, "remove domain: cookies on an IP address are host-only", "%s %q is an IP address", dpath, d)
 		return
 	}
-	if ps, _ := publicsuffix.PublicSuffix(d); ps == d {
+	if isPublicSuffix(d) {
 		v.errorf(dpath, "use the registrable domain, like company."+d+", or leave domain out for a host-only cookie", "%s %q is a public suffix; browsers refuse cookies for it", dpath, d)
 		return
 	}
@@ -268,7 +283,9 @@ func (v *validator) cookie(path string, ck *Cookie, role urlParts, roleOK bool) 
 var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // secret checks a secret reference; inline values are allowed only with
-// dev: true and dropped otherwise. Messages never show the value.
+// dev: true and dropped otherwise. Messages never show what the field
+// holds: not the value, and not an env "name" that fails the name rule,
+// which is most often the value pasted where the name goes.
 func (v *validator) secret(path string, s *SecretRef) {
 	switch {
 	case s.hasInline && !v.c.Dev:
@@ -278,13 +295,23 @@ func (v *validator) secret(path string, s *SecretRef) {
 	case s.Env != "" && s.File != "":
 		v.errorf(path, "keep one of them", "%s has both env and file", path)
 	case s.Env != "" && !envNameRE.MatchString(s.Env):
-		v.errorf(path+".env", "use letters, digits and '_', like SSO_SECRET", "%s.env %q is not an environment variable name", path, s.Env)
+		v.errorf(path+".env", envNameFix("SSO_SECRET", "the secret"), "%s.env is not an environment variable name", path)
 	case s.Env == "" && s.File == "" && v.given(path):
+		// given is false when the decoder reported the field already
+		// (secret: {valu: x}), so one typo is one problem.
 		v.errorf(path, "set env: NAME or file: PATH", "%s names no source", path)
 	}
 }
 
-func (v *validator) idp() {
+// envNameFix says what an environment variable name looks like, for a
+// field that holds one.
+func envNameFix(example, what string) string {
+	return "write the variable's name, like " + example + ": letters, digits and '_', not starting with a digit; " + what + " itself goes in the variable"
+}
+
+// idp checks the identity provider block and returns the public URL of a
+// dev IdP or Kratos, whose session cookie the issuer must receive.
+func (v *validator) idp() (public urlParts, publicOK bool) {
 	c, p := v.c, &v.c.IdP
 	switch p.Kind {
 	case "":
@@ -300,7 +327,7 @@ func (v *validator) idp() {
 				fix = fmt.Sprintf("did you mean %s? Kinds are lower case", k)
 			}
 		}
-		v.errorf("idp.kind", fix, "idp.kind %q is not supported", p.Kind)
+		v.errorf("idp.kind", fix, "idp.kind %s is not supported", quote(string(p.Kind)))
 		return
 	}
 	notFor := func(path, fix string, set bool) {
@@ -310,9 +337,17 @@ func (v *validator) idp() {
 	}
 	switch p.Kind {
 	case IdPDev:
-		v.originURL("idp.public_url", &p.PublicURL, "add idp.public_url, where the dev IdP serves, like http://auth.company.localhost:4433")
-		v.checkURL("idp.admin_url", &p.AdminURL, withPathAny, "")
+		public, publicOK = v.originURL("idp.public_url", &p.PublicURL, "add idp.public_url, where the dev IdP serves, like http://auth.company.localhost:4433")
+		_, adminOK := v.checkURL("idp.admin_url", &p.AdminURL, withPathAny, "")
 		v.listen("idp.listen", p.Listen)
+		v.listen("idp.admin_listen", p.AdminListen)
+		switch {
+		case p.AdminListen == "":
+		case p.AdminURL == "" && !v.badUnder("idp.admin_url"):
+			v.errorf("idp.admin_listen", "add idp.admin_url, where the roles reach the admin API, or remove admin_listen", "idp.admin_listen needs idp.admin_url")
+		case adminOK && publicOK && adminOnPublic(*p):
+			v.errorf("idp.admin_listen", "remove admin_listen, or give idp.admin_url a port of its own", "idp.admin_listen does not apply: idp.admin_url has idp.public_url's origin, so the dev IdP serves its admin API on idp.listen")
+		}
 		if !c.Dev {
 			v.warnf("idp.kind", "use kind: kratos or oidc in production, or set dev: true", "the dev IdP keeps its users in the chain file; it is meant for development")
 		}
@@ -321,15 +356,18 @@ func (v *validator) idp() {
 		}
 		v.users()
 	case IdPKratos:
-		v.checkURL("idp.public_url", &p.PublicURL, withPath, "add idp.public_url, Kratos's public API, like https://auth.company.com")
+		public, publicOK = v.checkURL("idp.public_url", &p.PublicURL, withPath, "add idp.public_url, Kratos's public API, like https://auth.company.com")
 		v.checkURL("idp.admin_url", &p.AdminURL, withPathAny, "")
 		notFor("idp.users", "create the users in Kratos", len(p.Users) > 0)
 		notFor("idp.listen", "remove it; ssoctl does not run Kratos", p.Listen != "")
+		notFor("idp.admin_listen", "remove it; ssoctl does not run Kratos", p.AdminListen != "")
 	case IdPOIDC:
 		v.checkURL("idp.public_url", &p.PublicURL, withPath, "add idp.public_url, the provider's issuer URL (discovery starts there)")
 		notFor("idp.admin_url", "remove it; OpenID providers have no Kratos admin API", p.AdminURL != "")
 		notFor("idp.users", "create the users at the provider", len(p.Users) > 0)
 		notFor("idp.listen", "remove it; ssoctl does not run the provider", p.Listen != "")
+		notFor("idp.admin_listen", "remove it; ssoctl does not run the provider", p.AdminListen != "")
+		notFor("idp.cookie_domain", "remove it; the issuer keeps its own session with an OpenID provider", p.CookieDomain != "")
 		if p.ClientID == "" {
 			v.missing("idp.client_id", "add the client id the provider issued for the issuer")
 		}
@@ -339,6 +377,69 @@ func (v *validator) idp() {
 		notFor("idp.client_id", "remove it", p.ClientID != "")
 		notFor("idp.client_secret", "remove it", !p.ClientSecret.IsZero())
 	}
+	return public, publicOK
+}
+
+// idpCookieDomain checks that the IdP's session cookie reaches the issuer,
+// which asks the IdP who the user is with that cookie (whoami). The cookie
+// goes to the issuer when its Domain domain-matches the issuer's host, or,
+// host-only, when both share one host (cookies ignore ports).
+func (v *validator) idpCookieDomain(idp urlParts, idpOK bool, issuer urlParts, issuerOK bool) {
+	p := &v.c.IdP
+	const path = "idp.cookie_domain"
+	if p.Kind != IdPDev && p.Kind != IdPKratos {
+		return
+	}
+	if p.CookieDomain == "" {
+		// Kratos: lint does not know session.cookie.domain unless told.
+		// Dev: no default was possible; say why.
+		if p.Kind == IdPDev && idpOK && issuerOK && idp.host != issuer.host {
+			v.devIdPUnreachable(idp, issuer)
+		}
+		return
+	}
+	d, err := canonicalHost(strings.TrimPrefix(p.CookieDomain, "."))
+	if err != nil {
+		v.errorf(path, "write a domain like company.com", "%s %s: %v", path, quote(p.CookieDomain), err)
+		return
+	}
+	p.CookieDomain = d
+	shared := "the registrable domain the IdP and the issuer share, like company.com"
+	if idpOK && !hostIsIP(idp.host) {
+		if rd, err := publicsuffix.EffectiveTLDPlusOne(idp.host); err == nil {
+			shared = rd
+		}
+	}
+	switch {
+	case hostIsIP(d):
+		v.errorf(path, "remove it, and serve the IdP and the issuer on one host: a cookie on an IP address is host-only", "%s %q is an IP address", path, d)
+	case isPublicSuffix(d):
+		v.errorf(path, "use "+shared, "%s %q is a public suffix; browsers refuse cookies for it", path, d)
+	case idpOK && !domainMatch(idp.host, d):
+		v.errorf(path, "use "+shared+", a parent domain of the IdP's host", "%s %q does not domain-match the IdP's host %q (RFC 6265 §5.1.3), so browsers refuse the IdP's cookie", path, d, idp.host)
+	case issuerOK && !domainMatch(issuer.host, d):
+		v.errorf(path, "use a parent domain of both hosts, like "+shared, "%s %q does not domain-match the issuer's host %q (RFC 6265 §5.1.3): the issuer never receives the IdP's session cookie", path, d, issuer.host)
+	}
+}
+
+// devIdPUnreachable reports a dev IdP whose session cookie can never reach
+// the issuer: the issuer is not under the IdP's registrable domain, the
+// widest Domain the IdP can set a cookie on.
+func (v *validator) devIdPUnreachable(idp, issuer urlParts) {
+	fix := "put the IdP and the issuer under one registrable domain, like auth.company.localhost and accounts.company.localhost (each name.localhost is a registrable domain of its own)"
+	rd, err := publicsuffix.EffectiveTLDPlusOne(idp.host)
+	if hostIsIP(idp.host) || err != nil {
+		v.errorf("idp.public_url", fix, "the dev IdP's host %q has no registrable domain, so its session cookie is host-only and never reaches the issuer at %q, which logs users in with it", idp.host, issuer.host)
+		return
+	}
+	v.errorf("idp.public_url", fix, "the issuer's host %q is not under the dev IdP's registrable domain %q, so the IdP's session cookie never reaches the issuer, which logs users in with it", issuer.host, rd)
+}
+
+// isPublicSuffix reports whether d is on the public suffix list (or is a
+// single label such as localhost, which the list's default rule covers).
+func isPublicSuffix(d string) bool {
+	ps, _ := publicsuffix.PublicSuffix(d)
+	return ps == d
 }
 
 func (v *validator) users() {
@@ -349,9 +450,9 @@ func (v *validator) users() {
 		if u.Email == "" {
 			v.missing(base+".email", "add email: name@example.com")
 		} else if a, err := mail.ParseAddress(u.Email); err != nil || a.Address != u.Email || a.Name != "" {
-			v.errorf(base+".email", "write a bare address like alice@example.com", "%s.email %q is not an email address", base, u.Email)
+			v.errorf(base+".email", "write a bare address like alice@example.com", "%s.email %s is not an email address", base, quote(u.Email))
 		} else if first, dup := seen[strings.ToLower(u.Email)]; dup {
-			v.errorf(base+".email", "give each user their own address", "%s.email %q is already used by idp.users[%d]", base, u.Email, first)
+			v.errorf(base+".email", "give each user their own address", "%s.email %s is already used by idp.users[%d]", base, quote(u.Email), first)
 		} else {
 			seen[strings.ToLower(u.Email)] = i
 		}
@@ -381,7 +482,7 @@ func (v *validator) token() {
 		if strings.EqualFold(string(t.Alg), "none") {
 			fix = "unsigned tokens are never accepted (RFC 8725 §3.1); use HS256, EdDSA, ES256 or RS256"
 		}
-		v.errorf("token.alg", fix, "token.alg %q is not supported", t.Alg)
+		v.errorf("token.alg", fix, "token.alg %s is not supported", quote(string(t.Alg)))
 	}
 	v.secret("token.secret", &t.Secret)
 	switch {
@@ -418,7 +519,7 @@ func (v *validator) token() {
 	switch t.Transport {
 	case TransportQuery, TransportFormPost:
 	default:
-		v.errorf("token.transport", "use query or form_post", "token.transport %q is not supported", t.Transport)
+		v.errorf("token.transport", "use query or form_post", "token.transport %s is not supported", quote(string(t.Transport)))
 	}
 }
 
@@ -481,7 +582,7 @@ func (v *validator) mode() {
 			v.errorf("mode", "use mode: hub with "+string(a), "relay mode needs token.alg HS256: each receiver mints the next hop's token with the shared secret")
 		}
 	default:
-		v.errorf("mode", "use hub or relay", "mode %q is not supported", v.c.Mode)
+		v.errorf("mode", "use hub or relay", "mode %s is not supported", quote(string(v.c.Mode)))
 	}
 }
 
@@ -509,7 +610,7 @@ func (v *validator) receivers(issuerOK bool) []checkedReceiver {
 		case r.Name == "":
 			v.missing(base+".name", "add name: <short name>, like portal; it is the token audience")
 		case !receiverNameRE.MatchString(r.Name):
-			v.errorf(base+".name", "use lower-case letters, digits and '-', like portal", "receiver name %q is not a DNS label", r.Name)
+			v.errorf(base+".name", "use lower-case letters, digits and '-', like portal", "receiver name %s is not a DNS label", quote(r.Name))
 		case r.Name == "issuer" || r.Name == "idp":
 			v.errorf(base+".name", "pick another name", "receiver name %q is reserved for the role of that name", r.Name)
 		default:
@@ -520,20 +621,67 @@ func (v *validator) receivers(issuerOK bool) []checkedReceiver {
 			}
 		}
 		parts, ok := v.originURL(base+".url", &r.URL, "add url, the receiver's origin, like https://portal.company2.com")
-		v.listen(base+".listen", r.Listen)
 		if r.SharedCookie {
+			// ssoctl serves no endpoint for it: the app behind it reads the
+			// issuer's parent-domain cookie and asks the issuer about it.
 			if v.given(base + ".cookie") {
 				v.errorf(base+".cookie", "remove cookie: the issuer's parent-domain cookie is its session", "a shared_cookie receiver sets no cookie of its own")
 			}
+			if r.Listen != "" {
+				v.errorf(base+".listen", "remove listen: the app serves itself behind the issuer's parent-domain cookie", "a shared_cookie receiver has no listen: ssoctl does not serve it")
+			}
+			if v.given(base + ".recheck_interval") {
+				v.errorf(base+".recheck_interval", "remove recheck_interval: the issuer's session cookie is its session", "a shared_cookie receiver keeps no cookie to re-check")
+			}
 			v.sharedCookie(base, parts, ok && issuerOK)
 		} else {
+			v.listen(base+".listen", r.Listen)
 			v.cookie(base+".cookie", &r.Cookie, parts, ok)
+			v.recheckInterval(base+".recheck_interval", r.RecheckInterval)
 		}
 		if ok {
 			out = append(out, checkedReceiver{index: i, parts: parts})
 		}
 	}
 	return out
+}
+
+// recheckInterval checks how long a receiver trusts its cookie between
+// IdP checks.
+func (v *validator) recheckInterval(path string, d time.Duration) {
+	switch {
+	case v.bad[path]:
+	case d < MinRecheckInterval:
+		v.errorf(path, "use "+fmtDuration(MinRecheckInterval)+" or more, or leave it out for the default "+fmtDuration(DefaultRecheckInterval), "%s %s is under %s: every request would wait for the IdP", path, fmtDuration(d), fmtDuration(MinRecheckInterval))
+	case d > MaxRecheckInterval:
+		v.errorf(path, "use "+fmtDuration(MaxRecheckInterval)+" or less; back-channel logout revokes at once, the re-check catches sessions the IdP ended otherwise", "%s %s is over %s: a session the IdP ended would stay good here that long", path, fmtDuration(d), fmtDuration(MaxRecheckInterval))
+	}
+}
+
+// cookieSecrets requires a cookie key for every role that sets a cookie
+// when nothing can be derived: an EdDSA, ES256 or RS256 chain has no
+// shared secret, and only dev chains may generate keys.
+func (v *validator) cookieSecrets() {
+	c := v.c
+	switch c.Token.Alg {
+	case EdDSA, ES256, RS256:
+	default:
+		return
+	}
+	if c.Dev {
+		return
+	}
+	need := func(path, role string, s SecretRef) {
+		if s.IsZero() && !v.given(path) && !v.badUnder(path) {
+			v.errorf(path, "set secret: {env: NAME} or {file: PATH} holding at least 32 random bytes, the key "+role+" signs its cookie with", "%s is missing: with token.alg %s there is no shared secret to derive cookie keys from", path, c.Token.Alg)
+		}
+	}
+	need("issuer.cookie.secret", "the issuer", c.Issuer.Cookie.Secret)
+	for i, r := range c.Receivers {
+		if !r.SharedCookie {
+			need(fmt.Sprintf("receivers[%d].cookie.secret", i), "the receiver", r.Cookie.Secret)
+		}
+	}
 }
 
 // sharedCookie checks that the issuer's cookie reaches a shared_cookie
@@ -661,9 +809,21 @@ func cookieReaches(r role, host string) bool {
 	return domainMatch(host, r.ck.Domain)
 }
 
+// listenCollisions checks that no two listeners ssoctl opens share an
+// address. A listen the file did not write, defaulted from a URL's port in
+// a dev chain, is named as such, with where it came from.
 func (v *validator) listenCollisions() {
 	type bound struct{ path, host, port string }
 	byPort := map[string][]bound{}
+	// describe writes "issuer.listen 127.0.0.1:8080", and for a defaulted
+	// listen adds where it came from.
+	describe := func(b bound) string {
+		s := b.path + " " + net.JoinHostPort(b.host, b.port)
+		if from, ok := v.listenFrom[b.path]; ok {
+			s += " (defaulted from " + from + ")"
+		}
+		return s
+	}
 	add := func(path, addr string) {
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -671,19 +831,29 @@ func (v *validator) listenCollisions() {
 		}
 		b := bound{path, host, port}
 		for _, a := range byPort[port] {
-			if a.host == b.host || wildcardHost(a.host) || wildcardHost(b.host) {
-				v.errorf(path, "give each role its own port", "%s %s conflicts with %s %s", path, addr, a.path, net.JoinHostPort(a.host, a.port))
-				return
+			if a.host != b.host && !wildcardHost(a.host) && !wildcardHost(b.host) {
+				continue
 			}
+			fix, where := "give each role its own port", path
+			if from, ok := v.listenFrom[path]; ok {
+				fix, where = "set "+path+", or change the port in "+from+": a dev chain listens on 127.0.0.1 at each URL's port unless listen is set", from
+			} else if from, ok := v.listenFrom[a.path]; ok {
+				fix = "give " + path + " another port, or set " + a.path + " (or change the port in " + from + "): a dev chain listens on 127.0.0.1 at each URL's port unless listen is set"
+			}
+			v.addAt(where, SeverityError, path, fix, "%s conflicts with %s", describe(b), describe(a))
+			return
 		}
 		byPort[port] = append(byPort[port], b)
 	}
 	add("issuer.listen", v.c.Issuer.Listen)
 	for i, r := range v.c.Receivers {
-		add(fmt.Sprintf("receivers[%d].listen", i), r.Listen)
+		if !r.SharedCookie { // not served; a listen on one is an error already
+			add(fmt.Sprintf("receivers[%d].listen", i), r.Listen)
+		}
 	}
 	if v.c.IdP.Kind == IdPDev {
 		add("idp.listen", v.c.IdP.Listen)
+		add("idp.admin_listen", v.c.IdP.AdminListen)
 	}
 }
 
@@ -697,12 +867,12 @@ func (v *validator) returnTo(issuer urlParts, issuerOK bool, receivers []checked
 		p, err := parsePattern(raw)
 		if err != nil {
 			ok = false
-			v.errorf(path, patternFix(err), "return_to pattern %q: %v", raw, err)
+			v.errorf(path, patternFix(err), "return_to pattern %s: %v", quoteURL(raw), err)
 			continue
 		}
 		if p.parts.scheme == "http" && !c.Dev {
 			ok = false
-			v.errorf(path, "use https, or set dev: true for local development", "return_to pattern %q allows http, which only dev chains may", raw)
+			v.errorf(path, "use https, or set dev: true for local development", "return_to pattern %s allows http, which only dev chains may", quoteURL(raw))
 		}
 	}
 	if !ok || v.badUnder("return_to.allow") {
@@ -739,7 +909,8 @@ func (v *validator) store() {
 	case s.Redis.URLEnv == "":
 		v.missing("store.redis.url_env", "set url_env: REDIS_URL, the variable holding the Redis URL")
 	case !envNameRE.MatchString(s.Redis.URLEnv):
-		v.errorf("store.redis.url_env", "use letters, digits and '_', like REDIS_URL", "store.redis.url_env %q is not an environment variable name", s.Redis.URLEnv)
+		// Not repeated: most often it is the Redis URL, password and all.
+		v.errorf("store.redis.url_env", envNameFix("REDIS_URL", "the Redis URL"), "store.redis.url_env is not an environment variable name")
 	}
 }
 
@@ -761,16 +932,16 @@ func (v *validator) expect() {
 		ce := &e.Cookies[i]
 		path := fmt.Sprintf("expect.cookies[%d]", i)
 		if h, err := canonicalHost(ce.Domain); err != nil {
-			v.errorf(path, "use a host name like portal.company2.com", "expect.cookies host %q: %v", ce.Domain, err)
+			v.errorf(path, "use a host name like portal.company2.com", "expect.cookies host %s: %v", quote(ce.Domain), err)
 		} else {
 			ce.Domain = h
 		}
 		if len(ce.Names) == 0 && !v.bad[path+".names"] {
-			v.errorf(path+".names", "list the cookie names, like [portal_session]", "expect.cookies for %q lists no cookie names", ce.Domain)
+			v.errorf(path+".names", "list the cookie names, like [portal_session]", "expect.cookies for %s lists no cookie names", quote(ce.Domain))
 		}
 		for _, n := range ce.Names {
 			if !cookieNameRE.MatchString(n) {
-				v.errorf(path+".names", "use the cookie's exact name", "expect.cookies for %q: %q is not a cookie name", ce.Domain, n)
+				v.errorf(path+".names", "use the cookie's exact name", "expect.cookies for %s: %s is not a cookie name", quote(ce.Domain), quote(n))
 			}
 		}
 	}

@@ -274,7 +274,7 @@ func TestCheckReturnURL(t *testing.T) {
 		{url: "https://portal.company2.test:80x/", wantErr: "port"},
 		{url: "https://", wantErr: "has no host"},
 		{url: "https://:443/", wantErr: "has no host"},
-		{url: "https://portal.company2.test/" + strings.Repeat("a", 2048), wantErr: "at most 2048"},
+		{url: "https://portal.company2.test/" + strings.Repeat("a", 4096), wantErr: "at most 4096"},
 		{url: "", wantErr: "must be an absolute URL"},
 	}
 	for _, tc := range tests {

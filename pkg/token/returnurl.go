@@ -7,8 +7,9 @@ import (
 	"strings"
 )
 
-// maxReturnURL bounds ret and return_to values; longer ones are refused.
-const maxReturnURL = 2048
+// maxReturnURL bounds ret values; longer ones are refused. A hub walk's ret
+// carries the signed walk state and a return_to of up to 2 KiB.
+const maxReturnURL = 4096
 
 // CheckReturnURL checks that s is an absolute http or https URL that every
 // URL parser reads the same way: no userinfo, no backslash, no whitespace or

@@ -118,7 +118,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 	if len(fs) == 0 && v.replay != nil {
 		fresh, err := v.replay.Consume(ctx, t.Claims.ID, t.Claims.Expiry.Add(v.leeway))
 		if err != nil {
-			return t, fmt.Errorf("%w: %v", ErrReplayStoreUnavailable, err)
+			return t, fmt.Errorf("%w: %w", ErrReplayStoreUnavailable, err)
 		}
 		if !fresh {
 			fs.add(ErrReplayed, fmt.Sprintf("jti %q was already used", shortID(t.Claims.ID)))

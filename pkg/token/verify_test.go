@@ -341,9 +341,11 @@ func TestVerifyReplay(t *testing.T) {
 
 type failingStore struct{ calls int }
 
+var errStoreDown = errors.New("redis: connection refused")
+
 func (s *failingStore) Consume(context.Context, string, time.Time) (bool, error) {
 	s.calls++
-	return false, errors.New("redis: connection refused")
+	return false, errStoreDown
 }
 
 func TestVerifyReplayStoreDown(t *testing.T) {
@@ -355,6 +357,9 @@ func TestVerifyReplayStoreDown(t *testing.T) {
 	_, err := v.Verify(context.Background(), valid)
 	if !errors.Is(err, token.ErrReplayStoreUnavailable) {
 		t.Fatalf("Verify with the store down = %v, want ErrReplayStoreUnavailable (fail closed)", err)
+	}
+	if !errors.Is(err, errStoreDown) {
+		t.Errorf("Verify hides the store's own error (%v); callers tell a full store from a down one by it", err)
 	}
 	var inv *token.InvalidError
 	if errors.As(err, &inv) {

@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/chaincmd"
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
+	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/servecmd"
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/tokencmd"
 )
 
@@ -55,6 +57,8 @@ or stdin (--secret-file -).`,
 
 	cmd.AddCommand(newCmdVersion(f))
 	cmd.AddCommand(tokencmd.NewCmdToken(f))
+	cmd.AddCommand(servecmd.NewCmdServe(f))
+	cmd.AddCommand(chaincmd.NewCmdChain(f))
 	// The completion command takes its output stream when it is made, so
 	// the streams are set first.
 	cmd.SetIn(f.IO.In)

@@ -1,0 +1,141 @@
+package servecmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
+	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/serve"
+)
+
+// RoleOptions are the inputs of `serve issuer`, `serve receiver` and
+// `serve idp`.
+type RoleOptions struct {
+	IO *cmdutil.IOStreams
+	common
+	Name string // serve receiver: which receiver
+
+	role  string
+	f     *cmdutil.Factory
+	ready func([]*server)
+}
+
+func newCmdIssuer(f *cmdutil.Factory) *cobra.Command {
+	return newRoleCmd(f, "issuer", &cobra.Command{
+		Use:   "issuer -f FILE",
+		Short: "Run the chain's issuer (the accounts role)",
+		Long: `Run the issuer on issuer.listen: /login?return_to= starts a login (return_to is
+checked against the allowlist first), /callback is where the IdP sends the browser
+back, /sso/continue walks the browser through the receivers, and
+/.well-known/jwks.json publishes the public key of an asymmetric chain.`,
+		Example: `  SSO_SECRET=... ssoctl serve issuer -f chain.yaml`,
+	})
+}
+
+func newCmdReceiver(f *cmdutil.Factory) *cobra.Command {
+	return newRoleCmd(f, "receiver", &cobra.Command{
+		Use:   "receiver -f FILE --name NAME",
+		Short: "Run one receiver of the chain",
+		Long: `Run one receiver on its listen address: /sso takes a handoff token (GET or POST),
+verifies it with this receiver as the audience, consumes its jti, re-checks the IdP
+session and sets this domain's cookie; /auth answers forward auth (nginx
+auth_request, Traefik forwardAuth, Caddy forward_auth) with X-Auth-Subject,
+X-Auth-Session, X-Auth-Email and X-Auth-Role, or 401; /whoami answers in JSON.`,
+		Example: `  SSO_SECRET=... ssoctl serve receiver -f chain.yaml --name portal`,
+	})
+}
+
+func newCmdIdP(f *cmdutil.Factory) *cobra.Command {
+	return newRoleCmd(f, "idp", &cobra.Command{
+		Use:   "idp -f FILE",
+		Short: "Run the embedded development identity provider",
+		Long: `Run the dev IdP of a chain with idp.kind dev: the subset of the Ory Kratos API the
+chain uses (/sessions/whoami, /admin/sessions/{id}, DELETE /admin/sessions/{id}),
+with the same paths and JSON, plus a plain login page for the file's users. Not for
+production: users and sessions live in memory.`,
+		Example: `  ssoctl serve idp -f examples/local/chain.yaml`,
+	})
+}
+
+func newRoleCmd(f *cmdutil.Factory, role string, cmd *cobra.Command) *cobra.Command {
+	opts := &RoleOptions{IO: f.IO, f: f, role: role}
+	cmd.Args = cobra.NoArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return roleRun(cmd.Context(), opts) }
+	opts.common.register(cmd.Flags())
+	if role == "receiver" {
+		cmd.Flags().StringVar(&opts.Name, "name", "", "which receiver of the chain file to run (required)")
+	}
+	return cmd
+}
+
+func roleRun(ctx context.Context, opts *RoleOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ch, err := opts.load()
+	if err != nil {
+		return err
+	}
+	log, err := opts.logger(opts.IO.ErrOut)
+	if err != nil {
+		return err
+	}
+	e := env(opts.f, ch, log)
+	var servers []*server
+	switch opts.role {
+	case "idp":
+		if ch.IdP.Kind != chain.IdPDev {
+			return cmdutil.UsageError("run Kratos itself for idp.kind kratos", "idp.kind is %q; 'serve idp' runs only the dev IdP", ch.IdP.Kind)
+		}
+		idp, err := serve.NewDevIdPFromChain(ch, e)
+		if err != nil {
+			return cmdutil.UsageError("", "%v", err)
+		}
+		servers = append(servers, &server{role: "idp", url: ch.IdP.PublicURL, listen: ch.IdP.Listen, h: serve.Observe("idp", idp.Public(), serve.ObserveOptions{Logger: log, Now: e.Now})})
+		if ch.IdP.AdminListen != "" && ch.IdP.AdminListen != ch.IdP.Listen {
+			servers = append(servers, &server{role: "idp admin", url: ch.IdP.AdminURL, listen: ch.IdP.AdminListen, h: serve.Observe("idp-admin", idp.Admin(), serve.ObserveOptions{Logger: log, Now: e.Now})})
+		}
+	case "issuer":
+		roles, err := serve.NewRoles(ch, e, serve.RoleOptions{Only: []string{"issuer"}})
+		if err != nil {
+			return cmdutil.UsageError("", "%v", err)
+		}
+		if roles.Issuer == nil {
+			return cmdutil.UsageError("set token.key_file to the issuer's private key", "the chain gives no signing key, so this process cannot mint")
+		}
+		servers = append(servers, &server{role: "issuer", url: ch.Issuer.URL, listen: ch.Issuer.Listen, h: roles.Issuer})
+	case "receiver":
+		if opts.Name == "" {
+			return cmdutil.UsageError("pass --name with one of the chain's receivers", "--name is required")
+		}
+		r, ok := ch.Receiver(opts.Name)
+		if !ok {
+			return cmdutil.UsageError("", "the chain has no receiver named %q", opts.Name)
+		}
+		if r.SharedCookie {
+			return cmdutil.UsageError("", "receiver %q is a shared-cookie receiver: it validates the issuer's parent-domain cookie and needs no /sso", opts.Name)
+		}
+		roles, err := serve.NewRoles(ch, e, serve.RoleOptions{Only: []string{r.Name}})
+		if err != nil {
+			return cmdutil.UsageError("", "%v", err)
+		}
+		servers = append(servers, &server{role: r.Name, url: r.URL, listen: r.Listen, h: roles.Receivers[r.Name]})
+	}
+	for _, s := range servers {
+		if s.listen == "" {
+			return cmdutil.UsageError("set its listen address in the chain file", "%s has no listen address", s.role)
+		}
+	}
+	ready := func(ss []*server) {
+		for _, s := range ss {
+			fmt.Fprintf(opts.IO.Out, "%s  %s  on %s\n", s.role, s.url, s.ln.Addr())
+		}
+		if opts.ready != nil {
+			opts.ready(ss)
+		}
+	}
+	return run(ctx, servers, opts.Grace, log, ready)
+}

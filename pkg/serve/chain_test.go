@@ -1,0 +1,371 @@
+package serve_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssoctl/ssoctl/internal/browsertest"
+	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/serve"
+	"github.com/ssoctl/ssoctl/pkg/token"
+)
+
+// localChain is the DESIGN §12 chain: an issuer and a dev IdP under
+// company.localhost, receivers on two other root domains.
+const localChain = `version: 1
+name: company
+dev: true
+idp:
+  kind: dev
+  public_url: http://auth.company.localhost:4433
+  admin_url: http://auth.company.localhost:4434
+  users:
+    - {email: alice@example.com, password: wonderland, role: admin}
+issuer:
+  url: http://accounts.company.localhost:8080
+  listen: 127.0.0.1:8080
+  cookie: {name: accounts_session, ttl: 8h}
+token:
+  alg: HS256
+  ttl: 30s
+  leeway: 5s
+mode: hub
+receivers:
+  - name: portal
+    url: http://portal.company2.localhost:8081
+    cookie: {name: portal_session, ttl: 8h}
+  - name: dashboard
+    url: http://dashboard.company3.localhost:8082
+return_to:
+  allow:
+    - http://*.company.localhost:8080
+    - http://portal.company2.localhost:8081
+    - http://dashboard.company3.localhost:8082
+`
+
+const (
+	issuerURL    = "http://accounts.company.localhost:8080"
+	portalURL    = "http://portal.company2.localhost:8081"
+	dashboardURL = "http://dashboard.company3.localhost:8082"
+	idpPublic    = "http://auth.company.localhost:4433"
+	idpAdmin     = "http://auth.company.localhost:4434"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// runningChain is one chain file stood up in process, every role on its own
+// loopback listener under its own host name.
+type runningChain struct {
+	t     testing.TB
+	net   *browsertest.Net
+	clock *clock
+	chain *chain.Chain
+	roles *serve.Roles
+	idp   *serve.DevIdP
+}
+
+func startChain(t testing.TB, yaml string) *runningChain {
+	t.Helper()
+	c, err := chain.Parse("chain.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &runningChain{t: t, net: browsertest.NewNet(), clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, chain: c}
+	env := serve.Env{HTTPClient: rc.net.Client(), Now: rc.clock.Now}
+	idp, err := serve.NewDevIdPFromChain(c, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.idp = idp
+	rc.net.Serve(t, idpPublic, idp.Public())
+	rc.net.Serve(t, idpAdmin, idp.Admin())
+	rc.roles, err = serve.NewRoles(c, env, serve.RoleOptions{RecheckInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.net.Serve(t, issuerURL, rc.roles.Issuer)
+	rc.net.Serve(t, portalURL, rc.roles.Receivers["portal"])
+	rc.net.Serve(t, dashboardURL, rc.roles.Receivers["dashboard"])
+	return rc
+}
+
+func (rc *runningChain) alice() *browsertest.Browser {
+	b := browsertest.New(rc.t, rc.net)
+	b.Email, b.Password = "alice@example.com", "wonderland"
+	return b
+}
+
+func loginURL(returnTo string) string {
+	return issuerURL + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode()
+}
+
+// authStatus asks a receiver's forward-auth endpoint about b's cookie.
+func authStatus(b *browsertest.Browser, origin string) int {
+	resp, _ := b.Get(origin + "/auth")
+	return resp.StatusCode
+}
+
+func hopURLs(hs []browsertest.Hop) []string {
+	var out []string
+	for _, h := range hs {
+		u, _ := url.Parse(h.URL)
+		out = append(out, h.Method+" "+u.Scheme+"://"+u.Host+u.Path)
+	}
+	return out
+}
+
+func TestChainLoginOnceSignsInEverywhere(t *testing.T) {
+	rc := startChain(t, localChain)
+	b := rc.alice()
+	p := b.Visit(loginURL(dashboardURL + "/"))
+	if p.Status != http.StatusOK || p.URL != dashboardURL+"/" {
+		t.Fatalf("walk ended at %s with %d; hops:\n%s", p.URL, p.Status, strings.Join(hopURLs(p.Hops), "\n"))
+	}
+	want := []string{
+		"GET " + issuerURL + "/login",
+		"GET " + idpPublic + "/self-service/login/browser",
+		"POST " + idpPublic + "/self-service/login",
+		"GET " + issuerURL + "/callback",
+		"GET " + portalURL + "/sso",
+		"GET " + issuerURL + "/sso/continue",
+		"GET " + dashboardURL + "/sso",
+		"GET " + issuerURL + "/sso/continue",
+		"GET " + dashboardURL + "/",
+	}
+	if got := hopURLs(p.Hops); !slices.Equal(got, want) {
+		t.Errorf("hops:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, tc := range []struct{ origin, cookie string }{
+		{issuerURL, "accounts_session"},
+		{portalURL, "portal_session"},
+		{dashboardURL, "dashboard_session"},
+	} {
+		if !slices.Contains(b.Cookies(tc.origin), tc.cookie) {
+			t.Errorf("%s: cookies %v, want %s", tc.origin, b.Cookies(tc.origin), tc.cookie)
+		}
+	}
+	for _, origin := range []string{portalURL, dashboardURL} {
+		resp, _ := b.Get(origin + "/auth")
+		if resp.StatusCode != http.StatusOK || resp.Header.Get(serve.HeaderEmail) != "alice@example.com" || resp.Header.Get(serve.HeaderRole) != "admin" || resp.Header.Get(serve.HeaderSubject) == "" {
+			t.Errorf("%s/auth = %d %v", origin, resp.StatusCode, resp.Header)
+		}
+	}
+	// A receiver's cookie never reaches another root domain.
+	if slices.Contains(b.Cookies(dashboardURL), "portal_session") {
+		t.Error("portal's cookie reaches dashboard")
+	}
+	// Proxies ask /auth with the original request's method.
+	for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodDelete} {
+		req, _ := http.NewRequest(method, portalURL+"/auth", nil)
+		resp, err := b.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("%s /auth = %v, %v; want 200", method, resp, err)
+		}
+	}
+	stranger := browsertest.New(t, rc.net)
+	if got := authStatus(stranger, portalURL); got != http.StatusUnauthorized {
+		t.Errorf("/auth without a cookie = %d, want 401", got)
+	}
+}
+
+func TestChainSecondLoginNeedsNoPassword(t *testing.T) {
+	rc := startChain(t, localChain)
+	b := rc.alice()
+	if p := b.Visit(loginURL(portalURL + "/")); p.URL != portalURL+"/" {
+		t.Fatalf("first login ended at %s (%d)", p.URL, p.Status)
+	}
+	b.Password = "" // a login form now would stop the walk
+	p := b.Visit(loginURL(dashboardURL + "/"))
+	if p.URL != dashboardURL+"/" || p.Status != http.StatusOK {
+		t.Fatalf("second login ended at %s (%d): %v", p.URL, p.Status, hopURLs(p.Hops))
+	}
+	for _, h := range p.Hops {
+		if strings.HasPrefix(h.URL, idpPublic) {
+			t.Errorf("second login went to the IdP: %v", hopURLs(p.Hops))
+		}
+	}
+}
+
+// handoffURL walks a login and captures the first /sso URL for origin,
+// without letting the browser use it.
+func (rc *runningChain) handoffURL(b *browsertest.Browser, origin string) string {
+	rc.t.Helper()
+	p := b.Visit(loginURL(origin + "/"))
+	for _, h := range p.Hops {
+		if strings.HasPrefix(h.URL, origin+chain.SSOPath) {
+			return h.URL
+		}
+	}
+	rc.t.Fatalf("no handoff to %s in %v", origin, hopURLs(p.Hops))
+	return ""
+}
+
+func TestChainRefusesReplayedHandoff(t *testing.T) {
+	rc := startChain(t, localChain)
+	b := rc.alice()
+	sso := rc.handoffURL(b, portalURL)
+	attacker := browsertest.New(t, rc.net)
+	resp, body := attacker.Get(sso)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "token_replayed") {
+		t.Errorf("replayed /sso = %d, want 401 naming token_replayed", resp.StatusCode)
+	}
+	if len(attacker.Cookies(portalURL)) != 0 {
+		t.Errorf("a refused handoff set cookies %v", attacker.Cookies(portalURL))
+	}
+}
+
+func TestChainRefusesTokenForAnotherReceiver(t *testing.T) {
+	rc := startChain(t, localChain)
+	fresh := rc.captureUnused(rc.alice(), portalURL)
+	// Whoever holds the token: here a browser with no cookies at all.
+	b := browsertest.New(t, rc.net)
+	resp, body := b.Get(dashboardURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {fresh}}.Encode())
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "audience_mismatch") {
+		t.Errorf("portal's token at dashboard = %d, want 401 naming audience_mismatch", resp.StatusCode)
+	}
+	if got := b.Cookies(dashboardURL); len(got) != 0 {
+		t.Errorf("dashboard set cookies %v for a token minted for portal", got)
+	}
+	// The refusal consumed nothing: portal still takes its own token.
+	resp, _ = b.Get(portalURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {fresh}}.Encode())
+	if resp.StatusCode != http.StatusSeeOther || !slices.Contains(b.Cookies(portalURL), "portal_session") {
+		t.Errorf("portal's own token after dashboard refused it = %d, cookies %v; want 303 and portal_session", resp.StatusCode, b.Cookies(portalURL))
+	}
+}
+
+// captureUnused logs b in (a whole walk), then returns the token of a new
+// handoff to origin without sending it there: the issuer's redirect is
+// read, not followed.
+func (rc *runningChain) captureUnused(b *browsertest.Browser, origin string) string {
+	rc.t.Helper()
+	if p := b.Visit(loginURL(issuerURL + "/")); p.Status != http.StatusOK {
+		rc.t.Fatalf("login ended with %d at %s", p.Status, p.URL)
+	}
+	resp, _ := b.Get(loginURL(origin + "/"))
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), origin+chain.SSOPath) {
+		rc.t.Fatalf("issuer did not hand off to %s: %d %s", origin, resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return loc.Query().Get(chain.TokenParam)
+}
+
+// revoke ends, through the IdP's admin API, the session a token names.
+func (rc *runningChain) revoke(tok string) {
+	rc.t.Helper()
+	parsed, err := token.Parse(tok)
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	if err := rc.roles.IdP.Revoke(context.Background(), parsed.Claims.SessionID); err != nil {
+		rc.t.Fatal(err)
+	}
+}
+
+func TestChainRefusesForeignReturnToBeforeAnyRedirect(t *testing.T) {
+	rc := startChain(t, localChain)
+	for _, rt := range []string{"https://evil.example/", "//evil.example/", "http://portal.company2.localhost:8081@evil.example/", `http://accounts.company.localhost:8080\@evil.example/`} {
+		b := rc.alice()
+		resp, body := b.Get(loginURL(rt))
+		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(body, "return_to_refused") {
+			t.Errorf("return_to %q: %d Location=%q; want 400 naming return_to_refused and no redirect", rt, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+}
+
+func TestChainRefusesHandoffAfterIdPRevocation(t *testing.T) {
+	rc := startChain(t, localChain)
+	fresh := rc.captureUnused(rc.alice(), portalURL)
+	rc.revoke(fresh)
+	b := browsertest.New(t, rc.net)
+	resp, body := b.Get(portalURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {fresh}}.Encode())
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "idp_session_inactive") {
+		t.Errorf("handoff after revocation = %d, want 401 naming idp_session_inactive", resp.StatusCode)
+	}
+	if got := b.Cookies(portalURL); len(got) != 0 {
+		t.Errorf("portal set cookies %v for a revoked session", got)
+	}
+}
+
+func TestChainAuthFollowsRevocationAfterRecheckInterval(t *testing.T) {
+	rc := startChain(t, localChain)
+	b := rc.alice()
+	if p := b.Visit(loginURL(dashboardURL + "/")); p.URL != dashboardURL+"/" {
+		t.Fatalf("login ended at %s", p.URL)
+	}
+	rc.revoke(rc.captureUnused(b, portalURL))
+	if got := authStatus(b, portalURL); got != http.StatusOK {
+		t.Errorf("/auth right after revocation = %d; within the recheck interval the cookie still counts", got)
+	}
+	rc.clock.Advance(time.Minute)
+	if got := authStatus(b, portalURL); got != http.StatusUnauthorized {
+		t.Errorf("/auth after the recheck interval = %d, want 401", got)
+	}
+}
+
+func TestChainFailsClosedWhileIdPIsDownAndRecovers(t *testing.T) {
+	rc := startChain(t, localChain)
+	b := rc.alice()
+	if p := b.Visit(loginURL(portalURL + "/")); p.URL != portalURL+"/" {
+		t.Fatalf("login ended at %s", p.URL)
+	}
+	rc.net.SetDown(idpPublic, true)
+	rc.net.SetDown(idpAdmin, true)
+	resp, body := b.Get(loginURL(dashboardURL + "/"))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "idp_unavailable") || resp.Header.Get("Location") != "" {
+		t.Errorf("login while the IdP is down = %d Location=%q, want 503 and no redirect", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	rc.clock.Advance(time.Minute)
+	if got := authStatus(b, portalURL); got != http.StatusServiceUnavailable {
+		t.Errorf("/auth due for a recheck while the IdP is down = %d, want 503 (fail closed)", got)
+	}
+	rc.net.SetDown(idpPublic, false)
+	rc.net.SetDown(idpAdmin, false)
+	if got := authStatus(b, portalURL); got != http.StatusOK {
+		t.Errorf("/auth after the IdP is back = %d, want 200", got)
+	}
+	if p := b.Visit(loginURL(dashboardURL + "/")); p.URL != dashboardURL+"/" {
+		t.Errorf("login after the IdP is back ended at %s (%d)", p.URL, p.Status)
+	}
+}
+
+func TestChainRefusesTokenWhoseSubjectIsNotTheSessions(t *testing.T) {
+	rc := startChain(t, localChain)
+	fresh := rc.captureUnused(rc.alice(), portalURL)
+	parsed, err := token.Parse(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Signed with the chain's key, for alice's live session, naming someone
+	// else: what a leaked key or a buggy issuer would send.
+	forged, _, err := token.Mint(rc.roles.Keys.Signing, token.MintOptions{
+		Issuer: issuerURL, Audience: "portal", Subject: "mallory", SessionID: parsed.Claims.SessionID,
+		Return: portalURL + "/", Now: rc.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := browsertest.New(t, rc.net)
+	resp, body := b.Get(portalURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {forged}}.Encode())
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "idp_session_mismatch") {
+		t.Errorf("token naming another subject = %d, want 401 naming idp_session_mismatch", resp.StatusCode)
+	}
+	if got := b.Cookies(portalURL); len(got) != 0 {
+		t.Errorf("portal set cookies %v", got)
+	}
+}

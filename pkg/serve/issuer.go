@@ -1,0 +1,354 @@
+package serve
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/token"
+)
+
+// IssuerConfig wires an Issuer. Chain, IdP, Key and Sealer are required.
+type IssuerConfig struct {
+	Chain  *chain.Chain
+	IdP    IdentityProvider
+	Key    *token.Key // signs handoffs; the chain's active key
+	JWKS   []byte     // the public key set served at /.well-known/jwks.json; nil for HS256
+	Sealer *Sealer    // the issuer's cookie and the hub walk's state
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Metrics counts handoffs; nil counts nothing.
+	Metrics *Metrics
+}
+
+// Issuer is the accounts role (DESIGN §5, hub mode): it sends a browser
+// without a session to the identity provider, sets its own cookie when the
+// browser comes back, and walks the browser through every receiver with a
+// handoff token bound to that receiver, returning to /sso/continue between
+// hops, until it lands on return_to.
+type Issuer struct {
+	cfg       IssuerConfig
+	origin    string
+	allow     *chain.Allowlist
+	receivers []chain.Receiver // the receivers the walk visits, in order
+	mux       *http.ServeMux
+}
+
+// Walk state and login cookies live minutes at most: long enough for a
+// person at a login page or a slow hop, short enough to be useless later.
+const (
+	loginStateTTL    = 10 * time.Minute
+	continueStateTTL = 2 * time.Minute
+	loginCookie      = "ssoctl_login"
+	stateParam       = "state"
+)
+
+// NewIssuer checks cfg and returns the issuer's handler.
+func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
+	switch {
+	case cfg.Chain == nil:
+		return nil, errors.New("issuer: no chain")
+	case cfg.IdP == nil:
+		return nil, errors.New("issuer: no identity provider")
+	case cfg.Key == nil || !cfg.Key.CanSign():
+		return nil, errors.New("issuer: no signing key")
+	case cfg.Sealer == nil:
+		return nil, errors.New("issuer: no sealing key")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	allow, err := cfg.Chain.Allowlist()
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	is := &Issuer{cfg: cfg, origin: strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"), allow: allow}
+	for _, r := range cfg.Chain.Receivers {
+		if !r.SharedCookie {
+			is.receivers = append(is.receivers, r)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", is.landing)
+	mux.HandleFunc("GET "+chain.LoginPath, is.login)
+	mux.HandleFunc("GET "+chain.CallbackPath, is.callback)
+	mux.HandleFunc("GET "+chain.ContinuePath, is.continueWalk)
+	if cfg.JWKS != nil {
+		mux.HandleFunc("GET /.well-known/jwks.json", is.jwks)
+	}
+	is.mux = mux
+	return is, nil
+}
+
+func (is *Issuer) ServeHTTP(w http.ResponseWriter, r *http.Request) { is.mux.ServeHTTP(w, r) }
+
+func (is *Issuer) cookie() chain.Cookie { return is.cfg.Chain.Issuer.Cookie }
+
+func (is *Issuer) secure() bool { return strings.HasPrefix(is.origin, "https://") }
+
+// login starts a login: return_to is checked before anything else happens,
+// then a usable IdP session starts the walk and its absence sends the
+// browser to the IdP.
+func (is *Issuer) login(w http.ResponseWriter, r *http.Request) {
+	returnTo, ok := is.returnTo(w, r, r.URL.Query().Get(chain.ReturnToParam))
+	if !ok {
+		return
+	}
+	sess, err := is.cfg.IdP.Whoami(r.Context(), is.idpCookies(r), "")
+	switch {
+	case err == nil:
+		is.startWalk(w, r, sess, returnTo)
+	case errors.Is(err, ErrNoSession):
+		is.toIdP(w, r, returnTo)
+	default:
+		is.idpDown(w, r, err, returnTo)
+	}
+}
+
+// returnTo checks raw against the allowlist; an empty one means the issuer's
+// own root. A refusal is answered here, before any redirect.
+func (is *Issuer) returnTo(w http.ResponseWriter, r *http.Request, raw string) (string, bool) {
+	if raw == "" {
+		return is.origin + "/", true
+	}
+	u, err := is.allow.Allow(raw)
+	if err != nil {
+		Annotate(r, slog.String("result", "refused"), slog.String("reason", "return_to_refused"))
+		writeError(w, r, errorPage{
+			Status:  http.StatusBadRequest,
+			Title:   "This sign-in link is not allowed",
+			Message: "The page you would land on after signing in is not on this chain's return_to allowlist, so the sign-in stopped here instead of sending you there.",
+			Reasons: []pageReason{{Code: "return_to_refused", Message: err.Error()}},
+			Role:    "issuer",
+		})
+		return "", false
+	}
+	return u.String(), true
+}
+
+// toIdP sends the browser to the IdP's login with a signed state that
+// brings the return_to back, bound to this browser by a short-lived cookie.
+func (is *Issuer) toIdP(w http.ResponseWriter, r *http.Request, returnTo string) {
+	now := is.cfg.Now()
+	nonce := token.NewID()
+	state := is.cfg.Sealer.Seal("state:login", now.Add(loginStateTTL), returnTo, nonce)
+	http.SetCookie(w, &http.Cookie{
+		Name: loginCookie, Value: nonce, Path: chain.CallbackPath,
+		MaxAge: int(loginStateTTL / time.Second), HttpOnly: true, Secure: is.secure(), SameSite: http.SameSiteLaxMode,
+	})
+	callback := is.origin + chain.CallbackPath + "?" + url.Values{stateParam: {state}}.Encode()
+	target := strings.TrimSuffix(is.cfg.Chain.IdP.PublicURL, "/") + chain.KratosLoginPath + "?" + url.Values{"return_to": {callback}}.Encode()
+	Annotate(r, slog.String("result", "to_idp"))
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// callback is where the IdP sends the browser after a login. The IdP's
+// session cookie (on the parent domain) comes with it; whoami turns it into
+// a session.
+func (is *Issuer) callback(w http.ResponseWriter, r *http.Request) {
+	now := is.cfg.Now()
+	f, _, err := is.cfg.Sealer.Open("state:login", r.URL.Query().Get(stateParam), now, 2)
+	nonce, cerr := r.Cookie(loginCookie)
+	if err != nil || cerr != nil || nonce.Value != f[1] {
+		reason := "login_state_invalid"
+		if errors.Is(err, ErrSealExpired) {
+			reason = "login_state_expired"
+		}
+		Annotate(r, slog.String("result", "refused"), slog.String("reason", reason))
+		writeError(w, r, errorPage{
+			Status:     http.StatusBadRequest,
+			Title:      "This sign-in cannot be finished",
+			Message:    "The sign-in state is missing, expired, or belongs to another browser. Start again from the beginning.",
+			Reasons:    []pageReason{{Code: reason, Message: "the state parameter and the login cookie must both come from a sign-in this browser started less than 10 minutes ago"}},
+			RetryURL:   is.origin + chain.LoginPath,
+			RetryLabel: "Sign in again",
+			Role:       "issuer",
+		})
+		return
+	}
+	returnTo := f[0]
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: chain.CallbackPath, MaxAge: -1, HttpOnly: true, Secure: is.secure(), SameSite: http.SameSiteLaxMode})
+	sess, err := is.cfg.IdP.Whoami(r.Context(), is.idpCookies(r), "")
+	switch {
+	case errors.Is(err, ErrNoSession):
+		// Sending the browser back to the IdP would loop: it just logged
+		// in there. The IdP's cookie does not reach this host.
+		Annotate(r, slog.String("result", "refused"), slog.String("reason", "idp_session_not_visible"))
+		writeError(w, r, errorPage{
+			Status:  http.StatusUnauthorized,
+			Title:   "Signed in at the identity provider, but the session does not reach this site",
+			Message: "The identity provider sent you back without a session this site can see. Its session cookie must be set on a domain that covers " + hostOf(is.origin) + " (Kratos: session.cookie.domain).",
+			Reasons: []pageReason{{Code: "idp_session_not_visible", Message: err.Error()}},
+			Role:    "issuer",
+		})
+	case err != nil:
+		is.idpDown(w, r, err, returnTo)
+	default:
+		is.startWalk(w, r, sess, returnTo)
+	}
+}
+
+// startWalk sets the issuer's own cookie and sends the browser to the first
+// receiver, or straight to return_to when no receiver needs a hop.
+func (is *Issuer) startWalk(w http.ResponseWriter, r *http.Request, sess *Session, returnTo string) {
+	now := is.cfg.Now()
+	if !sess.Usable(now) {
+		is.toIdP(w, r, returnTo)
+		return
+	}
+	ck := is.cookie()
+	expires := now.Add(ck.TTL)
+	if !sess.ExpiresAt.IsZero() && sess.ExpiresAt.Before(expires) {
+		expires = sess.ExpiresAt
+	}
+	value := is.cfg.Sealer.SealSession(ck.Name, CookieSession{
+		SessionID: sess.ID, Subject: sess.IdentityID, Email: sess.Email, Role: sess.Role,
+		AuthenticatedAt: sess.AuthenticatedAt, Expires: expires,
+	})
+	http.SetCookie(w, &http.Cookie{
+		Name: ck.Name, Value: value, Path: "/", Domain: ck.Domain, Expires: expires,
+		MaxAge: int(expires.Sub(now) / time.Second), HttpOnly: true, Secure: is.secure(), SameSite: http.SameSiteLaxMode,
+	})
+	is.hop(w, r, walk{chn: token.NewID(), sid: sess.ID, sub: sess.IdentityID, returnTo: returnTo, next: 0})
+}
+
+// walk is the hub's progress through the receivers, carried between hops in
+// a sealed state parameter.
+type walk struct {
+	chn, sid, sub, returnTo string
+	next                    int
+}
+
+// hop sends the browser to receiver w.next with a handoff, or to return_to
+// when every receiver has been visited.
+func (is *Issuer) hop(w http.ResponseWriter, r *http.Request, wk walk) {
+	w.Header().Set("Cache-Control", "no-store")
+	if wk.next >= len(is.receivers) {
+		Annotate(r, slog.String("chn", wk.chn), slog.String("result", "done"))
+		http.Redirect(w, r, wk.returnTo, http.StatusSeeOther)
+		return
+	}
+	now := is.cfg.Now()
+	rcv := is.receivers[wk.next]
+	state := is.cfg.Sealer.Seal("state:continue", now.Add(continueStateTTL),
+		wk.chn, wk.sid, wk.sub, wk.returnTo, strconv.Itoa(wk.next+1))
+	ret := is.origin + chain.ContinuePath + "?" + url.Values{stateParam: {state}}.Encode()
+	tok, _, err := token.Mint(is.cfg.Key, token.MintOptions{
+		Issuer: is.origin, Audience: rcv.Name, Subject: wk.sub, SessionID: wk.sid,
+		TTL: is.cfg.Chain.Token.TTL, Chain: wk.chn, Return: ret, Now: is.cfg.Now,
+	})
+	if err != nil {
+		is.cfg.Logger.Error("minting a handoff failed", "chn", wk.chn, "aud", rcv.Name, "err", err)
+		writeError(w, r, errorPage{Status: http.StatusInternalServerError, Title: "Sign-in failed", Message: "The issuer could not mint a handoff token.", Role: "issuer"})
+		return
+	}
+	Annotate(r, slog.String("chn", wk.chn), slog.String("aud", rcv.Name), slog.String("result", "minted"))
+	if is.cfg.Metrics != nil {
+		is.cfg.Metrics.Handoff("issuer", "minted", "")
+	}
+	sso := strings.TrimSuffix(rcv.URL, "/") + chain.SSOPath
+	if is.cfg.Chain.Token.Transport == chain.TransportFormPost {
+		writeInterstitial(w, sso, strings.TrimSuffix(rcv.URL, "/"), tok)
+		return
+	}
+	http.Redirect(w, r, sso+"?"+url.Values{chain.TokenParam: {tok}}.Encode(), http.StatusSeeOther)
+}
+
+// continueWalk is where a receiver hands the browser back in hub mode. The
+// state must be this issuer's, unexpired, and for the session the browser's
+// issuer cookie holds, so a state cannot move a walk into another browser.
+func (is *Issuer) continueWalk(w http.ResponseWriter, r *http.Request) {
+	now := is.cfg.Now()
+	f, _, err := is.cfg.Sealer.Open("state:continue", r.URL.Query().Get(stateParam), now, 5)
+	var cs *CookieSession
+	if err == nil {
+		if c, cerr := r.Cookie(is.cookie().Name); cerr == nil {
+			cs, _ = is.cfg.Sealer.OpenSession(is.cookie().Name, c.Value, now)
+		}
+	}
+	next, nerr := 0, error(nil)
+	if err == nil {
+		next, nerr = strconv.Atoi(f[4])
+	}
+	if err != nil || cs == nil || cs.SessionID != f[1] || nerr != nil || next < 1 || next > len(is.receivers) {
+		reason := "walk_state_invalid"
+		switch {
+		case errors.Is(err, ErrSealExpired):
+			reason = "walk_state_expired"
+		case err == nil && cs == nil:
+			reason = "issuer_cookie_missing"
+		}
+		Annotate(r, slog.String("result", "refused"), slog.String("reason", reason))
+		writeError(w, r, errorPage{
+			Status:     http.StatusBadRequest,
+			Title:      "This sign-in cannot continue",
+			Message:    "The sign-in's progress state is missing, expired, or belongs to another browser session.",
+			Reasons:    []pageReason{{Code: reason, Message: "a receiver hands back to the issuer with the state the issuer gave it, in the browser that started the sign-in, within 2 minutes"}},
+			RetryURL:   is.origin + chain.LoginPath,
+			RetryLabel: "Sign in again",
+			Role:       "issuer",
+		})
+		return
+	}
+	is.hop(w, r, walk{chn: f[0], sid: f[1], sub: f[2], returnTo: f[3], next: next})
+}
+
+func (is *Issuer) idpDown(w http.ResponseWriter, r *http.Request, err error, returnTo string) {
+	is.cfg.Logger.Warn("identity provider unavailable", "err", err)
+	Annotate(r, slog.String("result", "unavailable"), slog.String("reason", "idp_unavailable"))
+	writeError(w, r, errorPage{
+		Status:   http.StatusServiceUnavailable,
+		Title:    "Sign-in is unavailable right now",
+		Message:  "The identity provider did not answer. Nothing was changed; try again in a moment.",
+		Reasons:  []pageReason{{Code: "idp_unavailable", Message: "the identity provider could not be reached"}},
+		RetryURL: is.origin + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode(),
+		Role:     "issuer",
+	})
+}
+
+// idpCookies is the Cookie header to forward to the IdP's whoami: the
+// browser's cookies minus the issuer's own, which are none of its business.
+func (is *Issuer) idpCookies(r *http.Request) string {
+	var keep []string
+	for _, c := range r.Cookies() {
+		if c.Name == is.cookie().Name || c.Name == loginCookie {
+			continue
+		}
+		keep = append(keep, c.Name+"="+c.Value)
+	}
+	return strings.Join(keep, "; ")
+}
+
+func (is *Issuer) landing(w http.ResponseWriter, r *http.Request) {
+	p := landingPage{Title: is.cfg.Chain.Name + " accounts", Service: "issuer", LoginURL: is.origin + chain.LoginPath}
+	if c, err := r.Cookie(is.cookie().Name); err == nil {
+		if cs, err := is.cfg.Sealer.OpenSession(is.cookie().Name, c.Value, is.cfg.Now()); err == nil {
+			p.SignedIn, p.Who, p.UserRole, p.Session, p.Until = true, firstNonEmpty(cs.Email, cs.Subject), cs.Role, cs.SessionID, cs.Expires.Format(time.RFC3339)
+		}
+	}
+	writeLanding(w, p)
+}
+
+func (is *Issuer) jwks(w http.ResponseWriter, _ *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/jwk-set+json")
+	h.Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(is.cfg.JWKS)
+}
+
+func hostOf(origin string) string {
+	if u, err := url.Parse(origin); err == nil {
+		return u.Hostname()
+	}
+	return origin
+}

@@ -1,0 +1,387 @@
+package serve
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ObserveOptions configures Observe.
+type ObserveOptions struct {
+	// Logger receives one line per request; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics counts requests by route and status; nil counts nothing.
+	Metrics *Metrics
+	// Now is the clock for latency; nil means time.Now. The primary
+	// use-case for this is testing.
+	Now func() time.Time
+	// TrustRequestID reuses a well-formed incoming X-Request-Id, for a role
+	// behind a proxy that sets one, so one id follows a request through
+	// both logs. Off, every request gets a fresh id: a client could
+	// otherwise plant the same id on many requests to muddle the logs.
+	TrustRequestID bool
+}
+
+// HeaderRequestID carries the request id in both directions.
+const HeaderRequestID = "X-Request-Id"
+
+// DefaultContentSecurityPolicy is what Observe sends when a handler sets no
+// Content-Security-Policy of its own: nothing may load, frame the response
+// or post a form anywhere but back to the origin. It suits redirects, JSON,
+// forward-auth answers and plain error pages; a handler serving HTML with
+// styles or an auto-submitting form sets its own.
+const DefaultContentSecurityPolicy = "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// securityHeaders go on every response whose handler did not set them.
+// Referrer-Policy matters most: a handoff URL carries a token in its query,
+// and with no-referrer the page it lands on never leaks it to a third party
+// through Referer.
+var securityHeaders = [...]struct{ key, value string }{
+	{"X-Content-Type-Options", "nosniff"},
+	{"Referrer-Policy", "no-referrer"},
+	{"X-Frame-Options", "DENY"},
+	{"Content-Security-Policy", DefaultContentSecurityPolicy},
+}
+
+// Observe wraps a role's handler with what an operator needs from every
+// request: a request id (in the response's X-Request-Id and in
+// RequestID(ctx)); one log line with role, method, path, status,
+// latency_ms, request_id and whatever the handler added with Annotate;
+// request metrics; X-Content-Type-Options, Referrer-Policy: no-referrer,
+// X-Frame-Options and DefaultContentSecurityPolicy unless the handler set
+// them (setting one to nil in the header map sends none); and
+// recovery from a panic as a plain 500 page naming the request id, the
+// stack going to the log only.
+//
+// The log line holds the path, never the query or any header: a query can
+// carry a handoff token and headers carry cookies. The wrapped
+// ResponseWriter still supports http.Flusher, http.Hijacker and
+// http.ResponseController.
+func Observe(role string, next http.Handler, o ObserveOptions) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &observer{role: role, next: next, o: o}
+}
+
+type observer struct {
+	role string
+	next http.Handler
+	o    ObserveOptions
+}
+
+// exchangeKey finds a request's exchange in its context.
+type exchangeKey struct{}
+
+// exchange is one request's state and its wrapped ResponseWriter, in one
+// allocation: the id, the status, the attributes the handler adds, and
+// backing storage for the header values Observe sets.
+type exchange struct {
+	http.ResponseWriter
+	id          string
+	status      int
+	wroteHeader bool
+	hijacked    bool
+
+	mu    sync.Mutex // guards attrs: a handler may annotate from a goroutine
+	attrs []slog.Attr
+	buf   [4]slog.Attr // room for the usual chn, aud, result, reason
+
+	// hv backs the header values Observe sets: [0] the request id, then
+	// one per security header. Each is handed out as its own
+	// one-element, full-capacity slice, so an Add by the handler copies
+	// instead of writing into a neighbour.
+	hv [1 + len(securityHeaders)]string
+}
+
+func (ob *observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := ob.o.Now()
+	x := &exchange{ResponseWriter: w}
+	x.attrs = x.buf[:0]
+	x.id = ob.requestID(r)
+	x.hv[0] = x.id
+	w.Header()[HeaderRequestID] = x.hv[0:1:1]
+	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+	defer ob.finish(x, r, start)
+	ob.next.ServeHTTP(x, r)
+}
+
+// finish runs deferred after the handler, whether it returned or panicked:
+// it answers for a panic, applies the security headers if nothing was
+// written, and logs and counts the request.
+func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
+	p := recover()
+	var stack []byte
+	abort := false
+	if p != nil {
+		stack = debug.Stack()
+		switch {
+		case p == http.ErrAbortHandler:
+			abort = true // the handler chose to cut the connection
+		case x.wroteHeader || x.hijacked:
+			// Too late for a 500: cut the connection so the client sees a
+			// failure rather than a response that merely looks short.
+			abort = true
+		default:
+			x.serveError()
+		}
+	}
+	if !x.wroteHeader && !x.hijacked {
+		x.applyDefaults() // nothing written: net/http sends 200 with this header map
+	}
+	status := x.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if p != nil && !x.wroteHeader {
+		status = http.StatusInternalServerError
+	}
+	elapsed := ob.o.Now().Sub(start)
+
+	level := slog.LevelInfo
+	if status >= 500 || p != nil {
+		level = slog.LevelError
+	}
+	ctx := r.Context()
+	if ob.o.Logger.Enabled(ctx, level) {
+		var line [16]slog.Attr
+		attrs := append(line[:0],
+			slog.String("role", ob.role),
+			slog.String("method", clip(r.Method, 16)),
+			slog.String("path", logPath(r.URL.Path)),
+			slog.Int("status", status),
+			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
+			slog.String("request_id", x.id),
+		)
+		x.mu.Lock()
+		attrs = append(attrs, x.attrs...)
+		x.mu.Unlock()
+		if p != nil {
+			attrs = append(attrs, slog.String("panic", clip(redact(fmt.Sprint(p)), 512)), slog.String("stack", string(stack)))
+		}
+		ob.o.Logger.LogAttrs(ctx, level, "request", attrs...)
+	}
+	if ob.o.Metrics != nil {
+		ob.o.Metrics.observe(ob.role, routeOf(r.URL.Path, r.Pattern), status, elapsed.Seconds())
+	}
+	if abort {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// requestID returns the incoming id when trusted and well formed, else a
+// fresh random 96-bit one. The ids need to be unique, not secret, so the
+// runtime's per-thread ChaCha8 generator (math/rand/v2) serves, without a
+// system call.
+func (ob *observer) requestID(r *http.Request) string {
+	if ob.o.TrustRequestID {
+		if v := r.Header[HeaderRequestID]; len(v) == 1 && wellFormedRequestID(v[0]) {
+			return v[0]
+		}
+	}
+	var raw [12]byte
+	binary.LittleEndian.PutUint64(raw[:8], rand.Uint64())
+	binary.LittleEndian.PutUint32(raw[8:], rand.Uint32())
+	var out [16]byte
+	base64.RawURLEncoding.Encode(out[:], raw[:])
+	return string(out[:])
+}
+
+// wellFormedRequestID accepts what proxies send (UUIDs, hex, base64, ULIDs)
+// and refuses anything that could break a log line, a header or a page.
+func wellFormedRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '_' || c == '.' || c == ':' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
+}
+
+// RequestID returns the id Observe gave the request that ctx belongs to, or
+// "" outside Observe. Error pages show it so a user's report can be matched
+// to the log line.
+func RequestID(ctx context.Context) string {
+	if x, ok := ctx.Value(exchangeKey{}).(*exchange); ok {
+		return x.id
+	}
+	return ""
+}
+
+// baseKeys are the attributes Observe writes itself; Annotate ignores them
+// so a handler cannot, say, replace the path with a URL and its query.
+var baseKeys = map[string]bool{
+	"role": true, "method": true, "path": true, "status": true,
+	"latency_ms": true, "request_id": true, "panic": true, "stack": true,
+}
+
+// Annotate adds attributes to the request's log line, such as chn, aud,
+// result and reason; a key given again replaces its value. It does
+// nothing outside Observe. A string value that looks like a compact JWS
+// (a handoff token) or an Ory session token is logged as "[redacted]": a
+// last guard, not a licence to pass secrets.
+func Annotate(r *http.Request, attrs ...slog.Attr) {
+	x, ok := r.Context().Value(exchangeKey{}).(*exchange)
+	if !ok {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+next:
+	for _, a := range attrs {
+		if baseKeys[a.Key] {
+			continue
+		}
+		if a.Value.Kind() == slog.KindString {
+			if s := a.Value.String(); looksSecret(s) {
+				a.Value = slog.StringValue("[redacted]")
+			}
+		}
+		for i := range x.attrs {
+			if x.attrs[i].Key == a.Key {
+				x.attrs[i] = a
+				continue next
+			}
+		}
+		x.attrs = append(x.attrs, a)
+	}
+}
+
+// looksSecret spots the two bearer secrets a chain handles: a compact JWS
+// ("eyJ" is base64url for `{"`) and an Ory session token.
+func looksSecret(s string) bool {
+	if i := strings.Index(s, "eyJ"); i >= 0 && strings.Count(s[i:], ".") >= 2 {
+		return true
+	}
+	return strings.Contains(s, "ory_st_")
+}
+
+// logPath is the path as logged: clipped, and with any segment that looks
+// like a secret redacted (a token belongs in a query or a form, but a
+// misconfigured client may put it in the path).
+func logPath(p string) string {
+	p = clip(p, 256)
+	if !strings.Contains(p, "eyJ") && !strings.Contains(p, "ory_st_") {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if looksSecret(s) || strings.HasPrefix(s, "eyJ") {
+			segs[i] = "[redacted]"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+// redact replaces secrets found in free text (a panic message) word by word.
+func redact(s string) string {
+	if !strings.Contains(s, "eyJ") && !strings.Contains(s, "ory_st_") {
+		return s
+	}
+	words := strings.Fields(s)
+	for i, w := range words {
+		if looksSecret(w) || strings.Contains(w, "eyJ") {
+			words[i] = "[redacted]"
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// clip bounds an attacker-chosen string before it reaches a log line.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// applyDefaults adds each security header the handler has not set.
+func (x *exchange) applyDefaults() {
+	h := x.ResponseWriter.Header()
+	for i, d := range securityHeaders {
+		if _, set := h[d.key]; !set {
+			x.hv[i+1] = d.value
+			h[d.key] = x.hv[i+1 : i+2 : i+2]
+		}
+	}
+}
+
+// serveError answers a panicked request that had written nothing. Headers
+// the handler set (a cookie, a redirect) are dropped: they belonged to a
+// response that never happened.
+func (x *exchange) serveError() {
+	h := x.ResponseWriter.Header()
+	clear(h)
+	h[HeaderRequestID] = x.hv[0:1:1]
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["Cache-Control"] = []string{"no-store"}
+	x.WriteHeader(http.StatusInternalServerError)
+	io.WriteString(x.ResponseWriter, "Internal Server Error\n\nSomething went wrong on our side. If you report it, quote request id "+x.id+".\n")
+}
+
+// WriteHeader records the status and applies the security headers before
+// the header is sent. 1xx informational answers pass through.
+func (x *exchange) WriteHeader(code int) {
+	if x.wroteHeader || x.hijacked || (code >= 100 && code < 200 && code != http.StatusSwitchingProtocols) {
+		x.ResponseWriter.WriteHeader(code) // net/http reports a superfluous call
+		return
+	}
+	x.wroteHeader = true
+	x.status = code
+	x.applyDefaults()
+	x.ResponseWriter.WriteHeader(code)
+}
+
+func (x *exchange) Write(p []byte) (int, error) {
+	if !x.wroteHeader && !x.hijacked {
+		x.WriteHeader(http.StatusOK)
+	}
+	return x.ResponseWriter.Write(p)
+}
+
+// FlushError flushes through to the client (http.ResponseController).
+func (x *exchange) FlushError() error {
+	if !x.wroteHeader && !x.hijacked {
+		x.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(x.ResponseWriter).Flush()
+}
+
+// Flush implements http.Flusher, for handlers that assert it.
+func (x *exchange) Flush() { _ = x.FlushError() }
+
+// Hijack implements http.Hijacker, for handlers that assert it (WebSocket
+// libraries). It fails as the underlying writer does, HTTP/2 for one.
+func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(x.ResponseWriter).Hijack()
+	if err == nil {
+		x.hijacked = true
+		if !x.wroteHeader {
+			x.status = http.StatusSwitchingProtocols
+		}
+	}
+	return c, rw, err
+}
+
+// Unwrap lets http.ResponseController reach the writer's other methods
+// (deadlines, full duplex).
+func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }

@@ -1,0 +1,129 @@
+package serve
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+)
+
+// The roles' pages are small and self-contained: no external assets, no
+// JavaScript except the interstitial's one-line auto-submit, which runs
+// under a per-response CSP nonce.
+
+const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1d1d1f}
+h1{font-size:1.4rem}code,.code{font:14px ui-monospace,monospace;background:#f2f2f4;padding:.1rem .3rem;border-radius:4px}
+.muted{color:#6e6e73;font-size:.9rem}ul{padding-left:1.2rem}a.button,button{display:inline-block;padding:.5rem 1rem;border-radius:6px;border:1px solid #0a66c2;background:#0a66c2;color:#fff;text-decoration:none;font:inherit;cursor:pointer}`
+
+var pages = template.Must(template.New("pages").Parse(`
+{{define "head"}}<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>{{.}}</title><style>` + pageStyle + `</style></head><body>{{end}}
+
+{{define "error"}}{{template "head" .Title}}
+<h1>{{.Title}}</h1>
+<p>{{.Message}}</p>
+{{if .Reasons}}<ul>{{range .Reasons}}<li><span class="code">{{.Code}}</span> {{.Message}}</li>{{end}}</ul>{{end}}
+{{if .RetryURL}}<p><a class="button" href="{{.RetryURL}}">{{if .RetryLabel}}{{.RetryLabel}}{{else}}Try again{{end}}</a></p>{{end}}
+<p class="muted">{{.Role}} · HTTP {{.Status}}{{if .RequestID}} · request id <span class="code">{{.RequestID}}</span>{{end}}</p>
+</body></html>{{end}}
+
+{{define "interstitial"}}{{template "head" "Signing you in…"}}
+<h1>Signing you in…</h1>
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="token" value="{{.Token}}">
+<noscript><p>JavaScript is off: continue by hand.</p><button type="submit">Continue to {{.Target}}</button></noscript>
+</form>
+<script nonce="{{.Nonce}}">document.forms[0].submit()</script>
+</body></html>{{end}}
+
+{{define "landing"}}{{template "head" .Title}}
+<h1>{{.Title}}</h1>
+{{if .SignedIn}}<p>Signed in as <strong>{{.Who}}</strong>{{if .UserRole}} ({{.UserRole}}){{end}}.</p>
+<p class="muted">IdP session <span class="code">{{.Session}}</span>, this cookie until {{.Until}}.</p>
+{{else}}<p>Not signed in here.</p>{{if .LoginURL}}<p><a class="button" href="{{.LoginURL}}">Sign in</a></p>{{end}}{{end}}
+<p class="muted">{{.Service}} · ssoctl</p>
+</body></html>{{end}}
+`))
+
+// errorPage is what a person sees when a step of the chain refuses: the
+// reason in words and codes and the request id to quote, never a stack
+// trace or a silent redirect.
+type errorPage struct {
+	Status     int
+	Title      string
+	Message    string
+	Reasons    []pageReason
+	RetryURL   string
+	RetryLabel string
+	Role       string
+	RequestID  string
+}
+
+type pageReason struct{ Code, Message string }
+
+// pageCSP lets a page use its inline style and nothing else.
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+func writeError(w http.ResponseWriter, r *http.Request, p errorPage) {
+	p.RequestID = RequestID(r.Context())
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Cache-Control", "no-store")
+	if p.Status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", "5")
+	}
+	w.WriteHeader(p.Status)
+	_ = pages.ExecuteTemplate(w, "error", p)
+}
+
+type interstitialPage struct {
+	Action string
+	Token  string
+	Target string
+	Nonce  string
+}
+
+// writeInterstitial carries a token by auto-submitted POST (form_post), so
+// it never lands in an address bar, history, a Referer or an access log.
+func writeInterstitial(w http.ResponseWriter, action, target, tok string) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	nonce := base64.RawStdEncoding.EncodeToString(b[:])
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+nonce+"'; form-action "+target+"; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(http.StatusOK)
+	_ = pages.ExecuteTemplate(w, "interstitial", interstitialPage{Action: action, Token: tok, Target: target, Nonce: nonce})
+}
+
+// landingPage shows who is signed in on one role, for people clicking
+// through a chain by hand.
+type landingPage struct {
+	Title    string
+	Service  string // the role: "portal (receiver)"
+	SignedIn bool
+	Who      string
+	UserRole string
+	Session  string
+	Until    string
+	LoginURL string
+}
+
+func writeLanding(w http.ResponseWriter, p landingPage) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_ = pages.ExecuteTemplate(w, "landing", p)
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,364 @@
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/serve/store"
+	"github.com/ssoctl/ssoctl/pkg/token"
+)
+
+// ReceiverConfig wires a Receiver. Chain, Name, IdP, Keys, Sealer, Replay
+// and Revocations are required.
+type ReceiverConfig struct {
+	Chain       *chain.Chain
+	Name        string // which receiver of the chain this is
+	IdP         IdentityProvider
+	Keys        token.KeySource // verifies the issuer's handoffs
+	Sealer      *Sealer         // this receiver's cookie
+	Replay      store.ReplayStore
+	Revocations store.RevocationStore
+	// RecheckInterval is how long a cookie is trusted before /auth asks the
+	// IdP again whether its session is still active. Default one minute.
+	RecheckInterval time.Duration
+	Now             func() time.Time
+	Logger          *slog.Logger
+	Metrics         *Metrics
+}
+
+// Receiver is one app domain of the chain (DESIGN §6): /sso takes a handoff
+// and sets this domain's cookie; /auth answers forward auth for the apps
+// behind it; /whoami and / show who is signed in.
+type Receiver struct {
+	cfg      ReceiverConfig
+	self     chain.Receiver
+	origin   string
+	issuer   string
+	allow    *chain.Allowlist
+	verifier *token.Verifier
+	mux      *http.ServeMux
+
+	checked  sync.Map // session id → time of the last successful IdP check
+	recheck  singleflight.Group
+	checkTTL time.Duration
+}
+
+// Identity headers /auth sets for the app behind a receiver.
+const (
+	HeaderSubject = "X-Auth-Subject"
+	HeaderSession = "X-Auth-Session"
+	HeaderEmail   = "X-Auth-Email"
+	HeaderRole    = "X-Auth-Role"
+)
+
+// NewReceiver checks cfg and returns the receiver's handler.
+func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
+	if cfg.Chain == nil {
+		return nil, errors.New("receiver: no chain")
+	}
+	self, ok := cfg.Chain.Receiver(cfg.Name)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("receiver: the chain has no receiver named %q", cfg.Name)
+	case cfg.IdP == nil:
+		return nil, errors.New("receiver: no identity provider")
+	case cfg.Keys == nil:
+		return nil, errors.New("receiver: no verification keys")
+	case cfg.Sealer == nil:
+		return nil, errors.New("receiver: no sealing key")
+	case cfg.Replay == nil || cfg.Revocations == nil:
+		return nil, errors.New("receiver: no replay or revocation store")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RecheckInterval <= 0 {
+		cfg.RecheckInterval = time.Minute
+	}
+	allow, err := cfg.Chain.Allowlist()
+	if err != nil {
+		return nil, fmt.Errorf("receiver: %w", err)
+	}
+	rc := &Receiver{
+		cfg: cfg, self: *self, allow: allow, checkTTL: cfg.RecheckInterval,
+		origin: strings.TrimSuffix(self.URL, "/"),
+		issuer: strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"),
+	}
+	rc.verifier, err = token.NewVerifier(cfg.Keys, rc.issuer, self.Name,
+		token.WithLeeway(cfg.Chain.Token.Leeway),
+		token.WithMaxLifetime(cfg.Chain.Token.MaxTTL),
+		token.WithTimeFunc(cfg.Now),
+		token.WithReplayStore(cfg.Replay),
+		token.WithReturnCheck(func(ret string) error { _, err := allow.Allow(ret); return err }))
+	if err != nil {
+		return nil, fmt.Errorf("receiver: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+chain.SSOPath, rc.sso)
+	mux.HandleFunc("POST "+chain.SSOPath, rc.sso)
+	// Any method: proxies ask with the original request's method (nginx
+	// auth_request, Traefik forwardAuth) or with GET (Caddy forward_auth).
+	mux.HandleFunc("/auth", rc.auth)
+	mux.HandleFunc("GET /whoami", rc.whoami)
+	mux.HandleFunc("GET /{$}", rc.landing)
+	rc.mux = mux
+	return rc, nil
+}
+
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) { rc.mux.ServeHTTP(w, r) }
+
+func (rc *Receiver) secure() bool { return strings.HasPrefix(rc.origin, "https://") }
+
+// loginURL starts a fresh login at the issuer that ends back here.
+func (rc *Receiver) loginURL() string {
+	return rc.issuer + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {rc.origin + "/"}}.Encode()
+}
+
+// sso takes a handoff. Every check of the token profile runs first (the jti
+// is consumed only by a token that passed them all), then the IdP is asked
+// whether the session is still active; only then is a cookie set. A refusal
+// sets nothing.
+func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	raw := r.URL.Query().Get(chain.TokenParam)
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, 2*token.MaxSize)
+		raw = r.PostFormValue(chain.TokenParam)
+	}
+	if raw == "" {
+		rc.refuse(w, r, http.StatusBadRequest, "token_missing", "No handoff token came with this request.", nil)
+		return
+	}
+	tok, err := rc.verifier.Verify(r.Context(), raw)
+	if tok != nil {
+		Annotate(r, slog.String("chn", tok.Claims.Chain), slog.String("aud", rc.self.Name))
+	}
+	var inv *token.InvalidError
+	switch {
+	case errors.As(err, &inv):
+		reasons := make([]pageReason, len(inv.Failures))
+		for i, f := range inv.Failures {
+			reasons[i] = pageReason{Code: f.Reason.Code, Message: f.Error()}
+		}
+		rc.refuse(w, r, http.StatusUnauthorized, inv.Failures[0].Reason.Code, "The sign-in token was refused, so this site did not sign you in.", reasons)
+		return
+	case errors.Is(err, store.ErrFull), errors.Is(err, token.ErrReplayStoreUnavailable), errors.Is(err, token.ErrKeysUnavailable):
+		rc.unavailable(w, r, "store_unavailable", err)
+		return
+	case err != nil:
+		rc.unavailable(w, r, "verify_failed", err)
+		return
+	}
+	c := &tok.Claims
+	sess, err := rc.cfg.IdP.Session(r.Context(), c.SessionID)
+	switch {
+	case errors.Is(err, ErrNoAdminAPI):
+		// Without Kratos's admin API the session cannot be looked up by id;
+		// the chain file's lint warns about this. Trust the signed token.
+		sess = &Session{ID: c.SessionID, IdentityID: c.Subject, Active: true}
+	case errors.Is(err, ErrNoSession):
+		rc.refuse(w, r, http.StatusUnauthorized, "idp_session_inactive", "Your session at the identity provider has ended (signed out, revoked or expired). Sign in again.", nil)
+		return
+	case err != nil:
+		rc.unavailable(w, r, "idp_unavailable", err)
+		return
+	}
+	now := rc.cfg.Now()
+	if sess.IdentityID != c.Subject || !sess.Usable(now) {
+		rc.refuse(w, r, http.StatusUnauthorized, "idp_session_mismatch", "The token's subject does not match the identity provider's session.", nil)
+		return
+	}
+	ck := rc.self.Cookie
+	expires := now.Add(ck.TTL)
+	if !sess.ExpiresAt.IsZero() && sess.ExpiresAt.Before(expires) {
+		expires = sess.ExpiresAt
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: ck.Name, Path: "/", Domain: ck.Domain, Expires: expires, MaxAge: int(expires.Sub(now) / time.Second),
+		HttpOnly: true, Secure: rc.secure(), SameSite: http.SameSiteLaxMode,
+		Value: rc.cfg.Sealer.SealSession(ck.Name, CookieSession{
+			SessionID: sess.ID, Subject: sess.IdentityID, Email: sess.Email, Role: sess.Role,
+			AuthenticatedAt: sess.AuthenticatedAt, Expires: expires,
+		}),
+	})
+	rc.checked.Store(sess.ID, now)
+	Annotate(r, slog.String("result", "accepted"))
+	if rc.cfg.Metrics != nil {
+		rc.cfg.Metrics.Handoff(rc.self.Name, "accepted", "")
+	}
+	next := rc.origin + "/"
+	if c.Return != "" {
+		u, _ := rc.allow.Allow(c.Return) // Verify already allowed it
+		next = u.String()
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (rc *Receiver) refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string, reasons []pageReason) {
+	Annotate(r, slog.String("result", "refused"), slog.String("reason", code))
+	if rc.cfg.Metrics != nil {
+		rc.cfg.Metrics.Handoff(rc.self.Name, "refused", code)
+	}
+	if reasons == nil {
+		reasons = []pageReason{{Code: code, Message: msg}}
+	}
+	writeError(w, r, errorPage{
+		Status: status, Title: "Not signed in on " + hostOf(rc.origin), Message: msg, Reasons: reasons,
+		RetryURL: rc.loginURL(), RetryLabel: "Sign in again", Role: rc.self.Name + " (receiver)",
+	})
+}
+
+// unavailable fails closed: a dependency could not answer, so nothing is
+// accepted and nobody is signed in; the page offers a fresh login, since
+// the token itself may already be used.
+func (rc *Receiver) unavailable(w http.ResponseWriter, r *http.Request, code string, err error) {
+	rc.cfg.Logger.Warn("handoff not completed: dependency unavailable", "reason", code, "err", err)
+	Annotate(r, slog.String("result", "unavailable"), slog.String("reason", code))
+	if rc.cfg.Metrics != nil {
+		rc.cfg.Metrics.Handoff(rc.self.Name, "unavailable", code)
+	}
+	writeError(w, r, errorPage{
+		Status: http.StatusServiceUnavailable, Title: "Sign-in is unavailable right now",
+		Message:  "A service this site depends on did not answer. Nothing was changed; try again in a moment.",
+		Reasons:  []pageReason{{Code: code, Message: "a dependency could not be reached"}},
+		RetryURL: rc.loginURL(), Role: rc.self.Name + " (receiver)",
+	})
+}
+
+// errNotSignedIn and friends are the outcomes of checking a request's
+// cookie; /auth maps them to 401 or 503.
+var (
+	errNotSignedIn = errors.New("not signed in")
+	errRevoked     = errors.New("session revoked")
+)
+
+// session returns the signed-in session of r: a valid cookie, a session not
+// revoked, and an IdP check no older than the recheck interval.
+func (rc *Receiver) session(r *http.Request) (*CookieSession, error) {
+	c, err := r.Cookie(rc.self.Cookie.Name)
+	if err != nil {
+		return nil, errNotSignedIn
+	}
+	now := rc.cfg.Now()
+	cs, err := rc.cfg.Sealer.OpenSession(rc.self.Cookie.Name, c.Value, now)
+	if err != nil {
+		return nil, errNotSignedIn
+	}
+	revoked, err := rc.cfg.Revocations.Revoked(r.Context(), cs.SessionID)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	case revoked:
+		return nil, errRevoked
+	}
+	if last, ok := rc.checked.Load(cs.SessionID); ok && now.Sub(last.(time.Time)) < rc.checkTTL {
+		return cs, nil
+	}
+	// One IdP call per session however many requests are waiting on it.
+	_, err, _ = rc.recheck.Do(cs.SessionID, func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+		defer cancel()
+		_, err := rc.cfg.IdP.Session(ctx, cs.SessionID)
+		switch {
+		case err == nil, errors.Is(err, ErrNoAdminAPI):
+			rc.checked.Store(cs.SessionID, rc.cfg.Now())
+			return nil, nil
+		case errors.Is(err, ErrNoSession):
+			rc.checked.Delete(cs.SessionID)
+			_ = rc.cfg.Revocations.Revoke(ctx, cs.SessionID, cs.Expires)
+			return nil, errRevoked
+		}
+		return nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cs, nil
+}
+
+// auth answers forward auth (nginx auth_request, Traefik forwardAuth, Caddy
+// forward_auth): 200 with identity headers, 401 when not signed in, 503 when
+// the answer cannot be known.
+func (rc *Receiver) auth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	cs, err := rc.session(r)
+	switch {
+	case err == nil:
+		h := w.Header()
+		setIdentityHeader(h, HeaderSubject, cs.Subject)
+		setIdentityHeader(h, HeaderSession, cs.SessionID)
+		setIdentityHeader(h, HeaderEmail, cs.Email)
+		setIdentityHeader(h, HeaderRole, cs.Role)
+		w.WriteHeader(http.StatusOK)
+	case errors.Is(err, errNotSignedIn), errors.Is(err, errRevoked):
+		Annotate(r, slog.String("result", "unauthorized"), slog.String("reason", err.Error()))
+		w.WriteHeader(http.StatusUnauthorized)
+	default:
+		rc.cfg.Logger.Warn("forward auth unavailable", "err", err)
+		Annotate(r, slog.String("result", "unavailable"))
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+}
+
+// setIdentityHeader sets h[name] to v when v is a valid header value; an
+// identity attribute that could split or fold a header is left out.
+func setIdentityHeader(h http.Header, name, v string) {
+	if v != "" && httpguts.ValidHeaderFieldValue(v) {
+		h.Set(name, v)
+	}
+}
+
+type whoamiView struct {
+	SignedIn        bool   `json:"signed_in"`
+	Receiver        string `json:"receiver"`
+	Subject         string `json:"subject,omitempty"`
+	SessionID       string `json:"session_id,omitempty"`
+	Email           string `json:"email,omitempty"`
+	Role            string `json:"role,omitempty"`
+	AuthenticatedAt string `json:"authenticated_at,omitempty"`
+	Expires         string `json:"expires,omitempty"`
+	Reason          string `json:"reason,omitempty"`
+}
+
+func (rc *Receiver) whoami(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "application/json")
+	v := whoamiView{Receiver: rc.self.Name}
+	cs, err := rc.session(r)
+	status := http.StatusOK
+	switch {
+	case err == nil:
+		v.SignedIn, v.Subject, v.SessionID, v.Email, v.Role = true, cs.Subject, cs.SessionID, cs.Email, cs.Role
+		v.AuthenticatedAt, v.Expires = cs.AuthenticatedAt.Format(time.RFC3339), cs.Expires.Format(time.RFC3339)
+	case errors.Is(err, errNotSignedIn), errors.Is(err, errRevoked):
+		status, v.Reason = http.StatusUnauthorized, err.Error()
+	default:
+		status, v.Reason = http.StatusServiceUnavailable, "unavailable"
+	}
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (rc *Receiver) landing(w http.ResponseWriter, r *http.Request) {
+	p := landingPage{Title: rc.self.Name, Service: rc.self.Name + " (receiver)", LoginURL: rc.loginURL()}
+	if cs, err := rc.session(r); err == nil {
+		p.SignedIn, p.Who, p.UserRole, p.Session, p.Until = true, firstNonEmpty(cs.Email, cs.Subject), cs.Role, cs.SessionID, cs.Expires.Format(time.RFC3339)
+	}
+	writeLanding(w, p)
+}

@@ -1,0 +1,290 @@
+package serve
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/serve/store"
+	"github.com/ssoctl/ssoctl/pkg/token"
+)
+
+// Env is how the roles reach the world: secrets from the environment and
+// files, outbound HTTP (to the IdP, to a JWKS URL), the clock and the log.
+// Tests replace HTTPClient with one whose dialer maps the chain's host names
+// onto loopback listeners.
+type Env struct {
+	LookupEnv  func(string) (string, bool)
+	ReadFile   func(string) ([]byte, error)
+	HTTPClient *http.Client
+	Now        func() time.Time
+	Logger     *slog.Logger
+}
+
+func (e *Env) defaults() {
+	if e.LookupEnv == nil {
+		e.LookupEnv = os.LookupEnv
+	}
+	if e.ReadFile == nil {
+		e.ReadFile = os.ReadFile
+	}
+	if e.HTTPClient == nil {
+		e.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Logger == nil {
+		e.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Keys is the key material of one chain, resolved from its file.
+type Keys struct {
+	// Signing mints handoffs (issuer; relay receivers). Nil on a role that
+	// only verifies an asymmetric chain.
+	Signing *token.Key
+	// Verify checks handoffs: the shared secret, or the issuer's public key.
+	Verify token.KeySource
+	// JWKS is the issuer's published key set; nil for HS256.
+	JWKS []byte
+	// root derives the roles' cookie and state keys.
+	root []byte
+}
+
+// ErrNeedsSecret is a chain that needs a secret it does not give.
+var ErrNeedsSecret = errors.New("chain needs a secret")
+
+// ResolveKeys reads the chain's token keys. An HS256 chain's secret comes
+// from token.secret; with dev: true and no secret, a random one is made,
+// which works only while every role runs in this one process (serve dev,
+// trace --sandbox). Cookie and state keys are derived from the same root
+// with HKDF, one per role and purpose.
+func ResolveKeys(c *chain.Chain, env Env) (*Keys, error) {
+	env.defaults()
+	t := c.Token
+	if t.Alg == token.HS256 {
+		var secret []byte
+		if t.Secret.IsZero() {
+			if !c.Dev {
+				return nil, fmt.Errorf("%w: token.secret is required for HS256 (dev: true generates one for a single process)", ErrNeedsSecret)
+			}
+			secret = randomSecret()
+		} else {
+			s, err := t.Secret.Resolve(env.LookupEnv, env.ReadFile)
+			if err != nil {
+				return nil, fmt.Errorf("token.secret: %w", err)
+			}
+			secret = s
+		}
+		key, err := token.NewHMACKey("", secret)
+		if err != nil {
+			return nil, fmt.Errorf("token.secret: %w", err)
+		}
+		ring, _ := token.NewKeyRing(key)
+		return &Keys{Signing: key, Verify: ring, root: secret}, nil
+	}
+	k := &Keys{}
+	if t.KeyFile != "" {
+		data, err := env.ReadFile(t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("token.key_file: %w", err)
+		}
+		keys, err := token.ParseKeys(data, "", t.Alg)
+		if err != nil {
+			return nil, fmt.Errorf("token.key_file: %w", err)
+		}
+		if len(keys) != 1 || !keys[0].CanSign() {
+			return nil, errors.New("token.key_file must hold exactly one private key")
+		}
+		k.Signing = keys[0]
+		if k.JWKS, err = token.MarshalJWKS(k.Signing); err != nil {
+			return nil, err
+		}
+		k.Verify, _ = token.NewKeyRing(k.Signing.Public())
+	}
+	if t.JWKSURL != "" && k.Verify == nil {
+		src, err := token.NewRemoteJWKS(t.JWKSURL, token.WithHTTPClient(env.HTTPClient))
+		if err != nil {
+			return nil, fmt.Errorf("token.jwks_url: %w", err)
+		}
+		k.Verify = src
+	}
+	if k.Verify == nil {
+		return nil, fmt.Errorf("token.alg %s needs token.key_file or token.jwks_url", t.Alg)
+	}
+	if c.Dev {
+		// Roles without their own cookie.secret derive it from this; it
+		// lives as long as the process.
+		k.root = randomSecret()
+	}
+	return k, nil
+}
+
+func randomSecret() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+// Sealer returns the sealing key of one role ("issuer", or a receiver's
+// name): the role's cookie.secret when the chain gives one, else derived
+// from the chain's root secret. Keys are independent per role either way,
+// so one role's cookie never opens at another.
+func (k *Keys) Sealer(role string, secret chain.SecretRef, env Env) (*Sealer, error) {
+	env.defaults()
+	root := k.root
+	if !secret.IsZero() {
+		s, err := secret.Resolve(env.LookupEnv, env.ReadFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s cookie.secret: %w", role, err)
+		}
+		root = s
+	}
+	if root == nil {
+		return nil, fmt.Errorf("%w: %s needs cookie.secret (an asymmetric chain has no shared secret to derive it from)", ErrNeedsSecret, role)
+	}
+	key, err := DeriveKey(root, "seal:"+role)
+	if err != nil {
+		return nil, err
+	}
+	return NewSealer(key)
+}
+
+// NewIdentityProvider returns the client the roles use for the chain's IdP.
+// Kratos and the dev IdP share one client (client-go).
+func NewIdentityProvider(c *chain.Chain, env Env) (IdentityProvider, error) {
+	env.defaults()
+	switch c.IdP.Kind {
+	case chain.IdPDev, chain.IdPKratos:
+		return NewKratos(c.IdP.PublicURL, c.IdP.AdminURL, env.HTTPClient, WithKratosClock(env.Now))
+	}
+	return nil, fmt.Errorf("idp.kind %q is not supported yet", c.IdP.Kind)
+}
+
+// Roles is a chain's issuer and receivers, built from one file with shared
+// key material, ready to be mounted on their listeners.
+type Roles struct {
+	Issuer    http.Handler
+	Receivers map[string]http.Handler // by receiver name
+	IdP       IdentityProvider
+	Keys      *Keys
+}
+
+// RoleOptions tune NewRoles.
+type RoleOptions struct {
+	// Registry receives each role's metrics; nil makes a fresh registry per
+	// role. Metrics are served at /metrics of every role.
+	Registry func(role string) prometheus.Registerer
+	// RecheckInterval overrides every receiver's recheck_interval; zero
+	// keeps the chain file's.
+	RecheckInterval time.Duration
+	// Only builds just these roles ("issuer" and receiver names); empty
+	// builds them all.
+	Only []string
+}
+
+func (o RoleOptions) wants(role string) bool {
+	if len(o.Only) == 0 {
+		return true
+	}
+	for _, r := range o.Only {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// NewRoles builds the issuer and every receiver of c, each wrapped with
+// request ids, logging, metrics, /healthz, /readyz and /metrics.
+func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
+	env.defaults()
+	keys, err := ResolveKeys(c, env)
+	if err != nil {
+		return nil, err
+	}
+	idp, err := NewIdentityProvider(c, env)
+	if err != nil {
+		return nil, err
+	}
+	roles := &Roles{Receivers: map[string]http.Handler{}, IdP: idp, Keys: keys}
+	ready := func(ctx context.Context) error {
+		if err := idp.Ready(ctx); err != nil {
+			return Unavailable("identity provider", err)
+		}
+		return nil
+	}
+	if keys.Signing != nil && o.wants("issuer") {
+		sealer, err := keys.Sealer("issuer", c.Issuer.Cookie.Secret, env)
+		if err != nil {
+			return nil, err
+		}
+		metrics := newRoleMetrics(o, "issuer")
+		is, err := NewIssuer(IssuerConfig{
+			Chain: c, IdP: idp, Key: keys.Signing, JWKS: keys.JWKS, Sealer: sealer,
+			Now: env.Now, Logger: env.Logger.With("role", "issuer"), Metrics: metrics,
+		})
+		if err != nil {
+			return nil, err
+		}
+		roles.Issuer = mountRole("issuer", is, ready, metrics, env)
+	}
+	for _, r := range c.Receivers {
+		if r.SharedCookie || !o.wants(r.Name) {
+			continue
+		}
+		sealer, err := keys.Sealer(r.Name, r.Cookie.Secret, env)
+		if err != nil {
+			return nil, err
+		}
+		metrics := newRoleMetrics(o, r.Name)
+		replay := store.NewMemoryReplay(store.MemoryOptions{Now: env.Now})
+		revocations := store.NewMemoryRevocations(store.MemoryOptions{Now: env.Now})
+		if metrics != nil {
+			_ = metrics.RegisterStoreSize("replay", replay.Len)
+			_ = metrics.RegisterStoreSize("revocations", revocations.Len)
+		}
+		rc, err := NewReceiver(ReceiverConfig{
+			Chain: c, Name: r.Name, IdP: idp, Keys: keys.Verify, Sealer: sealer,
+			Replay: replay, Revocations: revocations, RecheckInterval: cmp.Or(o.RecheckInterval, r.RecheckInterval),
+			Now: env.Now, Logger: env.Logger.With("role", r.Name), Metrics: metrics,
+		})
+		if err != nil {
+			return nil, err
+		}
+		roles.Receivers[r.Name] = mountRole(r.Name, rc, ready, metrics, env)
+	}
+	return roles, nil
+}
+
+func newRoleMetrics(o RoleOptions, role string) *Metrics {
+	reg := prometheus.NewRegistry()
+	if o.Registry != nil {
+		if r := o.Registry(role); r != nil {
+			return NewMetrics(r)
+		}
+	}
+	return NewMetrics(reg)
+}
+
+// mountRole serves a role's own paths plus /healthz, /readyz and /metrics,
+// all behind Observe.
+func mountRole(role string, h http.Handler, ready func(context.Context) error, m *Metrics, env Env) http.Handler {
+	healthz, readyz := Health(ready)
+	mux := http.NewServeMux()
+	mux.Handle("/healthz", healthz)
+	mux.Handle("/readyz", readyz)
+	mux.Handle("/metrics", m.Handler())
+	mux.Handle("/", h)
+	return Observe(role, mux, ObserveOptions{Logger: env.Logger, Metrics: m, Now: env.Now})
+}
