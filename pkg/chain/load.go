@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
@@ -82,10 +83,10 @@ func lintResult(filename string, ps []Problem) error {
 }
 
 var (
-	yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+	yamlLineErr = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 	// yamlQuoted is a name yaml.v3 quotes in its message, like the anchor
 	// in "unknown anchor 'x' referenced".
-	yamlQuoted = regexp.MustCompile(` '[^']*'`)
+	yamlQuoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(` '[^']*'`) })
 )
 
 // document parses exactly one YAML document and returns its root mapping.
@@ -135,16 +136,16 @@ func (d *decoder) document(data []byte) (*yaml.Node, bool) {
 func syntaxProblem(data []byte, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 1
-	if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
+	if m := yamlLineErr().FindStringSubmatch(err.Error()); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	if m := unknownAnchorErr.FindStringSubmatch(msg); m != nil {
+	if m := unknownAnchorErr().FindStringSubmatch(msg); m != nil {
 		// yaml.v3 gives no line for it; find the alias.
 		l, c := aliasPosition(data, m[1])
 		return Problem{Line: l, Col: c, Message: "YAML syntax: an alias (*name) refers to no anchor", Fix: "YAML reads a value that starts with * as an alias: quote the value, or define the anchor with & before using it"}
 	}
-	msg = yamlQuoted.ReplaceAllString(msg, "")
+	msg = yamlQuoted().ReplaceAllString(msg, "")
 	col := 1
 	lines := bytes.Split(data, []byte("\n"))
 	if line >= 1 && line <= len(lines) {
@@ -173,7 +174,7 @@ func (c *Chain) resolveFiles(dir string) {
 	}
 }
 
-var unknownAnchorErr = regexp.MustCompile(`^unknown anchor '([^']*)' referenced$`)
+var unknownAnchorErr = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^unknown anchor '([^']*)' referenced$`) })
 
 // aliasPosition finds the first "*name" that stands as a YAML value, for an
 // alias yaml.v3 could not resolve; 1:1 when it cannot be found.

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/publicsuffix"
@@ -135,13 +136,13 @@ func (v *validator) version() {
 	}
 }
 
-var chainNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+var chainNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`) })
 
 func (v *validator) name() {
 	switch {
 	case !v.given("name") || v.c.Name == "":
 		v.missing("name", "add name: <chain name>; it tags every log line and metric")
-	case !chainNameRE.MatchString(v.c.Name):
+	case !chainNameRE().MatchString(v.c.Name):
 		v.errorf("name", "use letters, digits, '.', '_' or '-', at most 63 characters", "name %s is not one word", quote(v.c.Name))
 	}
 }
@@ -233,7 +234,7 @@ func (v *validator) listen(path, addr string) {
 }
 
 // cookieNameRE is an RFC 6265 §4.1.1 cookie-name (an RFC 2616 token).
-var cookieNameRE = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
+var cookieNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$") })
 
 // cookie checks a role's cookie against its host (roleOK false when the
 // role URL was bad, so only the host-independent checks run).
@@ -242,7 +243,7 @@ func (v *validator) cookie(path string, ck *Cookie, role urlParts, roleOK bool) 
 	switch {
 	case ck.Name == "":
 		// Only when the role's name is missing too, which is reported.
-	case !cookieNameRE.MatchString(ck.Name):
+	case !cookieNameRE().MatchString(ck.Name):
 		v.errorf(name, "use letters, digits, '_' or '-'", "%s %s has characters cookies do not allow (RFC 6265 §4.1.1)", name, quote(ck.Name))
 	case strings.HasPrefix(ck.Name, "__Host-") && ck.Domain != "":
 		v.errorf(path+".domain", "remove domain, or drop the __Host- prefix", "%s: a __Host- cookie must be host-only, so it cannot have a domain", path)
@@ -280,7 +281,7 @@ func (v *validator) cookie(path string, ck *Cookie, role urlParts, roleOK bool) 
 	}
 }
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // secret checks a secret reference; inline values are allowed only with
 // dev: true and dropped otherwise. Messages never show what the field
@@ -294,7 +295,7 @@ func (v *validator) secret(path string, s *SecretRef) {
 	case s.hasInline:
 	case s.Env != "" && s.File != "":
 		v.errorf(path, "keep one of them", "%s has both env and file", path)
-	case s.Env != "" && !envNameRE.MatchString(s.Env):
+	case s.Env != "" && !envNameRE().MatchString(s.Env):
 		v.errorf(path+".env", envNameFix("SSO_SECRET", "the secret"), "%s.env is not an environment variable name", path)
 	case s.Env == "" && s.File == "" && v.given(path):
 		// given is false when the decoder reported the field already
@@ -588,7 +589,7 @@ func (v *validator) mode() {
 
 // receiverNameRE is a lower-case DNS label: the name is a token audience,
 // a cookie name part and a log field, so it stays plain.
-var receiverNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+var receiverNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`) })
 
 // checkedReceiver is a receiver whose URL passed validation.
 type checkedReceiver struct {
@@ -609,7 +610,7 @@ func (v *validator) receivers(issuerOK bool) []checkedReceiver {
 		switch {
 		case r.Name == "":
 			v.missing(base+".name", "add name: <short name>, like portal; it is the token audience")
-		case !receiverNameRE.MatchString(r.Name):
+		case !receiverNameRE().MatchString(r.Name):
 			v.errorf(base+".name", "use lower-case letters, digits and '-', like portal", "receiver name %s is not a DNS label", quote(r.Name))
 		case r.Name == "issuer" || r.Name == "idp":
 			v.errorf(base+".name", "pick another name", "receiver name %q is reserved for the role of that name", r.Name)
@@ -908,7 +909,7 @@ func (v *validator) store() {
 	switch {
 	case s.Redis.URLEnv == "":
 		v.missing("store.redis.url_env", "set url_env: REDIS_URL, the variable holding the Redis URL")
-	case !envNameRE.MatchString(s.Redis.URLEnv):
+	case !envNameRE().MatchString(s.Redis.URLEnv):
 		// Not repeated: most often it is the Redis URL, password and all.
 		v.errorf("store.redis.url_env", envNameFix("REDIS_URL", "the Redis URL"), "store.redis.url_env is not an environment variable name")
 	}
@@ -940,7 +941,7 @@ func (v *validator) expect() {
 			v.errorf(path+".names", "list the cookie names, like [portal_session]", "expect.cookies for %s lists no cookie names", quote(ce.Domain))
 		}
 		for _, n := range ce.Names {
-			if !cookieNameRE.MatchString(n) {
+			if !cookieNameRE().MatchString(n) {
 				v.errorf(path+".names", "use the cookie's exact name", "expect.cookies for %s: %s is not a cookie name", quote(ce.Domain), quote(n))
 			}
 		}

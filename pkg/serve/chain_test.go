@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -367,5 +369,65 @@ func TestChainRefusesTokenWhoseSubjectIsNotTheSessions(t *testing.T) {
 	}
 	if got := b.Cookies(portalURL); len(got) != 0 {
 		t.Errorf("portal set cookies %v", got)
+	}
+}
+
+func TestChainFormPostKeepsTokensOutOfURLs(t *testing.T) {
+	rc := startChain(t, strings.Replace(localChain, "  leeway: 5s\n", "  leeway: 5s\n  transport: form_post\n", 1))
+	b := rc.alice()
+	p := b.Visit(loginURL(dashboardURL + "/"))
+	if p.URL != dashboardURL+"/" || p.Status != http.StatusOK {
+		t.Fatalf("walk ended at %s (%d): %v", p.URL, p.Status, hopURLs(p.Hops))
+	}
+	posts := 0
+	for _, h := range p.Hops {
+		if strings.Contains(h.URL, chain.TokenParam+"=") {
+			t.Errorf("a token travelled in a URL: %s %s", h.Method, h.URL)
+		}
+		if h.Method == http.MethodPost && strings.HasSuffix(h.URL, chain.SSOPath) {
+			posts++
+		}
+	}
+	if posts != 2 {
+		t.Errorf("%d handoffs by POST, want 2: %v", posts, hopURLs(p.Hops))
+	}
+	if got := authStatus(b, portalURL); got != http.StatusOK {
+		t.Errorf("portal /auth = %d after a form_post walk", got)
+	}
+}
+
+func TestChainAsymmetricKeysReceiversFetchTheIssuersJWKS(t *testing.T) {
+	key, err := token.GenerateKey(token.EdDSA, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := token.MarshalPrivateKeyPEM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "private.pem")
+	if err := os.WriteFile(keyFile, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(localChain, "  alg: HS256\n", "  alg: EdDSA\n  key_file: "+keyFile+"\n  jwks_url: "+issuerURL+"/.well-known/jwks.json\n", 1)
+	rc := startChain(t, yaml)
+	b := rc.alice()
+	p := b.Visit(loginURL(dashboardURL + "/"))
+	if p.URL != dashboardURL+"/" || p.Status != http.StatusOK {
+		t.Fatalf("walk ended at %s (%d): %v", p.URL, p.Status, hopURLs(p.Hops))
+	}
+	resp, body := b.Get(issuerURL + "/.well-known/jwks.json")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, key.ID()) || strings.Contains(body, `"d"`) {
+		t.Errorf("JWKS = %d %s; want the public key with kid %s and no private member", resp.StatusCode, body, key.ID())
+	}
+	// A token signed with another Ed25519 key is refused for its kid.
+	other, _ := token.GenerateKey(token.EdDSA, "")
+	forged, _, err := token.Mint(other, token.MintOptions{Issuer: issuerURL, Audience: "portal", Subject: "x", SessionID: "y", Now: rc.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body = browsertest.New(t, rc.net).Get(portalURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {forged}}.Encode())
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "kid_unknown") {
+		t.Errorf("token from an unknown key = %d, want 401 naming kid_unknown", resp.StatusCode)
 	}
 }

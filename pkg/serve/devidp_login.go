@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -44,7 +45,8 @@ var devIdPStyleSource = func() string {
 	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }()
 
-var devIdPPages = template.Must(template.New("devidp").Parse(`<!doctype html>
+var devIdPPages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("devidp").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><title>{{.Title}} · {{.Name}}</title><style>` + devIdPStyle + `</style></head>
 <body><main>
 <h1>{{.Title}}</h1>
@@ -64,6 +66,7 @@ var devIdPPages = template.Must(template.New("devidp").Parse(`<!doctype html>
 {{end}}<p class="muted">{{.Name}} · ssoctl development identity provider</p>
 </main></body></html>
 `))
+})
 
 // devIdPPage is one page of the dev IdP.
 type devIdPPage struct {
@@ -99,7 +102,7 @@ func devIdPSecurityHeaders(h http.Header, formAction string) {
 func (d *DevIdP) render(w http.ResponseWriter, p devIdPPage) {
 	p.Name = d.name
 	var buf bytes.Buffer
-	if err := devIdPPages.Execute(&buf, p); err != nil {
+	if err := devIdPPages().Execute(&buf, p); err != nil {
 		d.log.Error("dev idp page", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return

@@ -2,70 +2,54 @@ package serve
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"sync/atomic"
+	"time"
 
 	"github.com/ssoctl/ssoctl/pkg/chain"
 	"github.com/ssoctl/ssoctl/pkg/token"
 )
 
-// Metrics is a role's Prometheus instruments. Every label it writes comes
-// from a bounded set, so no request, however crafted, can grow the series
-// count: routes are the paths the roles serve (anything else is "other"),
-// and free-form labels such as a handoff's reason are kept to short codes
-// and a fixed number of distinct values.
+// Metrics is a role's Prometheus instruments, served by Handler in the text
+// exposition format 0.0.4. Every label it writes comes from a bounded set,
+// so no request, however crafted, can grow the series count: routes are the
+// paths the roles serve (anything else is "other"), and free-form labels
+// such as a handoff's reason are kept to short codes and a fixed number of
+// distinct values.
+//
+// The format is written here rather than by client_golang because ssoctl is
+// one binary: the library's init (default collectors, protobuf descriptors)
+// would be paid by every command's cold start, `ssoctl token decode`
+// included, to serve a handful of counters that only the serve roles use.
 //
 // A nil *Metrics is valid and records nothing, so handlers need no check.
 type Metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	handoffs *prometheus.CounterVec
-	reg      prometheus.Registerer
-	gatherer prometheus.Gatherer
+	requests  vec[requestSeries] // code, role, route
+	durations vec[histogram]     // role, route
+	handoffs  vec[atomic.Uint64] // reason, result, role
+
+	storesMu sync.Mutex
+	stores   map[string]func() int
 
 	roles, results, reasons *labelSet
 }
 
-// NewMetrics registers the chain's instruments with reg and returns them.
-// reg is normally a fresh *prometheus.Registry per role (never the global
-// default, which would mix roles run in one process); nil makes one. When
-// reg already holds them (two roles sharing a registry) they are reused, so
-// calling NewMetrics twice on one registry is safe.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-	}
-	m := &Metrics{
-		reg: reg,
-		requests: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ssoctl_http_requests_total",
-			Help: "HTTP requests served, by role, route (a known path or \"other\") and status code.",
-		}, []string{"role", "route", "code"})),
-		duration: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "ssoctl_http_request_duration_seconds",
-			Help: "Time to serve an HTTP request, by role and route.",
-			// Forward auth answers in well under a millisecond; a hop that
-			// asks the IdP takes tens of milliseconds; an IdP outage hits
-			// the client timeout.
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"role", "route"})),
-		handoffs: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ssoctl_handoffs_total",
-			Help: "Handoffs minted, accepted or refused, by role, result and reason code.",
-		}, []string{"role", "result", "reason"})),
+// NewMetrics returns a role's instruments, empty. Each role has its own, so
+// roles run in one process (serve dev) keep their series apart.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		stores:  map[string]func() int{},
 		roles:   newLabelSet(maxRoles),
 		results: newLabelSet(maxResults),
 		reasons: newLabelSet(maxReasons, tokenReasonCodes()...),
 	}
-	if g, ok := reg.(prometheus.Gatherer); ok {
-		m.gatherer = g
-	}
-	return m
 }
 
 // Bounds on the distinct values of the free-form labels. A chain has a
@@ -78,32 +62,56 @@ const (
 	maxReasons = 96
 )
 
-// register registers c with reg, or returns the collector reg already holds
-// under the same description.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic("serve: registering metrics: " + err.Error())
-	}
-	return c
-}
+// durationBuckets are the upper bounds of the request duration histogram.
+// Forward auth answers in well under a millisecond; a hop that asks the IdP
+// takes tens of milliseconds; an IdP outage hits the client timeout.
+var durationBuckets = [...]float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// Handler serves the registry's metrics in the Prometheus exposition
-// format, for /metrics. Concurrent scrapes share one gathering. When the
-// registry given to NewMetrics cannot be gathered (a Registerer that is not
-// a *prometheus.Registry), it answers 501.
+// processStart stands in for the process's start time: package variables
+// are set before main runs.
+var processStart = time.Now()
+
+// The metric families, in the sorted order Handler writes them. Label names
+// are sorted too, and a series' labelValues follow the same order.
+var (
+	familyGoroutines = family{name: "go_goroutines", typ: "gauge",
+		help: "Number of goroutines that currently exist."}
+	familyStart = family{name: "process_start_time_seconds", typ: "gauge",
+		help: "Start time of the process since unix epoch in seconds."}
+	familyHandoffs = family{name: "ssoctl_handoffs_total", typ: "counter",
+		help:   "Handoffs minted, accepted or refused, by role, result and reason code.",
+		labels: []string{"reason", "result", "role"}}
+	familyDurations = family{name: "ssoctl_http_request_duration_seconds", typ: "histogram",
+		help:   "Time to serve an HTTP request, by role and route.",
+		labels: []string{"role", "route"}}
+	familyRequests = family{name: "ssoctl_http_requests_total", typ: "counter",
+		help:   "HTTP requests served, by role, route (a known path or \"other\") and status code.",
+		labels: []string{"code", "role", "route"}}
+	familyStores = family{name: "ssoctl_store_entries", typ: "gauge",
+		help:   "Live entries in a bounded store (replay jtis, revoked sessions).",
+		labels: []string{"store"}}
+)
+
+// metricsContentType is the Prometheus text exposition format, version
+// 0.0.4, which every Prometheus server accepts.
+const metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// Handler serves the role's metrics in the Prometheus text exposition
+// format, for /metrics, with go_goroutines and process_start_time_seconds
+// beside the role's own. A nil *Metrics answers 501.
 func (m *Metrics) Handler() http.Handler {
-	if m == nil || m.gatherer == nil {
+	if m == nil {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			http.Error(w, "metrics are not gathered here", http.StatusNotImplemented)
 		})
 	}
-	return promhttp.HandlerFor(m.gatherer, promhttp.HandlerOpts{CoalesceGather: true})
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		body := m.appendText(make([]byte, 0, 8<<10))
+		h := w.Header()
+		h.Set("Content-Type", metricsContentType)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	})
 }
 
 // Handoff counts one handoff outcome: role is the issuer or a receiver's
@@ -115,8 +123,11 @@ func (m *Metrics) Handoff(role, result, reason string) {
 	if m == nil {
 		return
 	}
-	m.handoffs.WithLabelValues(m.roles.get(role), m.results.get(result), m.reasons.get(reason)).Inc()
+	m.handoffs.with(labelValues{m.reasons.get(reason), m.results.get(result), m.roles.get(role)}, nil).Add(1)
 }
+
+// ErrStoreRegistered is a store size registered twice under one name.
+var ErrStoreRegistered = errors.New("store size is already registered")
 
 // RegisterStoreSize publishes f as the gauge ssoctl_store_entries with the
 // label store=name, read at each scrape (a store's Len). It fails when the
@@ -125,68 +136,296 @@ func (m *Metrics) RegisterStoreSize(name string, f func() int) error {
 	if m == nil {
 		return nil
 	}
-	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name:        "ssoctl_store_entries",
-		Help:        "Live entries in a bounded store (replay jtis, revoked sessions).",
-		ConstLabels: prometheus.Labels{"store": name},
-	}, func() float64 { return float64(f()) }))
+	if f == nil {
+		return fmt.Errorf("store %q: nil size function", name)
+	}
+	name = strings.ToValidUTF8(name, "\uFFFD") // the format requires UTF-8
+	m.storesMu.Lock()
+	defer m.storesMu.Unlock()
+	if _, dup := m.stores[name]; dup {
+		return fmt.Errorf("store %q: %w", name, ErrStoreRegistered)
+	}
+	m.stores[name] = f
+	return nil
 }
 
-// observe records one served request.
+// observe records one served request. It runs on every request, /auth
+// included, so once a label set has been seen it is two lock-free lookups
+// (the role, then the series) and atomic adds, and allocates nothing.
 func (m *Metrics) observe(role, route string, code int, seconds float64) {
+	if m == nil {
+		return
+	}
 	role = m.roles.get(role)
-	m.requests.WithLabelValues(role, route, statusLabel(code)).Inc()
-	m.duration.WithLabelValues(role, route).Observe(seconds)
+	r := m.requests.with(labelValues{statusLabel(code), role, route}, func() *requestSeries {
+		return &requestSeries{duration: m.durations.with(labelValues{role, route}, nil)}
+	})
+	r.count.Add(1)
+	r.duration.observe(seconds)
 }
 
-// statusLabel spells a status code without allocating for the common ones.
+// requestSeries is the request counter of one role, route and status code,
+// with the duration histogram of its role and route, so a request costs one
+// series lookup rather than two.
+type requestSeries struct {
+	count    atomic.Uint64
+	duration *histogram // shared by the route's status codes
+}
+
+// labelValues are a series' label values in its family's label order;
+// unused trailing slots are "". A fixed-size array is a map key that costs
+// no allocation to build.
+type labelValues [3]string
+
+// vec is one labelled family's series, created on first use and never
+// removed; the label bounds keep their number small. A sync.Map suits a
+// set that only grows and is read far more than written: a lookup takes no
+// lock, so requests on different CPUs do not contend for one.
+type vec[V any] struct {
+	series sync.Map // labelValues → *V
+}
+
+// with returns the series for lv, creating it with newV (nil: new(V)) if
+// need be. Concurrent first uses agree on one series.
+func (v *vec[V]) with(lv labelValues, newV func() *V) *V {
+	if s, ok := v.series.Load(lv); ok {
+		return s.(*V)
+	}
+	for i := range lv {
+		lv[i] = strings.Clone(lv[i]) // a value may be a slice of a request's path
+	}
+	var s *V
+	if newV != nil {
+		s = newV()
+	} else {
+		s = new(V)
+	}
+	got, _ := v.series.LoadOrStore(lv, s)
+	return got.(*V)
+}
+
+// sorted returns the series ordered by their label values.
+func (v *vec[V]) sorted() []entry[V] {
+	var out []entry[V]
+	v.series.Range(func(k, s any) bool {
+		out = append(out, entry[V]{k.(labelValues), s.(*V)})
+		return true
+	})
+	slices.SortFunc(out, func(a, b entry[V]) int { return slices.Compare(a.lv[:], b.lv[:]) })
+	return out
+}
+
+type entry[V any] struct {
+	lv labelValues
+	s  *V
+}
+
+// histogram counts observations per bucket of durationBuckets, the last
+// slot holding those above every bound. The count is the sum of the slots,
+// so a scrape always sees a +Inf bucket equal to _count, without the
+// double buffering a separate count would need.
+type histogram struct {
+	counts  [len(durationBuckets) + 1]atomic.Uint64
+	sumBits atomic.Uint64 // math.Float64bits of the sum
+}
+
+func (h *histogram) observe(v float64) {
+	i := 0
+	for i < len(durationBuckets) && !(v <= durationBuckets[i]) { // NaN lands in +Inf
+		i++
+	}
+	h.counts[i].Add(1)
+	for {
+		old := h.sumBits.Load()
+		if h.sumBits.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+v)) {
+			return
+		}
+	}
+}
+
+// family is a metric family's metadata.
+type family struct {
+	name, typ, help string
+	labels          []string
+}
+
+// appendText appends the exposition of every family that has a series, in
+// the family order above, each family's series sorted by label values.
+func (m *Metrics) appendText(b []byte) []byte {
+	b = familyGoroutines.appendHeader(b)
+	b = appendSample(b, familyGoroutines.name, "", nil, labelValues{}, "", "", strconv.Itoa(runtime.NumGoroutine()))
+
+	b = familyStart.appendHeader(b)
+	start := float64(processStart.UnixNano()) / 1e9
+	b = appendSample(b, familyStart.name, "", nil, labelValues{}, "", "", formatFloat(start))
+
+	b = appendCounters(b, familyHandoffs, &m.handoffs, (*atomic.Uint64).Load)
+	b = appendHistograms(b, familyDurations, &m.durations)
+	b = appendCounters(b, familyRequests, &m.requests, func(r *requestSeries) uint64 { return r.count.Load() })
+
+	type store struct {
+		name string
+		size func() int
+	}
+	m.storesMu.Lock()
+	stores := make([]store, 0, len(m.stores))
+	for name, size := range m.stores {
+		stores = append(stores, store{name, size})
+	}
+	m.storesMu.Unlock()
+	if len(stores) > 0 {
+		slices.SortFunc(stores, func(a, b store) int { return strings.Compare(a.name, b.name) })
+		b = familyStores.appendHeader(b)
+		for _, s := range stores {
+			// Called outside storesMu: a store's Len takes its own lock.
+			b = appendSample(b, familyStores.name, "", familyStores.labels, labelValues{s.name}, "", "", strconv.Itoa(s.size()))
+		}
+	}
+	return b
+}
+
+func appendCounters[V any](b []byte, f family, v *vec[V], count func(*V) uint64) []byte {
+	series := v.sorted()
+	if len(series) == 0 {
+		return b
+	}
+	b = f.appendHeader(b)
+	for _, e := range series {
+		b = appendSample(b, f.name, "", f.labels, e.lv, "", "", strconv.FormatUint(count(e.s), 10))
+	}
+	return b
+}
+
+func appendHistograms(b []byte, f family, v *vec[histogram]) []byte {
+	series := v.sorted()
+	if len(series) == 0 {
+		return b
+	}
+	b = f.appendHeader(b)
+	for _, e := range series {
+		var cumulative uint64
+		for i := range e.s.counts {
+			cumulative += e.s.counts[i].Load()
+			le := "+Inf"
+			if i < len(durationBuckets) {
+				le = formatFloat(durationBuckets[i])
+			}
+			b = appendSample(b, f.name, "_bucket", f.labels, e.lv, "le", le, strconv.FormatUint(cumulative, 10))
+		}
+		sum := math.Float64frombits(e.s.sumBits.Load())
+		b = appendSample(b, f.name, "_sum", f.labels, e.lv, "", "", formatFloat(sum))
+		b = appendSample(b, f.name, "_count", f.labels, e.lv, "", "", strconv.FormatUint(cumulative, 10))
+	}
+	return b
+}
+
+// appendHeader appends the family's # HELP and # TYPE lines.
+func (f family) appendHeader(b []byte) []byte {
+	b = append(b, "# HELP "...)
+	b = append(b, f.name...)
+	b = append(b, ' ')
+	b = appendEscaped(b, f.help, false)
+	b = append(b, "\n# TYPE "...)
+	b = append(b, f.name...)
+	b = append(b, ' ')
+	b = append(b, f.typ...)
+	return append(b, '\n')
+}
+
+// appendSample appends one sample line: name+suffix, the labels (names with
+// their values in lv, then extra=extraValue when extra is set) and value.
+func appendSample(b []byte, name, suffix string, names []string, lv labelValues, extra, extraValue, value string) []byte {
+	b = append(b, name...)
+	b = append(b, suffix...)
+	if len(names) > 0 || extra != "" {
+		b = append(b, '{')
+		for i, n := range names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendLabel(b, n, lv[i])
+		}
+		if extra != "" {
+			if len(names) > 0 {
+				b = append(b, ',')
+			}
+			b = appendLabel(b, extra, extraValue)
+		}
+		b = append(b, '}')
+	}
+	b = append(b, ' ')
+	b = append(b, value...)
+	return append(b, '\n')
+}
+
+func appendLabel(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, `="`...)
+	b = appendEscaped(b, value, true)
+	return append(b, '"')
+}
+
+// appendEscaped escapes s as the text format asks: a backslash and a line
+// feed everywhere, a double quote only inside a label value.
+func appendEscaped(b []byte, s string, quote bool) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b = append(b, `\\`...)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '"' && quote:
+			b = append(b, `\"`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// formatFloat spells a float as the text format (and client_golang) does;
+// infinities come out as "+Inf" and "-Inf", as the format wants.
+func formatFloat(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+
+// statusLabel spells a status code without allocating: every code
+// net/http lets a handler send (100 to 999) is a slice of one string.
 func statusLabel(code int) string {
-	switch code {
-	case 200:
-		return "200"
-	case 204:
-		return "204"
-	case 302:
-		return "302"
-	case 303:
-		return "303"
-	case 400:
-		return "400"
-	case 401:
-		return "401"
-	case 403:
-		return "403"
-	case 404:
-		return "404"
-	case 500:
-		return "500"
-	case 503:
-		return "503"
+	if 100 <= code && code <= 999 {
+		i := (code - 100) * 3
+		return statusLabels()[i : i+3]
 	}
 	return strconv.Itoa(code)
 }
 
-// knownRoutes are the paths the roles serve, labelled as themselves. Paths
-// a handler registered on an http.ServeMux are labelled by their pattern
+// statusLabels is "100101102…999", built on first use rather than at init.
+var statusLabels = sync.OnceValue(func() string {
+	b := make([]byte, 0, 900*3)
+	for code := 100; code <= 999; code++ {
+		b = strconv.AppendInt(b, int64(code), 10)
+	}
+	return string(b)
+})
+
+// knownRoute reports whether path is one the roles serve, labelled as
+// itself. A switch rather than a map: nothing to build at init. Paths a
+// handler registered on an http.ServeMux are labelled by their pattern
 // even when not listed here.
-var knownRoutes = func() map[string]bool {
-	m := map[string]bool{}
-	for _, p := range []string{
-		"/", chain.LoginPath, chain.CallbackPath, chain.ContinuePath, chain.SSOPath,
+func knownRoute(path string) bool {
+	switch path {
+	case "/", chain.LoginPath, chain.CallbackPath, chain.ContinuePath, chain.SSOPath,
 		"/sso/introspect", "/auth", "/whoami", "/logout", "/logout/continue",
 		"/backchannel-logout", "/.well-known/jwks.json",
 		"/healthz", "/readyz", "/metrics",
 		// the development IdP's subset of the Kratos API
 		"/sessions/whoami", chain.KratosLoginPath, "/self-service/login",
-		"/self-service/logout/browser", "/health/alive", "/health/ready",
-	} {
-		m[p] = true
+		"/self-service/logout/browser", "/health/alive", "/health/ready":
+		return true
 	}
-	return m
-}()
+	return false
+}
 
 // knownPrefixes label paths that carry an id.
-var knownPrefixes = []struct{ prefix, route string }{
+var knownPrefixes = [...]struct{ prefix, route string }{
 	{"/admin/sessions/", "/admin/sessions/{id}"},
 }
 
@@ -194,7 +433,7 @@ var knownPrefixes = []struct{ prefix, route string }{
 // path, else the ServeMux pattern that matched it (a bounded set: what the
 // code registered), else a known prefix, else "other".
 func routeOf(path, pattern string) string {
-	if knownRoutes[path] {
+	if knownRoute(path) {
 		return path
 	}
 	if pattern != "" {
@@ -212,43 +451,42 @@ func routeOf(path, pattern string) string {
 }
 
 // labelSet admits at most max distinct label values, each a short code of
-// letters, digits, '_', '-' and '.', and maps anything else to
-// "other". Values seen before are answered from a read lock.
+// letters, digits, '_', '-' and '.', and maps anything else to "other".
+// Values seen before are answered without a lock.
 type labelSet struct {
-	mu   sync.RWMutex
-	seen map[string]string // value → the interned copy
-	max  int
+	seen sync.Map // value → the interned copy, both strings
+
+	mu  sync.Mutex // serializes admissions, so n stays within max
+	n   int
+	max int
 }
 
 func newLabelSet(max int, seed ...string) *labelSet {
-	s := &labelSet{seen: map[string]string{"": "", "other": "other"}, max: max + 2}
-	for _, v := range seed {
-		s.seen[v] = v
+	s := &labelSet{max: max}
+	for _, v := range append([]string{"", "other"}, seed...) {
+		s.seen.Store(v, v)
 	}
-	s.max += len(seed)
 	return s
 }
 
 func (s *labelSet) get(v string) string {
-	s.mu.RLock()
-	got, ok := s.seen[v]
-	s.mu.RUnlock()
-	if ok {
-		return got
+	if got, ok := s.seen.Load(v); ok {
+		return got.(string)
 	}
 	if !isCode(v) {
 		return "other"
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if got, ok := s.seen[v]; ok {
-		return got
+	if got, ok := s.seen.Load(v); ok {
+		return got.(string)
 	}
-	if len(s.seen) >= s.max {
+	if s.n >= s.max {
 		return "other"
 	}
 	v = strings.Clone(v) // the caller's string may pin a larger buffer
-	s.seen[v] = v
+	s.seen.Store(v, v)
+	s.n++
 	return v
 }
 

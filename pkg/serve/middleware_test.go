@@ -667,7 +667,7 @@ func BenchmarkObserve(b *testing.B) {
 		{"bare", bare},
 		{"observe/log-off", serve.Observe("portal", ok, serve.ObserveOptions{Logger: discard})},
 		{"observe/log-json", serve.Observe("portal", ok, serve.ObserveOptions{Logger: jsonLog})},
-		{"observe/log-json+metrics", serve.Observe("portal", ok, serve.ObserveOptions{Logger: jsonLog, Metrics: serve.NewMetrics(nil)})},
+		{"observe/log-json+metrics", serve.Observe("portal", ok, serve.ObserveOptions{Logger: jsonLog, Metrics: serve.NewMetrics()})},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

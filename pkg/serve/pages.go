@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"sync"
 )
 
 // The roles' pages are small and self-contained: no external assets, no
@@ -15,7 +16,8 @@ const pageStyle = `body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margi
 h1{font-size:1.4rem}code,.code{font:14px ui-monospace,monospace;background:#f2f2f4;padding:.1rem .3rem;border-radius:4px}
 .muted{color:#6e6e73;font-size:.9rem}ul{padding-left:1.2rem}a.button,button{display:inline-block;padding:.5rem 1rem;border-radius:6px;border:1px solid #0a66c2;background:#0a66c2;color:#fff;text-decoration:none;font:inherit;cursor:pointer}`
 
-var pages = template.Must(template.New("pages").Parse(`
+var pages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("pages").Parse(`
 {{define "head"}}<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><title>{{.}}</title><style>` + pageStyle + `</style></head><body>{{end}}
 
 {{define "error"}}{{template "head" .Title}}
@@ -43,6 +45,7 @@ var pages = template.Must(template.New("pages").Parse(`
 <p class="muted">{{.Service}} · ssoctl</p>
 </body></html>{{end}}
 `))
+})
 
 // errorPage is what a person sees when a step of the chain refuses: the
 // reason in words and codes and the request id to quote, never a stack
@@ -73,7 +76,7 @@ func writeError(w http.ResponseWriter, r *http.Request, p errorPage) {
 		h.Set("Retry-After", "5")
 	}
 	w.WriteHeader(p.Status)
-	_ = pages.ExecuteTemplate(w, "error", p)
+	_ = pages().ExecuteTemplate(w, "error", p)
 }
 
 type interstitialPage struct {
@@ -94,7 +97,7 @@ func writeInterstitial(w http.ResponseWriter, action, target, tok string) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+nonce+"'; form-action "+target+"; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(http.StatusOK)
-	_ = pages.ExecuteTemplate(w, "interstitial", interstitialPage{Action: action, Token: tok, Target: target, Nonce: nonce})
+	_ = pages().ExecuteTemplate(w, "interstitial", interstitialPage{Action: action, Token: tok, Target: target, Nonce: nonce})
 }
 
 // landingPage shows who is signed in on one role, for people clicking
@@ -116,7 +119,7 @@ func writeLanding(w http.ResponseWriter, p landingPage) {
 	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_ = pages.ExecuteTemplate(w, "landing", p)
+	_ = pages().ExecuteTemplate(w, "landing", p)
 }
 
 func firstNonEmpty(s ...string) string {

@@ -11,8 +11,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ssoctl/ssoctl/pkg/chain"
 	"github.com/ssoctl/ssoctl/pkg/serve/store"
 	"github.com/ssoctl/ssoctl/pkg/token"
@@ -64,12 +62,13 @@ type Keys struct {
 // ErrNeedsSecret is a chain that needs a secret it does not give.
 var ErrNeedsSecret = errors.New("chain needs a secret")
 
-// ResolveKeys reads the chain's token keys. An HS256 chain's secret comes
+// ResolveKeys reads the chain's token keys; signing says whether the
+// process mints (runs the issuer). An HS256 chain's secret comes
 // from token.secret; with dev: true and no secret, a random one is made,
 // which works only while every role runs in this one process (serve dev,
 // trace --sandbox). Cookie and state keys are derived from the same root
 // with HKDF, one per role and purpose.
-func ResolveKeys(c *chain.Chain, env Env) (*Keys, error) {
+func ResolveKeys(c *chain.Chain, env Env, signing bool) (*Keys, error) {
 	env.defaults()
 	t := c.Token
 	if t.Alg == token.HS256 {
@@ -94,7 +93,10 @@ func ResolveKeys(c *chain.Chain, env Env) (*Keys, error) {
 		return &Keys{Signing: key, Verify: ring, root: secret}, nil
 	}
 	k := &Keys{}
-	if t.KeyFile != "" {
+	// The issuer signs with token.key_file; receivers verify with the
+	// published set at token.jwks_url when there is one, so a receiver's
+	// host never needs the private key.
+	if t.KeyFile != "" && (signing || t.JWKSURL == "") {
 		data, err := env.ReadFile(t.KeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("token.key_file: %w", err)
@@ -112,8 +114,8 @@ func ResolveKeys(c *chain.Chain, env Env) (*Keys, error) {
 		}
 		k.Verify, _ = token.NewKeyRing(k.Signing.Public())
 	}
-	if t.JWKSURL != "" && k.Verify == nil {
-		src, err := token.NewRemoteJWKS(t.JWKSURL, token.WithHTTPClient(env.HTTPClient))
+	if t.JWKSURL != "" {
+		src, err := token.NewRemoteJWKS(t.JWKSURL, token.WithHTTPClient(env.HTTPClient), token.WithJWKSClock(env.Now))
 		if err != nil {
 			return nil, fmt.Errorf("token.jwks_url: %w", err)
 		}
@@ -182,9 +184,6 @@ type Roles struct {
 
 // RoleOptions tune NewRoles.
 type RoleOptions struct {
-	// Registry receives each role's metrics; nil makes a fresh registry per
-	// role. Metrics are served at /metrics of every role.
-	Registry func(role string) prometheus.Registerer
 	// RecheckInterval overrides every receiver's recheck_interval; zero
 	// keeps the chain file's.
 	RecheckInterval time.Duration
@@ -206,10 +205,11 @@ func (o RoleOptions) wants(role string) bool {
 }
 
 // NewRoles builds the issuer and every receiver of c, each wrapped with
-// request ids, logging, metrics, /healthz, /readyz and /metrics.
+// request ids, logging, metrics, /healthz, /readyz and /metrics. Each role
+// has its own Metrics, served at its own /metrics.
 func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 	env.defaults()
-	keys, err := ResolveKeys(c, env)
+	keys, err := ResolveKeys(c, env, o.wants("issuer"))
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +229,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 		if err != nil {
 			return nil, err
 		}
-		metrics := newRoleMetrics(o, "issuer")
+		metrics := NewMetrics()
 		is, err := NewIssuer(IssuerConfig{
 			Chain: c, IdP: idp, Key: keys.Signing, JWKS: keys.JWKS, Sealer: sealer,
 			Now: env.Now, Logger: env.Logger.With("role", "issuer"), Metrics: metrics,
@@ -247,13 +247,12 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 		if err != nil {
 			return nil, err
 		}
-		metrics := newRoleMetrics(o, r.Name)
+		metrics := NewMetrics()
 		replay := store.NewMemoryReplay(store.MemoryOptions{Now: env.Now})
 		revocations := store.NewMemoryRevocations(store.MemoryOptions{Now: env.Now})
-		if metrics != nil {
-			_ = metrics.RegisterStoreSize("replay", replay.Len)
-			_ = metrics.RegisterStoreSize("revocations", revocations.Len)
-		}
+		// A fresh Metrics has no stores yet, so neither can fail.
+		_ = metrics.RegisterStoreSize("replay", replay.Len)
+		_ = metrics.RegisterStoreSize("revocations", revocations.Len)
 		rc, err := NewReceiver(ReceiverConfig{
 			Chain: c, Name: r.Name, IdP: idp, Keys: keys.Verify, Sealer: sealer,
 			Replay: replay, Revocations: revocations, RecheckInterval: cmp.Or(o.RecheckInterval, r.RecheckInterval),
@@ -265,16 +264,6 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 		roles.Receivers[r.Name] = mountRole(r.Name, rc, ready, metrics, env)
 	}
 	return roles, nil
-}
-
-func newRoleMetrics(o RoleOptions, role string) *Metrics {
-	reg := prometheus.NewRegistry()
-	if o.Registry != nil {
-		if r := o.Registry(role); r != nil {
-			return NewMetrics(r)
-		}
-	}
-	return NewMetrics(reg)
 }
 
 // mountRole serves a role's own paths plus /healthz, /readyz and /metrics,

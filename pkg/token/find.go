@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Found is a token Find located, and where.
@@ -21,7 +22,9 @@ type Found struct {
 // JWT-shaped value is found after them.
 var tokenParams = []string{"token", "sso_token", "handoff", "jwt", "logout_token", "id_token", "access_token"}
 
-var jwtShape = regexp.MustCompile(`[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*`)
+var jwtShape = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*`)
+})
 
 // Find locates compact JWTs in what a user pastes: a bare token, a redirect
 // URL (query and fragment parameters), an application/x-www-form-urlencoded
@@ -57,7 +60,7 @@ func Find(input string) []Found {
 	}
 	var out []Found
 	seen := map[string]bool{}
-	for _, m := range jwtShape.FindAllString(s, -1) {
+	for _, m := range jwtShape().FindAllString(s, -1) {
 		if isJWTShaped(m) && !seen[m] {
 			seen[m] = true
 			out = append(out, Found{Token: m, Where: "text"})

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -124,7 +125,7 @@ func printError(f *cmdutil.Factory, root *cobra.Command, err error) {
 			return
 		}
 		hint = ee.Hint
-	} else if m := unknownCommand.FindStringSubmatch(err.Error()); m != nil {
+	} else if m := unknownCommand().FindStringSubmatch(err.Error()); m != nil {
 		// Cobra appends "Did you mean this?" on further lines; an error is
 		// one line, so a suggestion becomes the hint.
 		hint = fmt.Sprintf("run '%s --help' to see its commands and arguments", m[2])
@@ -145,7 +146,7 @@ func printError(f *cmdutil.Factory, root *cobra.Command, err error) {
 
 // unknownCommand matches cobra's "unknown command" error, which it also
 // gives for an argument to a command that takes none.
-var unknownCommand = regexp.MustCompile(`^unknown command ("[^"]*"|.*) for "([^"]+)"`)
+var unknownCommand = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^unknown command ("[^"]*"|.*) for "([^"]+)"`) })
 
 func newCmdVersion(f *cmdutil.Factory) *cobra.Command {
 	return &cobra.Command{
