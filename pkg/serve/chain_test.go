@@ -431,3 +431,38 @@ func TestChainAsymmetricKeysReceiversFetchTheIssuersJWKS(t *testing.T) {
 		t.Errorf("token from an unknown key = %d, want 401 naming kid_unknown", resp.StatusCode)
 	}
 }
+
+// Browsers check a form's CSP form-action on every redirect after the
+// submission, and a login form's submission starts a redirect chain through
+// every role; Chromium stopped the walk at the first receiver when
+// form-action named only the issuer. The Go browser does not enforce CSP,
+// so the policy itself is checked here.
+func TestChainFormsAllowEveryChainOriginInFormAction(t *testing.T) {
+	for _, transport := range []string{"query", "form_post"} {
+		t.Run(transport, func(t *testing.T) {
+			rc := startChain(t, strings.Replace(localChain, "  leeway: 5s\n", "  leeway: 5s\n  transport: "+transport+"\n", 1))
+			b := rc.alice()
+			resp, _ := b.Get(idpPublic + "/self-service/login/browser?" + url.Values{"return_to": {issuerURL + "/"}}.Encode())
+			pages := []*http.Response{resp}
+			if transport == "form_post" {
+				if p := b.Visit(loginURL(issuerURL + "/")); p.Status != http.StatusOK {
+					t.Fatalf("login ended with %d at %s", p.Status, p.URL)
+				}
+				// Signed in, the next /login answers with the interstitial.
+				resp, body := b.Get(loginURL(portalURL + "/"))
+				if !strings.Contains(body, `method="post"`) {
+					t.Fatalf("no interstitial: %d %s", resp.StatusCode, body)
+				}
+				pages = append(pages, resp)
+			}
+			for _, p := range pages {
+				csp := p.Header.Get("Content-Security-Policy")
+				for _, origin := range []string{issuerURL, portalURL, dashboardURL} {
+					if !strings.Contains(csp, "form-action") || !strings.Contains(csp, origin) {
+						t.Errorf("%s: CSP %q does not allow form-action to %s", p.Request.URL.Path, csp, origin)
+					}
+				}
+			}
+		})
+	}
+}

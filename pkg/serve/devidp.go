@@ -53,6 +53,12 @@ type DevIdPConfig struct {
 	// whose return_to it rejects is refused with 400 and no redirect; nil
 	// refuses every return_to.
 	AllowReturn func(string) error
+	// FormAction lists the CSP sources (besides 'self') the login page's
+	// form-action allows. Browsers apply form-action to every redirect that
+	// follows a form submission, and a login ends in a redirect chain
+	// through the whole SSO chain, so this is every origin of the chain.
+	// Empty allows the return_to's origin only.
+	FormAction []string
 	// Secure sets the Secure attribute on the IdP's cookies. It is implied
 	// by an https PublicURL.
 	Secure bool
@@ -79,6 +85,7 @@ type DevIdP struct {
 	secure       bool
 	ttl          time.Duration
 	allow        func(string) error
+	formAction   string
 	now          func() time.Time
 	log          *slog.Logger
 	users        map[string]*devIdPUser // by lower-case email
@@ -127,6 +134,7 @@ func NewDevIdP(cfg DevIdPConfig) (*DevIdP, error) {
 		cookieName: cfg.CookieName,
 		ttl:        cfg.SessionTTL,
 		allow:      cfg.AllowReturn,
+		formAction: strings.Join(cfg.FormAction, " "),
 		now:        cfg.Now,
 		log:        cfg.Logger,
 		users:      map[string]*devIdPUser{},
@@ -262,6 +270,7 @@ func NewDevIdPFromChain(c *chain.Chain, env Env) (*DevIdP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dev idp: idp.public_url: %w", err)
 	}
+	cfg.FormAction = chainOrigins(c)
 	// pkg/chain defaults and validates it: the registrable domain shared
 	// with the issuer, so the issuer's /callback receives the session.
 	cfg.CookieDomain = c.IdP.CookieDomain

@@ -107,7 +107,11 @@ func (d *DevIdP) render(w http.ResponseWriter, p devIdPPage) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	devIdPSecurityHeaders(w.Header(), devIdPOrigin(p.ReturnTo))
+	fa := d.formAction
+	if fa == "" {
+		fa = devIdPOrigin(p.ReturnTo)
+	}
+	devIdPSecurityHeaders(w.Header(), fa)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(buf.Bytes())

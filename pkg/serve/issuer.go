@@ -38,6 +38,9 @@ type Issuer struct {
 	allow     *chain.Allowlist
 	receivers []chain.Receiver // the receivers the walk visits, in order
 	mux       *http.ServeMux
+	// formAction is the chain's origins as CSP sources, for the form_post
+	// interstitial.
+	formAction string
 }
 
 // Walk state and login cookies live minutes at most: long enough for a
@@ -71,7 +74,8 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
-	is := &Issuer{cfg: cfg, origin: strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"), allow: allow}
+	is := &Issuer{cfg: cfg, origin: strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"), allow: allow,
+		formAction: strings.Join(append([]string{"'self'"}, chainOrigins(cfg.Chain)...), " ")}
 	for _, r := range cfg.Chain.Receivers {
 		if !r.SharedCookie {
 			is.receivers = append(is.receivers, r)
@@ -258,7 +262,7 @@ func (is *Issuer) hop(w http.ResponseWriter, r *http.Request, wk walk) {
 	}
 	sso := strings.TrimSuffix(rcv.URL, "/") + chain.SSOPath
 	if is.cfg.Chain.Token.Transport == chain.TransportFormPost {
-		writeInterstitial(w, sso, strings.TrimSuffix(rcv.URL, "/"), tok)
+		writeInterstitial(w, sso, strings.TrimSuffix(rcv.URL, "/"), is.formAction, tok)
 		return
 	}
 	http.Redirect(w, r, sso+"?"+url.Values{chain.TokenParam: {tok}}.Encode(), http.StatusSeeOther)

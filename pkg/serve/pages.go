@@ -5,7 +5,11 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
+
+	"github.com/ssoctl/ssoctl/pkg/chain"
 )
 
 // The roles' pages are small and self-contained: no external assets, no
@@ -86,16 +90,51 @@ type interstitialPage struct {
 	Nonce  string
 }
 
+// chainOrigins lists, as CSP sources, every origin a chain's redirects may
+// pass through: its roles and its return_to patterns (a pattern's "*."
+// host is a valid CSP wildcard). A form whose submission starts such a
+// redirect chain needs them all in form-action, since browsers check
+// form-action on every redirect after the submission, not only the first
+// request.
+func chainOrigins(c *chain.Chain) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(raw string) {
+		o := raw
+		if i := strings.Index(o, "://"); i >= 0 {
+			if j := strings.IndexAny(o[i+3:], "/?#"); j >= 0 {
+				o = o[:i+3+j]
+			}
+		}
+		if o != "" && !seen[o] && !strings.ContainsAny(o, " ;,'") {
+			seen[o] = true
+			out = append(out, o)
+		}
+	}
+	add(c.Issuer.URL)
+	add(c.IdP.PublicURL)
+	for _, r := range c.Receivers {
+		add(r.URL)
+	}
+	for _, p := range c.ReturnTo.Allow {
+		add(p)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // writeInterstitial carries a token by auto-submitted POST (form_post), so
 // it never lands in an address bar, history, a Referer or an access log.
-func writeInterstitial(w http.ResponseWriter, action, target, tok string) {
+// formAction holds the chain's origins: the receiver the form posts to
+// redirects on through the chain.
+func writeInterstitial(w http.ResponseWriter, action, target, formAction, tok string) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	nonce := base64.RawStdEncoding.EncodeToString(b[:])
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+nonce+"'; form-action "+target+"; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+nonce+"'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(http.StatusOK)
 	_ = pages().ExecuteTemplate(w, "interstitial", interstitialPage{Action: action, Token: tok, Target: target, Nonce: nonce})
 }
