@@ -218,39 +218,6 @@ func (rc *runningChain) handoffURL(b *browsertest.Browser, origin string) string
 	return ""
 }
 
-func TestChainRefusesReplayedHandoff(t *testing.T) {
-	rc := startChain(t, localChain)
-	b := rc.alice()
-	sso := rc.handoffURL(b, portalURL)
-	attacker := browsertest.New(t, rc.net)
-	resp, body := attacker.Get(sso)
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "token_replayed") {
-		t.Errorf("replayed /sso = %d, want 401 naming token_replayed", resp.StatusCode)
-	}
-	if len(attacker.Cookies(portalURL)) != 0 {
-		t.Errorf("a refused handoff set cookies %v", attacker.Cookies(portalURL))
-	}
-}
-
-func TestChainRefusesTokenForAnotherReceiver(t *testing.T) {
-	rc := startChain(t, localChain)
-	fresh := rc.captureUnused(rc.alice(), portalURL)
-	// Whoever holds the token: here a browser with no cookies at all.
-	b := browsertest.New(t, rc.net)
-	resp, body := b.Get(dashboardURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {fresh}}.Encode())
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "audience_mismatch") {
-		t.Errorf("portal's token at dashboard = %d, want 401 naming audience_mismatch", resp.StatusCode)
-	}
-	if got := b.Cookies(dashboardURL); len(got) != 0 {
-		t.Errorf("dashboard set cookies %v for a token minted for portal", got)
-	}
-	// The refusal consumed nothing: portal still takes its own token.
-	resp, _ = b.Get(portalURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {fresh}}.Encode())
-	if resp.StatusCode != http.StatusSeeOther || !slices.Contains(b.Cookies(portalURL), "portal_session") {
-		t.Errorf("portal's own token after dashboard refused it = %d, cookies %v; want 303 and portal_session", resp.StatusCode, b.Cookies(portalURL))
-	}
-}
-
 // captureUnused logs b in (a whole walk), then returns the token of a new
 // handoff to origin without sending it there: the issuer's redirect is
 // read, not followed.
@@ -287,20 +254,6 @@ func TestChainRefusesForeignReturnToBeforeAnyRedirect(t *testing.T) {
 		if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" || !strings.Contains(body, "return_to_refused") {
 			t.Errorf("return_to %q: %d Location=%q; want 400 naming return_to_refused and no redirect", rt, resp.StatusCode, resp.Header.Get("Location"))
 		}
-	}
-}
-
-func TestChainRefusesHandoffAfterIdPRevocation(t *testing.T) {
-	rc := startChain(t, localChain)
-	fresh := rc.captureUnused(rc.alice(), portalURL)
-	rc.revoke(fresh)
-	b := browsertest.New(t, rc.net)
-	resp, body := b.Get(portalURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {fresh}}.Encode())
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "idp_session_inactive") {
-		t.Errorf("handoff after revocation = %d, want 401 naming idp_session_inactive", resp.StatusCode)
-	}
-	if got := b.Cookies(portalURL); len(got) != 0 {
-		t.Errorf("portal set cookies %v for a revoked session", got)
 	}
 }
 
@@ -343,32 +296,6 @@ func TestChainFailsClosedWhileIdPIsDownAndRecovers(t *testing.T) {
 	}
 	if p := b.Visit(loginURL(dashboardURL + "/")); p.URL != dashboardURL+"/" {
 		t.Errorf("login after the IdP is back ended at %s (%d)", p.URL, p.Status)
-	}
-}
-
-func TestChainRefusesTokenWhoseSubjectIsNotTheSessions(t *testing.T) {
-	rc := startChain(t, localChain)
-	fresh := rc.captureUnused(rc.alice(), portalURL)
-	parsed, err := token.Parse(fresh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Signed with the chain's key, for alice's live session, naming someone
-	// else: what a leaked key or a buggy issuer would send.
-	forged, _, err := token.Mint(rc.roles.Keys.Signing, token.MintOptions{
-		Issuer: issuerURL, Audience: "portal", Subject: "mallory", SessionID: parsed.Claims.SessionID,
-		Return: portalURL + "/", Now: rc.clock.Now,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := browsertest.New(t, rc.net)
-	resp, body := b.Get(portalURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {forged}}.Encode())
-	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "idp_session_mismatch") {
-		t.Errorf("token naming another subject = %d, want 401 naming idp_session_mismatch", resp.StatusCode)
-	}
-	if got := b.Cookies(portalURL); len(got) != 0 {
-		t.Errorf("portal set cookies %v", got)
 	}
 }
 
@@ -465,4 +392,165 @@ func TestChainFormsAllowEveryChainOriginInFormAction(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refusalTest is one handoff a receiver must refuse, read like a story:
+// alice has logged in (a whole walk), and then someone presents a token,
+// built from a fresh one of hers, to a receiver. Nothing may be set.
+type refusalTest struct {
+	description string
+	receiver    string // origin the token is presented to
+	// present returns the /sso URL to request; fresh is an unused handoff
+	// for portal, sso the /sso URL alice's own walk already used.
+	present    func(rc *runningChain, fresh, used string) string
+	wantStatus int
+	wantReason string
+}
+
+func ssoURL(origin, tok string) string {
+	return origin + chain.SSOPath + "?" + url.Values{chain.TokenParam: {tok}}.Encode()
+}
+
+// mintFor mints with the chain's own key, so only the claim under test is
+// wrong.
+func mintFor(rc *runningChain, fresh string, edit func(*token.MintOptions)) string {
+	parsed, err := token.Parse(fresh)
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	o := token.MintOptions{
+		Issuer: issuerURL, Audience: "portal", Subject: parsed.Claims.Subject, SessionID: parsed.Claims.SessionID,
+		Return: portalURL + "/", Now: rc.clock.Now,
+	}
+	edit(&o)
+	tok, _, err := token.Mint(rc.roles.Keys.Signing, o)
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	return tok
+}
+
+var refusalTests = []refusalTest{
+	{
+		description: "The /sso URL of alice's own walk, replayed by someone else.",
+		receiver:    portalURL,
+		present:     func(rc *runningChain, fresh, used string) string { return used },
+		wantStatus:  http.StatusUnauthorized, wantReason: "token_replayed",
+	},
+	{
+		description: "A token minted for portal, taken to dashboard.",
+		receiver:    dashboardURL,
+		present:     func(rc *runningChain, fresh, used string) string { return ssoURL(dashboardURL, fresh) },
+		wantStatus:  http.StatusUnauthorized, wantReason: "audience_mismatch",
+	},
+	{
+		description: "A token whose IdP session was revoked after it was minted.",
+		receiver:    portalURL,
+		present: func(rc *runningChain, fresh, used string) string {
+			rc.revoke(fresh)
+			return ssoURL(portalURL, fresh)
+		},
+		wantStatus: http.StatusUnauthorized, wantReason: "idp_session_inactive",
+	},
+	{
+		description: "Signed with the chain's key for alice's live session, naming someone else (a leaked key, a buggy issuer).",
+		receiver:    portalURL,
+		present: func(rc *runningChain, fresh, used string) string {
+			return ssoURL(portalURL, mintFor(rc, fresh, func(o *token.MintOptions) { o.Subject = "mallory" }))
+		},
+		wantStatus: http.StatusUnauthorized, wantReason: "idp_session_mismatch",
+	},
+	{
+		description: "A token that sends the browser on to a foreign site.",
+		receiver:    portalURL,
+		present: func(rc *runningChain, fresh, used string) string {
+			return ssoURL(portalURL, mintFor(rc, fresh, func(o *token.MintOptions) { o.Return = "https://evil.example/" }))
+		},
+		wantStatus: http.StatusUnauthorized, wantReason: "ret_not_allowed",
+	},
+	{
+		description: "A token that lived past its 30 seconds (plus the 5 s leeway).",
+		receiver:    portalURL,
+		present: func(rc *runningChain, fresh, used string) string {
+			rc.clock.Advance(35 * time.Second)
+			return ssoURL(portalURL, fresh)
+		},
+		wantStatus: http.StatusUnauthorized, wantReason: "token_expired",
+	},
+	{
+		description: "A token minted for an hour, longer than receivers accept.",
+		receiver:    portalURL,
+		present: func(rc *runningChain, fresh, used string) string {
+			return ssoURL(portalURL, mintFor(rc, fresh, func(o *token.MintOptions) { o.TTL = time.Hour }))
+		},
+		wantStatus: http.StatusUnauthorized, wantReason: "lifetime_too_long",
+	},
+	{
+		description: "A token whose signature was tampered with.",
+		receiver:    portalURL,
+		present: func(rc *runningChain, fresh, used string) string {
+			last := fresh[len(fresh)-2]
+			flip := byte('A')
+			if last == 'A' {
+				flip = 'B'
+			}
+			return ssoURL(portalURL, fresh[:len(fresh)-2]+string(flip)+fresh[len(fresh)-1:])
+		},
+		wantStatus: http.StatusUnauthorized, wantReason: "signature_invalid",
+	},
+	{
+		description: `The same claims re-sent unsigned, with alg "none".`,
+		receiver:    portalURL,
+		present: func(rc *runningChain, fresh, used string) string {
+			parts := strings.Split(fresh, ".")
+			return ssoURL(portalURL, "eyJhbGciOiJub25lIiwidHlwIjoic3NvLWhhbmRvZmYrand0In0."+parts[1]+".")
+		},
+		wantStatus: http.StatusUnauthorized, wantReason: "alg_none",
+	},
+	{
+		description: "No token at all.",
+		receiver:    portalURL,
+		present:     func(rc *runningChain, fresh, used string) string { return portalURL + chain.SSOPath },
+		wantStatus:  http.StatusBadRequest, wantReason: "token_missing",
+	},
+}
+
+func TestChainRefusesHandoffs(t *testing.T) {
+	for _, tt := range refusalTests {
+		t.Run(tt.description, func(t *testing.T) {
+			rc := startChain(t, localChain)
+			alice := rc.alice()
+			used := rc.handoffURL(alice, portalURL)
+			fresh := rc.captureUnused(alice, portalURL)
+			target := tt.present(rc, fresh, used)
+
+			// Whoever holds the token: a browser with no cookies at all.
+			b := browsertest.New(t, rc.net)
+			resp, body := b.Get(target)
+			if resp.StatusCode != tt.wantStatus || !strings.Contains(body, tt.wantReason) {
+				t.Errorf("%s = %d, want %d naming %s", tt.receiver, resp.StatusCode, tt.wantStatus, tt.wantReason)
+			}
+			if loc := resp.Header.Get("Location"); loc != "" {
+				t.Errorf("a refused handoff redirected to %s", loc)
+			}
+			if got := b.Cookies(tt.receiver); len(got) != 0 {
+				t.Errorf("a refused handoff set cookies %v", got)
+			}
+			if !strings.Contains(body, "request id") {
+				t.Error("the refusal page gives no request id to quote")
+			}
+		})
+	}
+	t.Run("A refusal consumes nothing: portal still takes the token dashboard refused.", func(t *testing.T) {
+		rc := startChain(t, localChain)
+		fresh := rc.captureUnused(rc.alice(), portalURL)
+		b := browsertest.New(t, rc.net)
+		if resp, _ := b.Get(ssoURL(dashboardURL, fresh)); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("dashboard = %d, want 401", resp.StatusCode)
+		}
+		resp, _ := b.Get(ssoURL(portalURL, fresh))
+		if resp.StatusCode != http.StatusSeeOther || !slices.Contains(b.Cookies(portalURL), "portal_session") {
+			t.Errorf("portal = %d with cookies %v, want 303 and portal_session", resp.StatusCode, b.Cookies(portalURL))
+		}
+	})
 }
