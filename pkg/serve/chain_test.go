@@ -554,3 +554,37 @@ func TestChainRefusesHandoffs(t *testing.T) {
 		}
 	})
 }
+
+func TestChainIssuerRefusesWalkStateItCannotTrust(t *testing.T) {
+	rc := startChain(t, localChain)
+	fresh := rc.captureUnused(rc.alice(), portalURL)
+	parsed, err := token.Parse(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	continueURL := parsed.Claims.Return // the issuer's /sso/continue with alice's sealed state
+	tests := []struct {
+		description string
+		url         string
+		wantReason  string
+	}{
+		{"A callback whose state was made up.", issuerURL + chain.CallbackPath + "?state=made-up", "login_state_invalid"},
+		{"A callback with no state.", issuerURL + chain.CallbackPath, "login_state_invalid"},
+		{"A continue whose state was made up.", issuerURL + chain.ContinuePath + "?state=AAAA.BBBB", "walk_state_invalid"},
+		{"Alice's continue URL opened in another browser, which has no issuer session.", continueURL, "issuer_cookie_missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			b := browsertest.New(t, rc.net)
+			resp, body := b.Get(tt.url)
+			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, tt.wantReason) || resp.Header.Get("Location") != "" {
+				t.Errorf("%s = %d Location=%q, want 400 naming %s and no redirect", tt.url, resp.StatusCode, resp.Header.Get("Location"), tt.wantReason)
+			}
+		})
+	}
+	rc.clock.Advance(3 * time.Minute)
+	resp, body := rc.alice().Get(continueURL)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "walk_state_expired") {
+		t.Errorf("a continue state 3 minutes old = %d, want 400", resp.StatusCode)
+	}
+}

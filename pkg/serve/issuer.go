@@ -168,16 +168,9 @@ func (is *Issuer) callback(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ErrSealExpired) {
 			reason = "login_state_expired"
 		}
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", reason))
-		writeError(w, r, errorPage{
-			Status:     http.StatusBadRequest,
-			Title:      "This sign-in cannot be finished",
-			Message:    "The sign-in state is missing, expired, or belongs to another browser. Start again from the beginning.",
-			Reasons:    []pageReason{{Code: reason, Message: "the state parameter and the login cookie must both come from a sign-in this browser started less than 10 minutes ago"}},
-			RetryURL:   is.origin + chain.LoginPath,
-			RetryLabel: "Sign in again",
-			Role:       "issuer",
-		})
+		is.startOver(w, r, reason, "This sign-in cannot be finished",
+			"The sign-in state is missing, expired, or belongs to another browser. Start again from the beginning.",
+			"the state parameter and the login cookie must both come from a sign-in this browser started less than 10 minutes ago")
 		return
 	}
 	returnTo := f[0]
@@ -292,19 +285,23 @@ func (is *Issuer) continueWalk(w http.ResponseWriter, r *http.Request) {
 		case err == nil && cs == nil:
 			reason = "issuer_cookie_missing"
 		}
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", reason))
-		writeError(w, r, errorPage{
-			Status:     http.StatusBadRequest,
-			Title:      "This sign-in cannot continue",
-			Message:    "The sign-in's progress state is missing, expired, or belongs to another browser session.",
-			Reasons:    []pageReason{{Code: reason, Message: "a receiver hands back to the issuer with the state the issuer gave it, in the browser that started the sign-in, within 2 minutes"}},
-			RetryURL:   is.origin + chain.LoginPath,
-			RetryLabel: "Sign in again",
-			Role:       "issuer",
-		})
+		is.startOver(w, r, reason, "This sign-in cannot continue",
+			"The sign-in's progress state is missing, expired, or belongs to another browser session.",
+			"a receiver hands back to the issuer with the state the issuer gave it, in the browser that started the sign-in, within 2 minutes")
 		return
 	}
 	is.hop(w, r, walk{chn: f[0], sid: f[1], sub: f[2], returnTo: f[3], next: next})
+}
+
+// startOver refuses a step whose state cannot be trusted (400) and offers a
+// fresh sign-in.
+func (is *Issuer) startOver(w http.ResponseWriter, r *http.Request, reason, title, msg, detail string) {
+	Annotate(r, slog.String("result", "refused"), slog.String("reason", reason))
+	writeError(w, r, errorPage{
+		Status: http.StatusBadRequest, Title: title, Message: msg,
+		Reasons:  []pageReason{{Code: reason, Message: detail}},
+		RetryURL: is.origin + chain.LoginPath, RetryLabel: "Sign in again", Role: "issuer",
+	})
 }
 
 func (is *Issuer) idpDown(w http.ResponseWriter, r *http.Request, err error, returnTo string) {

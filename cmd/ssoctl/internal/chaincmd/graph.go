@@ -113,8 +113,8 @@ func invalidChain(opts *GraphOptions, lint *chain.LintError) error {
 	st := cmdutil.NewStyles(opts.IO.ErrOut, opts.IO.ErrColorEnabled())
 	printProblems(opts.IO.ErrOut, st, file, lint.Problems)
 	nErr, _ := count(lint.Problems)
-	return cmdutil.UsageError("fix the errors above; 'ssoctl chain lint -f "+clean(opts.File)+"' checks the file again",
-		"%s has %s; nothing to draw", clean(file), plural(nErr, "error"))
+	return cmdutil.UsageError("fix the errors above; 'ssoctl chain lint -f "+cmdutil.Printable(opts.File)+"' checks the file again",
+		"%s has %s; nothing to draw", cmdutil.Printable(file), plural(nErr, "error"))
 }
 
 // planDiagram plans the first login and lays it out. An explicit
@@ -135,16 +135,16 @@ func planDiagram(opts *GraphOptions, c *chain.Chain) (*diagram, error) {
 		if explicit {
 			hint := "write --return-to as a plain absolute URL, like https://portal.company2.com/home"
 			if errors.Is(err, chain.ErrNotAllowed) {
-				hint = "pick a URL that return_to.allow covers: " + clean(strings.Join(c.ReturnTo.Allow, ", "))
+				hint = "pick a URL that return_to.allow covers: " + cmdutil.Printable(strings.Join(c.ReturnTo.Allow, ", "))
 			}
 			return nil, cmdutil.UsageError(hint,
-				"--return-to refused: %s", clean(strings.TrimPrefix(strings.TrimPrefix(err.Error(), "plan: "), chain.ErrReturnToRefused.Error()+": ")))
+				"--return-to refused: %s", cmdutil.Printable(strings.TrimPrefix(strings.TrimPrefix(err.Error(), "plan: "), chain.ErrReturnToRefused.Error()+": ")))
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "ssoctl: note: %s is outside return_to.allow; the drawing ends at the issuer\n", clean(returnTo))
+		fmt.Fprintf(opts.IO.ErrOut, "ssoctl: note: %s is outside return_to.allow; the drawing ends at the issuer\n", cmdutil.Printable(returnTo))
 		hops, err = chain.Plan(c, "")
 	}
 	if err != nil {
-		return nil, cmdutil.UsageError("", "%s", clean(err.Error()))
+		return nil, cmdutil.UsageError("", "%s", cmdutil.Printable(err.Error()))
 	}
 	return newDiagram(c, hops), nil
 }

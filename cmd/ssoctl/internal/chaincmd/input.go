@@ -6,7 +6,6 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
 	"github.com/ssoctl/ssoctl/pkg/chain"
@@ -41,9 +40,9 @@ func loadChain(f *cmdutil.Factory, file, cmdPath string) (*chain.Chain, error) {
 	case errors.As(err, &lint):
 		return nil, err
 	case strings.Contains(err.Error(), "is a directory"):
-		return nil, cmdutil.UsageError("-f takes the chain file itself, like "+clean(strings.TrimSuffix(file, "/"))+"/chain.yaml", "%s", clean(err.Error()))
+		return nil, cmdutil.UsageError("-f takes the chain file itself, like "+cmdutil.Printable(strings.TrimSuffix(file, "/"))+"/chain.yaml", "%s", cmdutil.Printable(err.Error()))
 	default:
-		return nil, cmdutil.UsageError("check the path given to -f", "%s", clean(err.Error()))
+		return nil, cmdutil.UsageError("check the path given to -f", "%s", cmdutil.Printable(err.Error()))
 	}
 }
 
@@ -71,19 +70,6 @@ func problemViews(ps []chain.Problem) []problemView {
 		out = append(out, problemView{Line: p.Line, Col: p.Col, Severity: p.Severity.String(), Path: p.Path, Message: p.Message, Fix: p.Fix})
 	}
 	return out
-}
-
-// clean makes s safe to print on a terminal: text with control or
-// invisible characters (an escape sequence in a YAML key, a bidi override)
-// is shown Go-quoted, without the quotes.
-func clean(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			q := strconv.QuoteToGraphic(s)
-			return q[1 : len(q)-1]
-		}
-	}
-	return s
 }
 
 // plural writes "1 error", "2 errors".

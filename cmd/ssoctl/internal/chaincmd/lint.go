@@ -64,7 +64,7 @@ func noArgs(flag string) cobra.PositionalArgs {
 		if len(args) == 0 {
 			return nil
 		}
-		return cmdutil.UsageError(fmt.Sprintf("pass the chain file with %s: '%s %s %s'", flag, cmd.CommandPath(), flag, clean(args[0])),
+		return cmdutil.UsageError(fmt.Sprintf("pass the chain file with %s: '%s %s %s'", flag, cmd.CommandPath(), flag, cmdutil.Printable(args[0])),
 			"unexpected argument %q", args[0])
 	}
 }
@@ -184,7 +184,7 @@ func printLint(opts *LintOptions, file string, c *chain.Chain, problems []chain.
 		if s.SharedCookie > 0 {
 			what += fmt.Sprintf(", %d shared-cookie", s.SharedCookie)
 		}
-		summary = fmt.Sprintf("%s: %s (%s, mode %s, %s)", clean(file), st.Good.Render("ok"), what, s.Mode, s.Alg)
+		summary = fmt.Sprintf("%s: %s (%s, mode %s, %s)", cmdutil.Printable(file), st.Good.Render("ok"), what, s.Mode, s.Alg)
 		if nWarn > 0 {
 			summary += ", " + st.Warn.Render(plural(nWarn, "warning"))
 		}
@@ -201,9 +201,9 @@ func printProblems(w io.Writer, st *cmdutil.Styles, file string, problems []chai
 		if p.Severity == chain.SeverityWarning {
 			sev = st.Warn.Render("warning")
 		}
-		fmt.Fprintf(w, "%s: %s: %s\n", st.Label.Render(fmt.Sprintf("%s:%d:%d", clean(file), p.Line, p.Col)), sev, clean(p.Message))
+		fmt.Fprintf(w, "%s: %s: %s\n", st.Label.Render(fmt.Sprintf("%s:%d:%d", cmdutil.Printable(file), p.Line, p.Col)), sev, cmdutil.Printable(p.Message))
 		if fix := strings.TrimSpace(p.Fix); fix != "" {
-			fmt.Fprintf(w, "  %s\n", st.Dim.Render("fix: "+clean(fix)))
+			fmt.Fprintf(w, "  %s\n", st.Dim.Render("fix: "+cmdutil.Printable(fix)))
 		}
 	}
 }

@@ -254,7 +254,7 @@ func writeDot(w io.Writer, d *diagram) {
 
 // writeText writes the numbered hop list.
 func writeText(w io.Writer, st *cmdutil.Styles, d *diagram) {
-	fmt.Fprintf(w, "%s\n", st.Heading.Render(clean(d.title())+", ending at "+clean(d.final)))
+	fmt.Fprintf(w, "%s\n", st.Heading.Render(cmdutil.Printable(d.title())+", ending at "+cmdutil.Printable(d.final)))
 	kindW, routeW := 0, 0
 	routes := make([]string, len(d.arrows))
 	for i, a := range d.arrows {
@@ -268,16 +268,16 @@ func writeText(w io.Writer, st *cmdutil.Styles, d *diagram) {
 		line := fmt.Sprintf("%*d. %s  %s  %s %s",
 			numW, i+1,
 			st.Code.Render(pad(string(h.Kind), kindW)),
-			pad(clean(routes[i]), routeW),
-			pad(h.Method, 4), clean(h.To))
+			pad(cmdutil.Printable(routes[i]), routeW),
+			pad(h.Method, 4), cmdutil.Printable(h.To))
 		if h.Kind == chain.HopHandoff {
-			line += "  " + st.Label.Render("token aud="+clean(h.Audience))
+			line += "  " + st.Label.Render("token aud="+cmdutil.Printable(h.Audience))
 		}
 		fmt.Fprintln(w, line)
 	}
 	for _, r := range d.roles {
 		if r.shared {
-			fmt.Fprintf(w, "%s %s: %s\n", clean(r.name), clean(r.url), st.Dim.Render(clean(d.sharedNote())))
+			fmt.Fprintf(w, "%s %s: %s\n", cmdutil.Printable(r.name), cmdutil.Printable(r.url), st.Dim.Render(cmdutil.Printable(d.sharedNote())))
 		}
 	}
 }

@@ -28,17 +28,3 @@ func TestDotQuote(t *testing.T) {
 		t.Errorf("dotLabel = %s", got)
 	}
 }
-
-func TestClean(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"chain.yaml", "chain.yaml"},
-		{"café → ok", "café → ok"},
-		{"evil\x1b[2J.yaml", `evil\x1b[2J.yaml`},
-		{"rtl\u202egnp.yaml", `rtl\u202egnp.yaml`},
-	}
-	for _, tt := range tests {
-		if got := clean(tt.in); got != tt.want {
-			t.Errorf("clean(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}

@@ -49,24 +49,14 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ch, err := opts.load()
+	ch, log, e, err := opts.prepare(opts.f, opts.IO.ErrOut)
 	if err != nil {
 		return err
 	}
-	log, err := opts.logger(opts.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	e := env(opts.f, ch, log)
 	var servers []*server
 	if ch.IdP.Kind == chain.IdPDev {
-		idp, err := serve.NewDevIdPFromChain(ch, e)
-		if err != nil {
-			return cmdutil.UsageError("", "%v", err)
-		}
-		servers = append(servers, &server{role: "idp", url: ch.IdP.PublicURL, listen: ch.IdP.Listen, h: serve.Observe("idp", idp.Public(), serve.ObserveOptions{Logger: log, Now: e.Now})})
-		if ch.IdP.AdminListen != "" && ch.IdP.AdminListen != ch.IdP.Listen {
-			servers = append(servers, &server{role: "idp admin", url: ch.IdP.AdminURL, listen: ch.IdP.AdminListen, h: serve.Observe("idp-admin", idp.Admin(), serve.ObserveOptions{Logger: log, Now: e.Now})})
+		if servers, err = devIdPServers(ch, e, log); err != nil {
+			return err
 		}
 	}
 	roles, err := serve.NewRoles(ch, e, serve.RoleOptions{})

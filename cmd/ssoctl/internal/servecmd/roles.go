@@ -75,28 +75,18 @@ func roleRun(ctx context.Context, opts *RoleOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	ch, err := opts.load()
+	ch, log, e, err := opts.prepare(opts.f, opts.IO.ErrOut)
 	if err != nil {
 		return err
 	}
-	log, err := opts.logger(opts.IO.ErrOut)
-	if err != nil {
-		return err
-	}
-	e := env(opts.f, ch, log)
 	var servers []*server
 	switch opts.role {
 	case "idp":
 		if ch.IdP.Kind != chain.IdPDev {
 			return cmdutil.UsageError("run Kratos itself for idp.kind kratos", "idp.kind is %q; 'serve idp' runs only the dev IdP", ch.IdP.Kind)
 		}
-		idp, err := serve.NewDevIdPFromChain(ch, e)
-		if err != nil {
-			return cmdutil.UsageError("", "%v", err)
-		}
-		servers = append(servers, &server{role: "idp", url: ch.IdP.PublicURL, listen: ch.IdP.Listen, h: serve.Observe("idp", idp.Public(), serve.ObserveOptions{Logger: log, Now: e.Now})})
-		if ch.IdP.AdminListen != "" && ch.IdP.AdminListen != ch.IdP.Listen {
-			servers = append(servers, &server{role: "idp admin", url: ch.IdP.AdminURL, listen: ch.IdP.AdminListen, h: serve.Observe("idp-admin", idp.Admin(), serve.ObserveOptions{Logger: log, Now: e.Now})})
+		if servers, err = devIdPServers(ch, e, log); err != nil {
+			return err
 		}
 	case "issuer":
 		roles, err := serve.NewRoles(ch, e, serve.RoleOptions{Only: []string{"issuer"}})

@@ -90,6 +90,34 @@ func (c *common) logger(w io.Writer) (*slog.Logger, error) {
 	return nil, cmdutil.UsageError("", "--log-format %q: use text or json", c.LogFormat)
 }
 
+// prepare loads the chain and makes the log and the roles' environment:
+// what every serve command does first.
+func (c *common) prepare(f *cmdutil.Factory, errOut io.Writer) (*chain.Chain, *slog.Logger, serve.Env, error) {
+	ch, err := c.load()
+	if err != nil {
+		return nil, nil, serve.Env{}, err
+	}
+	log, err := c.logger(errOut)
+	if err != nil {
+		return nil, nil, serve.Env{}, err
+	}
+	return ch, log, env(f, ch, log), nil
+}
+
+// devIdPServers are the dev IdP's listeners: public, and admin when the
+// chain gives it its own.
+func devIdPServers(ch *chain.Chain, e serve.Env, log *slog.Logger) ([]*server, error) {
+	idp, err := serve.NewDevIdPFromChain(ch, e)
+	if err != nil {
+		return nil, cmdutil.UsageError("", "%v", err)
+	}
+	servers := []*server{{role: "idp", url: ch.IdP.PublicURL, listen: ch.IdP.Listen, h: serve.Observe("idp", idp.Public(), serve.ObserveOptions{Logger: log, Now: e.Now})}}
+	if ch.IdP.AdminListen != "" && ch.IdP.AdminListen != ch.IdP.Listen {
+		servers = append(servers, &server{role: "idp admin", url: ch.IdP.AdminURL, listen: ch.IdP.AdminListen, h: serve.Observe("idp-admin", idp.Admin(), serve.ObserveOptions{Logger: log, Now: e.Now})})
+	}
+	return servers, nil
+}
+
 // env is how the roles of ch reach the world from this process. Their
 // outbound requests (to the IdP, to a JWKS URL) go to the chain's own host
 // names, which map to the roles' listen addresses: *.localhost names never

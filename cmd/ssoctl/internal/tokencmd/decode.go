@@ -94,7 +94,7 @@ func decodeRun(opts *DecodeOptions) error {
 	st := cmdutil.NewStyles(opts.IO.Out, opts.IO.ColorEnabled())
 	w := opts.IO.Out
 	fmt.Fprintf(w, "%s  %s\n", st.Warn.Render("UNVERIFIED"), st.Dim.Render("decoded without a key: nothing below is trusted; check it with 'ssoctl token verify'"))
-	fmt.Fprintf(w, "%s  %s\n\n", st.Label.Render("found in"), clean(in.Where))
+	fmt.Fprintf(w, "%s  %s\n\n", st.Label.Render("found in"), cmdutil.Printable(in.Where))
 	printToken(w, st, insp.Token, now)
 	fmt.Fprintln(w)
 	if len(insp.Warnings) == 0 {

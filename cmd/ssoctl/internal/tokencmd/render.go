@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -78,15 +77,15 @@ func reasonViews(fs []*token.Failure) []reasonView {
 func printToken(w io.Writer, st *cmdutil.Styles, t *token.Token, now time.Time) {
 	h := &t.Header
 	fmt.Fprintln(w, st.Heading.Render("Header"))
-	row(w, st, "alg", clean(h.Alg), "")
+	row(w, st, "alg", cmdutil.Printable(h.Alg), "")
 	if h.Kid != "" {
-		row(w, st, "kid", clean(h.Kid), "")
+		row(w, st, "kid", cmdutil.Printable(h.Kid), "")
 	}
 	if h.Typ != "" {
-		row(w, st, "typ", clean(h.Typ), "")
+		row(w, st, "typ", cmdutil.Printable(h.Typ), "")
 	}
 	if h.Crit != nil {
-		row(w, st, "crit", clean(string(h.Crit)), "")
+		row(w, st, "crit", cmdutil.Printable(string(h.Crit)), "")
 	}
 	printExtra(w, st, h.Extra)
 
@@ -103,7 +102,7 @@ func printToken(w io.Writer, st *cmdutil.Styles, t *token.Token, now time.Time) 
 		{"ret", c.Return, "next hop"},
 	} {
 		if s.value != "" {
-			row(w, st, s.name, clean(s.value), s.note)
+			row(w, st, s.name, cmdutil.Printable(s.value), s.note)
 		}
 	}
 	timeRow(w, st, "iat", c.IssuedAt, now, "issued", "issued")
@@ -141,7 +140,7 @@ func printExtra(w io.Writer, st *cmdutil.Styles, extra map[string]jsontext.Value
 		_ = v.Compact()
 		// JSON escapes C0 controls but not C1 ones (U+009B is CSI to
 		// many terminals) nor bidi overrides, so the value needs clean too.
-		row(w, st, clean(name), clean(string(v)), "")
+		row(w, st, cmdutil.Printable(name), cmdutil.Printable(string(v)), "")
 	}
 }
 
@@ -159,20 +158,6 @@ func printReasons(w io.Writer, st *cmdutil.Styles, fs []*token.Failure, mark str
 		width = max(width, len(f.Reason.Code))
 	}
 	for _, f := range fs {
-		fmt.Fprintf(w, "  %s %s  %s\n", style(mark), st.Code.Render(fmt.Sprintf("%-*s", width, f.Reason.Code)), clean(f.Error()))
+		fmt.Fprintf(w, "  %s %s  %s\n", style(mark), st.Code.Render(fmt.Sprintf("%-*s", width, f.Reason.Code)), cmdutil.Printable(f.Error()))
 	}
-}
-
-// clean makes text from a token safe for a terminal: a hostile claim must
-// not be able to move the cursor, rewrite earlier lines or set the window
-// title. Anything with control or non-printable characters is shown quoted
-// with escapes.
-func clean(s string) string {
-	for _, r := range s {
-		if !unicode.IsPrint(r) {
-			q := strconv.QuoteToGraphic(s)
-			return q[1 : len(q)-1]
-		}
-	}
-	return s
 }

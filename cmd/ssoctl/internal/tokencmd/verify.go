@@ -177,7 +177,7 @@ func printVerify(opts *VerifyOptions, tok *token.Token, failures []*token.Failur
 	if len(failures) == 0 {
 		c := &tok.Claims
 		fmt.Fprintf(w, "%s  %s\n", st.Good.Render("VALID"), fmt.Sprintf("handoff for %s from %s, %s, signed by %s key %q",
-			clean(c.Audience[0]), clean(c.Issuer), expiresPhrase(c.Expiry, now), tok.Header.Alg, tok.Header.Kid))
+			cmdutil.Printable(c.Audience[0]), cmdutil.Printable(c.Issuer), expiresPhrase(c.Expiry, now), tok.Header.Alg, tok.Header.Kid))
 	} else {
 		problems := "problem"
 		if len(failures) > 1 {
@@ -189,7 +189,7 @@ func printVerify(opts *VerifyOptions, tok *token.Token, failures []*token.Failur
 			fmt.Fprintf(w, "  %s\n", st.Dim.Render("hint: "+hint))
 		}
 	}
-	fmt.Fprintf(w, "%s  %s\n", st.Label.Render("found in"), clean(in.Where))
+	fmt.Fprintf(w, "%s  %s\n", st.Label.Render("found in"), cmdutil.Printable(in.Where))
 	if tok == nil {
 		return
 	}
