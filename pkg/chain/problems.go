@@ -19,6 +19,9 @@ const (
 )
 
 // String returns "error" or "warning".
+// MarshalText writes "error" or "warning", as JSON documents show it.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 func (s Severity) String() string {
 	if s == SeverityWarning {
 		return "warning"

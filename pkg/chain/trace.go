@@ -1,0 +1,139 @@
+package chain
+
+import "time"
+
+// A Trace is one walk through a chain as a browser makes it: every request,
+// what it set, the handoff tokens it carried, and what is wrong (findings)
+// or not as expected. It holds no token, cookie value or password: URLs
+// show a token as <token aud=portal ttl=30s>, cookies by name and
+// attributes only.
+type Trace struct {
+	SchemaVersion int       `json:"schema_version"`
+	Chain         string    `json:"chain,omitempty"` // the chain file's name, when walked from one
+	Mode          string    `json:"mode"`            // "sandbox", "live" or "start"
+	Start         string    `json:"start"`           // first URL (redacted)
+	Final         string    `json:"final"`           // where the walk ended (redacted)
+	FinalStatus   int       `json:"final_status"`
+	Started       time.Time `json:"started"`
+	ElapsedMS     float64   `json:"elapsed_ms"`
+	Steps         []Step    `json:"steps"`
+	// Cookies is what the browser holds at the end, by host it would send
+	// them to (each receiver and the issuer).
+	Cookies      map[string][]CookieInfo `json:"cookies,omitempty"`
+	Findings     []Finding               `json:"findings"`
+	Expectations []Expectation           `json:"expectations"`
+	Probes       []ProbeResult           `json:"probes,omitempty"`
+	// Unreachable is set when a host could not be reached at all; the walk
+	// stopped there (exit 3).
+	Unreachable string `json:"unreachable,omitempty"`
+}
+
+// Failed reports whether the trace has an error-level finding or a failed
+// expectation.
+func (t *Trace) Failed() bool {
+	for _, f := range t.Findings {
+		if f.Severity == SeverityError {
+			return true
+		}
+	}
+	for _, e := range t.Expectations {
+		if !e.OK {
+			return true
+		}
+	}
+	for _, p := range t.Probes {
+		if !p.Refused && p.Skipped == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Step is one request of a walk.
+type Step struct {
+	N         int     `json:"n"` // 1-based
+	Kind      HopKind `json:"kind,omitempty"`
+	Method    string  `json:"method"`
+	URL       string  `json:"url"` // redacted
+	Status    int     `json:"status"`
+	AtMS      float64 `json:"at_ms"`      // since the walk started
+	ElapsedMS float64 `json:"elapsed_ms"` // this request
+	// Location is the redirect target, redacted; empty for non-redirects.
+	Location string `json:"location,omitempty"`
+	// Form is set when this request submitted a form the previous page
+	// held (a login form, a form_post interstitial).
+	Form       string        `json:"form,omitempty"` // "login" or "form_post"
+	SetCookies []CookieInfo  `json:"set_cookies,omitempty"`
+	Token      *TokenSummary `json:"token,omitempty"`
+	Findings   []Finding     `json:"findings,omitempty"`
+	Error      string        `json:"error,omitempty"` // transport error
+}
+
+// CookieInfo is a cookie as parsed from Set-Cookie (or held by the jar),
+// never with its value.
+type CookieInfo struct {
+	Name     string    `json:"name"`
+	Host     string    `json:"host"`             // the host that set it
+	Domain   string    `json:"domain,omitempty"` // Domain attribute; empty means host-only
+	Path     string    `json:"path,omitempty"`
+	Secure   bool      `json:"secure"`
+	HttpOnly bool      `json:"http_only"`
+	SameSite string    `json:"same_site,omitempty"` // Lax, Strict, None or "" (unset)
+	Expires  time.Time `json:"expires,omitzero"`
+	MaxAge   int       `json:"max_age,omitempty"`
+	Deleted  bool      `json:"deleted,omitempty"` // an expired cookie that clears one
+	// Rejected says why a browser would not store it (a Domain the host
+	// does not domain-match, a public suffix); empty when stored.
+	Rejected string `json:"rejected,omitempty"`
+}
+
+// TokenSummary describes a handoff token a request carried, decoded without
+// a key; never the token itself.
+type TokenSummary struct {
+	In        string   `json:"in"` // `query "token"`, `form "token"`
+	Alg       string   `json:"alg"`
+	Kid       string   `json:"kid,omitempty"`
+	Typ       string   `json:"typ,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	Audience  []string `json:"aud,omitempty"`
+	JTIPrefix string   `json:"jti_prefix,omitempty"`
+	Chain     string   `json:"chn,omitempty"`
+	Return    string   `json:"ret,omitempty"`        // redacted like URLs
+	LifetimeS int64    `json:"lifetime_s,omitempty"` // exp - iat, seconds
+	Warnings  []string `json:"warnings,omitempty"`   // pkg/token reason codes from Inspect
+}
+
+// Finding is one thing wrong with a chain, with a stable code from the
+// catalog (FindingKinds).
+type Finding struct {
+	Code     string   `json:"code"` // SSO101 …
+	Severity Severity `json:"severity"`
+	Title    string   `json:"title"`
+	Detail   string   `json:"detail"`
+	Fix      string   `json:"fix"`
+	Step     int      `json:"step,omitempty"` // the step it was seen at; 0 for the walk as a whole
+	Host     string   `json:"host,omitempty"`
+}
+
+// Expectation is one expect: check (from the chain file or flags) and its
+// outcome.
+type Expectation struct {
+	Name string `json:"name"` // "final_url_prefix", "max_hops", "cookies[portal.company2.localhost]", "auth[portal]", …
+	Want string `json:"want"`
+	Got  string `json:"got"`
+	OK   bool   `json:"ok"`
+}
+
+// ProbeResult is one hostile request sent to a receiver after the walk and
+// whether it was refused, as it must be.
+type ProbeResult struct {
+	Name    string `json:"name"`              // "replay", "expired", "wrong_audience", "tampered_signature", "alg_none", "foreign_ret", "return_to", "revoked_session"
+	Target  string `json:"target"`            // receiver name or host
+	Status  int    `json:"status"`            // what it answered
+	Refused bool   `json:"refused"`           // a 4xx/5xx and no cookie set and no redirect off the chain
+	Finding string `json:"finding,omitempty"` // the code raised when it was not refused
+	Skipped string `json:"skipped,omitempty"` // why it could not run (no key to mint with, …)
+}
+
+// TraceSchemaVersion is the version of Trace's JSON shape.
+const TraceSchemaVersion = 1
