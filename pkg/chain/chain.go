@@ -26,6 +26,9 @@ type Chain struct {
 	ReturnTo  ReturnTo   `yaml:"return_to"`
 	Store     Store      `yaml:"store"`
 	Expect    Expect     `yaml:"expect"`
+	// Faults make the roles misbehave on purpose, so that trace has broken
+	// chains to find (examples/broken); dev chains only.
+	Faults Faults `yaml:"faults"`
 
 	// Warnings are the problems the chain runs with; lint shows them.
 	Warnings []Problem `yaml:"-"`
@@ -206,6 +209,69 @@ type Expect struct {
 type CookieExpectation struct {
 	Domain string
 	Names  []string
+}
+
+// Faults are deliberate misbehaviours of the roles, for examples and tests
+// of trace chain: each one is a bug ssoctl's roles must never have, made
+// switchable so that a chain can show what the bug looks like from a
+// browser. Only dev chains may have them (validation refuses the block
+// otherwise), and the roles read them through Chain.IssuerFaults and
+// Chain.ReceiverFaults, which give nothing outside dev.
+type Faults struct {
+	Issuer IssuerFaults `yaml:"issuer"`
+	// Receivers holds each receiver's faults by its name.
+	Receivers FaultyReceivers `yaml:"receivers"`
+}
+
+// IssuerFaults are the issuer's deliberate misbehaviours.
+type IssuerFaults struct {
+	// OpenReturnTo makes /login accept any absolute http or https return_to
+	// without consulting return_to.allow: an open redirect (trace: SSO302).
+	// The URL is still parsed as the allowlist parses it, so only the
+	// allowlist is skipped.
+	OpenReturnTo bool `yaml:"open_return_to"`
+	// LoopOnCallback makes /callback send a browser whose IdP session it
+	// cannot see back to the IdP's login instead of stopping at an error
+	// page. When the IdP's session cookie does not reach the issuer the
+	// browser bounces between the two forever (trace: SSO301).
+	LoopOnCallback bool `yaml:"loop_on_callback"`
+}
+
+// ReceiverFaults are one receiver's deliberate misbehaviours.
+type ReceiverFaults struct {
+	// Ignore lists pkg/token reason codes (token.Reasons) that this
+	// receiver's /sso accepts a handoff despite: audience_mismatch makes
+	// it take tokens minted for other receivers (trace: SSO102),
+	// token_replayed replays (SSO103), signature_invalid and alg_none
+	// forgeries (SSO104), token_expired stale tokens (SSO105),
+	// ret_not_allowed foreign next hops (SSO302).
+	Ignore []string `yaml:"ignore"`
+	// SkipIdPRecheck makes /auth trust the receiver's cookie for as long as
+	// it lasts, never asking the IdP again whether the session is still
+	// active (trace: SSO402).
+	SkipIdPRecheck bool `yaml:"skip_idp_recheck"`
+}
+
+// FaultyReceivers maps receiver names to their faults. In YAML it is a
+// mapping from name to ReceiverFaults.
+type FaultyReceivers map[string]ReceiverFaults
+
+// IssuerFaults returns the issuer's faults: none unless the chain is a dev
+// chain, whatever the struct holds.
+func (c *Chain) IssuerFaults() IssuerFaults {
+	if !c.Dev {
+		return IssuerFaults{}
+	}
+	return c.Faults.Issuer
+}
+
+// ReceiverFaults returns the faults of the receiver with the given name:
+// none unless the chain is a dev chain, whatever the struct holds.
+func (c *Chain) ReceiverFaults(name string) ReceiverFaults {
+	if !c.Dev {
+		return ReceiverFaults{}
+	}
+	return c.Faults.Receivers[name]
 }
 
 // Receiver returns the receiver with the given name.

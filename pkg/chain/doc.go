@@ -1,9 +1,13 @@
 // Package chain reads chain files (the YAML that describes one propagating
 // single sign-on chain), validates them with line and column, holds the
-// return_to allowlist, and turns a chain into the ordered hops a browser takes.
+// return_to allowlist, turns a chain into the ordered hops a browser takes,
+// and walks a chain as a browser would (Browser, Trace): every hop, cookie
+// and handoff token recorded, findings with stable codes, expectations.
 //
-// It is data and rules only: no HTTP, no clock, no token code. The roles in
-// pkg/serve and the walk in trace read what this package returns.
+// The file rules are data only. The walk is HTTP: it follows what the
+// servers say, so it works on chains that ssoctl did not build, and it
+// reaches host names through a Dialer, never through a DNS change. The
+// roles themselves live in pkg/serve.
 //
 // Decisions the design leaves open, made here so every caller agrees:
 //
@@ -65,4 +69,15 @@
 //     with dev: true). HS256 chains may leave them out (the keys are derived
 //     from token.secret), and so may dev chains; EdDSA, ES256 and RS256
 //     chains outside dev must give one per role that sets a cookie.
+//   - faults (Faults) make the roles misbehave on purpose, so that trace
+//     has broken chains to find (examples/broken). Only dev chains may
+//     have the block; a chain with a fault switched on always loads with
+//     the warning FaultsWarning, and Chain.IssuerFaults and
+//     Chain.ReceiverFaults give the roles nothing outside dev. Receiver
+//     names must name served (not shared_cookie) receivers; ignore entries
+//     must be pkg/token reason codes of a readable token (not
+//     token_malformed and the like, which leave nothing to accept). An
+//     idp.cookie_domain that does not reach the issuer is a warning rather
+//     than an error when faults.issuer.loop_on_callback is set, since that
+//     fault exists to show the loop such a cookie makes.
 package chain

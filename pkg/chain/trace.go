@@ -10,7 +10,7 @@ import "time"
 type Trace struct {
 	SchemaVersion int       `json:"schema_version"`
 	Chain         string    `json:"chain,omitempty"` // the chain file's name, when walked from one
-	Mode          string    `json:"mode"`            // "sandbox", "live" or "start"
+	Mode          string    `json:"mode"`            // "sandbox", "live" or "start"; Walk writes "live", the caller says otherwise
 	Start         string    `json:"start"`           // first URL (redacted)
 	Final         string    `json:"final"`           // where the walk ended (redacted)
 	FinalStatus   int       `json:"final_status"`
@@ -18,13 +18,16 @@ type Trace struct {
 	ElapsedMS     float64   `json:"elapsed_ms"`
 	Steps         []Step    `json:"steps"`
 	// Cookies is what the browser holds at the end, by host it would send
-	// them to (each receiver and the issuer).
-	Cookies      map[string][]CookieInfo `json:"cookies,omitempty"`
-	Findings     []Finding               `json:"findings"`
-	Expectations []Expectation           `json:"expectations"`
-	Probes       []ProbeResult           `json:"probes,omitempty"`
-	// Unreachable is set when a host could not be reached at all; the walk
-	// stopped there (exit 3).
+	// them to (every host the walk requested).
+	Cookies map[string][]CookieInfo `json:"cookies,omitempty"`
+	// Findings are all of the walk's and Expect's, once each; a step's
+	// Findings repeat those about it.
+	Findings     []Finding     `json:"findings"`
+	Expectations []Expectation `json:"expectations"`
+	Probes       []ProbeResult `json:"probes,omitempty"`
+	// Unreachable is the host:port that could not be reached at all, or
+	// (with a Chain) the IdP's when a role answered 503 for want of it; the
+	// walk stopped there (exit 3).
 	Unreachable string `json:"unreachable,omitempty"`
 }
 
@@ -66,7 +69,7 @@ type Step struct {
 	SetCookies []CookieInfo  `json:"set_cookies,omitempty"`
 	Token      *TokenSummary `json:"token,omitempty"`
 	Findings   []Finding     `json:"findings,omitempty"`
-	Error      string        `json:"error,omitempty"` // transport error
+	Error      string        `json:"error,omitempty"` // transport error, or a Location no browser can follow; never holds a token
 }
 
 // CookieInfo is a cookie as parsed from Set-Cookie (or held by the jar),
@@ -80,10 +83,12 @@ type CookieInfo struct {
 	HttpOnly bool      `json:"http_only"`
 	SameSite string    `json:"same_site,omitempty"` // Lax, Strict, None or "" (unset)
 	Expires  time.Time `json:"expires,omitzero"`
-	MaxAge   int       `json:"max_age,omitempty"`
-	Deleted  bool      `json:"deleted,omitempty"` // an expired cookie that clears one
+	MaxAge   int       `json:"max_age,omitzero"`
+	Deleted  bool      `json:"deleted,omitzero"` // an expired cookie that clears one
 	// Rejected says why a browser would not store it (a Domain the host
-	// does not domain-match, a public suffix); empty when stored.
+	// does not domain-match, a public suffix, Secure from plain http,
+	// SameSite=None without Secure, a broken __Host- or __Secure- prefix,
+	// a malformed line); empty when stored.
 	Rejected string `json:"rejected,omitempty"`
 }
 
@@ -98,9 +103,9 @@ type TokenSummary struct {
 	Audience  []string `json:"aud,omitempty"`
 	JTIPrefix string   `json:"jti_prefix,omitempty"`
 	Chain     string   `json:"chn,omitempty"`
-	Return    string   `json:"ret,omitempty"`        // redacted like URLs
-	LifetimeS int64    `json:"lifetime_s,omitempty"` // exp - iat, seconds
-	Warnings  []string `json:"warnings,omitempty"`   // pkg/token reason codes from Inspect
+	Return    string   `json:"ret,omitempty"`       // redacted like URLs
+	LifetimeS int64    `json:"lifetime_s,omitzero"` // exp - iat, seconds
+	Warnings  []string `json:"warnings,omitempty"`  // pkg/token reason codes from Inspect
 }
 
 // Finding is one thing wrong with a chain, with a stable code from the
@@ -111,7 +116,7 @@ type Finding struct {
 	Title    string   `json:"title"`
 	Detail   string   `json:"detail"`
 	Fix      string   `json:"fix"`
-	Step     int      `json:"step,omitempty"` // the step it was seen at; 0 for the walk as a whole
+	Step     int      `json:"step,omitzero"` // the step it was seen at; 0 for the walk as a whole
 	Host     string   `json:"host,omitempty"`
 }
 
@@ -124,15 +129,25 @@ type Expectation struct {
 	OK   bool   `json:"ok"`
 }
 
-// ProbeResult is one hostile request sent to a receiver after the walk and
-// whether it was refused, as it must be.
+// ProbeResult is one hostile request sent to a receiver (or, for
+// return_to, the issuer) after the walk, and whether it was refused, as it
+// must be. It never holds the token it sent.
 type ProbeResult struct {
-	Name    string `json:"name"`              // "replay", "expired", "wrong_audience", "tampered_signature", "alg_none", "foreign_ret", "return_to", "revoked_session"
-	Target  string `json:"target"`            // receiver name or host
-	Status  int    `json:"status"`            // what it answered
-	Refused bool   `json:"refused"`           // a 4xx/5xx and no cookie set and no redirect off the chain
+	Name   string `json:"name"`   // "replay", "expired", "wrong_audience", "tampered_signature", "alg_none", "foreign_ret", "return_to", "revoked_session"
+	Target string `json:"target"` // receiver name (host:port without a chain file), or the issuer's host:port
+	Status int    `json:"status"` // what it answered
+	// Refused reports that the attack failed: a 4xx/5xx (or a redirect back
+	// into the login) with no session cookie set and no redirect off the
+	// chain. For foreign_ret, a receiver that took the token but sent the
+	// browser somewhere on the chain instead of to ret also refused it.
+	Refused bool   `json:"refused"`
 	Finding string `json:"finding,omitempty"` // the code raised when it was not refused
 	Skipped string `json:"skipped,omitempty"` // why it could not run (no key to mint with, …)
+	// Location is where the answer sent the browser, redacted; probes
+	// never follow a redirect off the chain.
+	Location string `json:"location,omitempty"`
+	// Detail says in a line what was sent and what came back.
+	Detail string `json:"detail,omitempty"`
 }
 
 // TraceSchemaVersion is the version of Trace's JSON shape.

@@ -125,6 +125,7 @@ func (v *validator) validate() {
 	v.returnTo(issuer, issuerOK, receivers)
 	v.store()
 	v.expect()
+	v.faults()
 }
 
 func (v *validator) version() {
@@ -418,6 +419,10 @@ func (v *validator) idpCookieDomain(idp urlParts, idpOK bool, issuer urlParts, i
 		v.errorf(path, "use "+shared, "%s %q is a public suffix; browsers refuse cookies for it", path, d)
 	case idpOK && !domainMatch(idp.host, d):
 		v.errorf(path, "use "+shared+", a parent domain of the IdP's host", "%s %q does not domain-match the IdP's host %q (RFC 6265 §5.1.3), so browsers refuse the IdP's cookie", path, d, idp.host)
+	case issuerOK && !domainMatch(issuer.host, d) && v.c.IssuerFaults().LoopOnCallback:
+		// The one chain that wants this: it shows the redirect loop such a
+		// cookie makes once the issuer misbehaves (examples/broken).
+		v.warnf(path, "use a parent domain of both hosts, like "+shared, "%s %q does not domain-match the issuer's host %q (RFC 6265 §5.1.3): the issuer never receives the IdP's session cookie, and faults.issuer.loop_on_callback turns that into a redirect loop", path, d, issuer.host)
 	case issuerOK && !domainMatch(issuer.host, d):
 		v.errorf(path, "use a parent domain of both hosts, like "+shared, "%s %q does not domain-match the issuer's host %q (RFC 6265 §5.1.3): the issuer never receives the IdP's session cookie", path, d, issuer.host)
 	}

@@ -41,6 +41,7 @@ type Issuer struct {
 	// formAction is the chain's origins as CSP sources, for the form_post
 	// interstitial.
 	formAction string
+	faults     chain.IssuerFaults // none outside dev chains (see faults.go)
 }
 
 // Walk state and login cookies live minutes at most: long enough for a
@@ -75,7 +76,9 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	is := &Issuer{cfg: cfg, origin: strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"), allow: allow,
-		formAction: strings.Join(append([]string{"'self'"}, chainOrigins(cfg.Chain)...), " ")}
+		formAction: strings.Join(append([]string{"'self'"}, chainOrigins(cfg.Chain)...), " "),
+		faults:     cfg.Chain.IssuerFaults()}
+	warnFaults(cfg.Logger, is.faults.OpenReturnTo || is.faults.LoopOnCallback)
 	for _, r := range cfg.Chain.Receivers {
 		if !r.SharedCookie {
 			is.receivers = append(is.receivers, r)
@@ -125,6 +128,11 @@ func (is *Issuer) returnTo(w http.ResponseWriter, r *http.Request, raw string) (
 		return is.origin + "/", true
 	}
 	u, err := is.allow.Allow(raw)
+	if err != nil && is.faults.OpenReturnTo {
+		// fault (dev only): open_return_to takes any http(s) URL that
+		// parses, allowlist or not.
+		u, err = chain.ParseReturnTo(raw)
+	}
 	if err != nil {
 		Annotate(r, slog.String("result", "refused"), slog.String("reason", "return_to_refused"))
 		writeError(w, r, errorPage{
@@ -177,6 +185,10 @@ func (is *Issuer) callback(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: chain.CallbackPath, MaxAge: -1, HttpOnly: true, Secure: is.secure(), SameSite: http.SameSiteLaxMode})
 	sess, err := is.cfg.IdP.Whoami(r.Context(), is.idpCookies(r), "")
 	switch {
+	case errors.Is(err, ErrNoSession) && is.faults.LoopOnCallback:
+		// fault (dev only): loop_on_callback sends the browser back to the
+		// IdP, which sends it straight back here: a redirect loop.
+		is.toIdP(w, r, returnTo)
 	case errors.Is(err, ErrNoSession):
 		// Sending the browser back to the IdP would loop: it just logged
 		// in there. The IdP's cookie does not reach this host.

@@ -3,6 +3,7 @@ package token
 import (
 	"bytes"
 	"encoding/base64"
+	stdjson "encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -96,8 +97,12 @@ func fromValues(v url.Values, kind string) []Found {
 	return out
 }
 
-// isJWTShaped reports whether s is three base64url segments whose first
-// decodes to something that starts like a JSON object.
+// LooksLikeJWT reports whether s is a compact JWT: three base64url segments
+// whose first decodes to a JSON object. A host name such as example.co.uk
+// has the dots and the alphabet, and "example" even decodes to a '{'
+// byte, so the header must be valid JSON as well.
+func LooksLikeJWT(s string) bool { return isJWTShaped(s) }
+
 func isJWTShaped(s string) bool {
 	if strings.Count(s, ".") != 2 || badCharIndex(s) >= 0 {
 		return false
@@ -112,5 +117,5 @@ func isJWTShaped(s string) bool {
 	if err != nil {
 		return false
 	}
-	return bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{"))
+	return bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{")) && stdjson.Valid(b)
 }

@@ -105,3 +105,15 @@ func TestFindThenInspect(t *testing.T) {
 		}
 	}
 }
+
+func TestFindIgnoresDottedNames(t *testing.T) {
+	// "example" base64-decodes to a '{' and noise: host names are not tokens.
+	for _, s := range []string{"example.co.uk", "https://example.co.uk/path?x=www.example.com", "exampleabc.def.ghi"} {
+		if got := token.Find(s); len(got) != 0 {
+			t.Errorf("Find(%q) = %v, want nothing", s, got)
+		}
+		if token.LooksLikeJWT(s) {
+			t.Errorf("LooksLikeJWT(%q) = true", s)
+		}
+	}
+}

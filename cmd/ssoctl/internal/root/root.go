@@ -16,6 +16,7 @@ import (
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/servecmd"
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/tokencmd"
+	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/tracecmd"
 )
 
 // NewCmdRoot returns the ssoctl command with every subcommand attached.
@@ -53,13 +54,14 @@ or stdin (--secret-file -).`,
 		return cmdutil.UsageError(fmt.Sprintf("run '%s --help' for usage", c.CommandPath()), "%v", err)
 	})
 	pf := cmd.PersistentFlags()
-	pf.StringVarP(&f.Output, "output", "o", cmdutil.FormatText, "output format: text or json")
+	pf.StringVarP(&f.Output, "output", "o", cmdutil.FormatText, "output format: text or json; trace chain also junit and mermaid")
 	pf.BoolVar(&noColor, "no-color", false, "never style output with color (also: NO_COLOR=1)")
 
 	cmd.AddCommand(newCmdVersion(f))
 	cmd.AddCommand(tokencmd.NewCmdToken(f))
 	cmd.AddCommand(servecmd.NewCmdServe(f))
 	cmd.AddCommand(chaincmd.NewCmdChain(f))
+	cmd.AddCommand(tracecmd.NewCmdTrace(f))
 	// The completion command takes its output stream when it is made, so
 	// the streams are set first.
 	cmd.SetIn(f.IO.In)
@@ -97,7 +99,14 @@ func rejectUnknownVerbs(c *cobra.Command) {
 	c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	// Being runnable now, the group would show two usage lines
 	// ("token [flags]" and "token [command]"); only the second is true.
-	c.SetUsageTemplate(strings.Replace(c.UsageTemplate(), "{{if .Runnable}}\n  {{.UseLine}}{{end}}", "", 1))
+	// Its verbs inherit a parent's template, so they keep the original.
+	plain := c.UsageTemplate()
+	c.SetUsageTemplate(strings.Replace(plain, "{{if .Runnable}}\n  {{.UseLine}}{{end}}", "", 1))
+	for _, sub := range c.Commands() {
+		if !sub.HasSubCommands() {
+			sub.SetUsageTemplate(plain)
+		}
+	}
 }
 
 // Main runs ssoctl with args and returns the exit code.

@@ -230,3 +230,31 @@ func TestHelp_exitCodes(t *testing.T) {
 		})
 	}
 }
+
+// Every command's help starts with a usage line naming the command: a
+// group's template must not leak into its verbs (they once printed an
+// empty "Usage:").
+func TestHelp_usageLine(t *testing.T) {
+	f, _, _, _ := newFactory("v1.2.3")
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if sub.Hidden || sub.Name() == "help" {
+				continue
+			}
+			t.Run(sub.CommandPath(), func(t *testing.T) {
+				ff, _, out, _ := newFactory("v1.2.3")
+				args := append(strings.Fields(strings.TrimPrefix(sub.CommandPath(), "ssoctl ")), "--help")
+				if code := root.Main(ff, args); code != 0 {
+					t.Fatalf("--help exit %d", code)
+				}
+				_, after, ok := strings.Cut(out.String(), "Usage:\n")
+				if !ok || !strings.HasPrefix(after, "  "+sub.CommandPath()) {
+					t.Errorf("usage line of %s: %q", sub.CommandPath(), strings.SplitN(after, "\n", 2)[0])
+				}
+			})
+			walk(sub)
+		}
+	}
+	walk(root.NewCmdRoot(f))
+}

@@ -1,0 +1,27 @@
+// Package tracecmd implements `ssoctl trace`: walk a chain as a browser
+// would and show every hop, what it set, the tokens it carried and what is
+// wrong.
+package tracecmd
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
+)
+
+// NewCmdTrace returns the `trace` command group.
+func NewCmdTrace(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "trace <command>",
+		Short: "Walk a chain as a browser would and show every hop",
+		Long: `Walk a propagating SSO chain with a browser in a box: a real cookie jar with the
+public suffix list, redirects followed one at a time, forms submitted, every hop
+recorded with its cookies and the handoff token it carried (redacted), and
+findings with stable codes and fixes.
+
+  chain   walk a chain: in process (--sandbox), at the chain file's URLs, or from
+          any --start URL`,
+	}
+	cmd.AddCommand(NewCmdChain(f, nil))
+	return cmd
+}

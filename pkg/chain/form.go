@@ -1,0 +1,323 @@
+package chain
+
+import (
+	"bytes"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+)
+
+// page is what the walk reads from an HTML answer: the forms a browser
+// could submit, whether a script submits one by itself, a meta refresh,
+// and the referrer policy set by a meta element.
+type page struct {
+	forms      []htmlForm
+	autoSubmit bool   // a script or onload calls .submit()
+	base       string // <base href>, "" when none
+	refresh    string // <meta http-equiv=refresh> target, when its delay is at most maxRefreshDelay
+	hasRefresh bool
+	referrer   string // <meta name=referrer> policy, normalized; "" when none
+}
+
+// htmlForm is one <form>.
+type htmlForm struct {
+	method string // upper case; GET when the attribute is absent
+	action string // as written; "" means the page itself
+	fields []formField
+	// submit is the first named submit button: Kratos and others read
+	// which button was pressed (method=password).
+	submit *formField
+}
+
+type formField struct {
+	name, value, typ string
+	autocomplete     string
+}
+
+// maxRefreshDelay is the longest meta refresh the walk follows at once:
+// longer ones are pages a person reads first.
+const maxRefreshDelay = 1
+
+func parsePage(body []byte) *page {
+	p := &page{}
+	doc, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		return p
+	}
+	var formStack []*htmlForm
+	var visit func(n *html.Node)
+	visit = func(n *html.Node) {
+		var current *htmlForm
+		if len(formStack) > 0 {
+			current = formStack[len(formStack)-1]
+		}
+		if n.Type == html.ElementNode {
+			switch n.DataAtom {
+			case atom.Form:
+				f := &htmlForm{method: strings.ToUpper(strings.TrimSpace(attr(n, "method"))), action: strings.TrimSpace(attr(n, "action"))}
+				if f.method != "POST" {
+					f.method = "GET"
+				}
+				formStack = append(formStack, f)
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					visit(c)
+				}
+				formStack = formStack[:len(formStack)-1]
+				p.forms = append(p.forms, *f)
+				return
+			case atom.Input:
+				if current != nil {
+					addInput(current, n)
+				}
+			case atom.Button:
+				if current != nil {
+					typ := strings.ToLower(attr(n, "type"))
+					if (typ == "" || typ == "submit") && attr(n, "name") != "" && current.submit == nil {
+						current.submit = &formField{name: attr(n, "name"), value: attr(n, "value"), typ: "submit"}
+					}
+				}
+			case atom.Textarea:
+				if current != nil && attr(n, "name") != "" && !hasAttr(n, "disabled") {
+					current.fields = append(current.fields, formField{name: attr(n, "name"), value: text(n), typ: "textarea"})
+				}
+			case atom.Select:
+				if current != nil && attr(n, "name") != "" && !hasAttr(n, "disabled") {
+					current.fields = append(current.fields, formField{name: attr(n, "name"), value: selected(n), typ: "select"})
+				}
+			case atom.Script:
+				if strings.Contains(text(n), ".submit()") {
+					p.autoSubmit = true
+				}
+			case atom.Body:
+				if strings.Contains(attr(n, "onload"), "submit()") {
+					p.autoSubmit = true
+				}
+			case atom.Base:
+				if p.base == "" {
+					p.base = strings.TrimSpace(attr(n, "href"))
+				}
+			case atom.Meta:
+				readMeta(p, n)
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			visit(c)
+		}
+	}
+	visit(doc)
+	return p
+}
+
+func addInput(f *htmlForm, n *html.Node) {
+	typ := strings.ToLower(strings.TrimSpace(attr(n, "type")))
+	name := attr(n, "name")
+	if name == "" || hasAttr(n, "disabled") {
+		return
+	}
+	switch typ {
+	case "submit", "image":
+		if f.submit == nil {
+			f.submit = &formField{name: name, value: attr(n, "value"), typ: "submit"}
+		}
+		return
+	case "checkbox", "radio":
+		if !hasAttr(n, "checked") {
+			return
+		}
+		v := attr(n, "value")
+		if !hasAttr(n, "value") {
+			v = "on"
+		}
+		f.fields = append(f.fields, formField{name: name, value: v, typ: typ})
+		return
+	case "button", "reset", "file":
+		return
+	}
+	f.fields = append(f.fields, formField{name: name, value: attr(n, "value"), typ: typ, autocomplete: strings.ToLower(attr(n, "autocomplete"))})
+}
+
+func readMeta(p *page, n *html.Node) {
+	switch {
+	case strings.EqualFold(attr(n, "name"), "referrer"):
+		if pol := referrerPolicyToken(attr(n, "content"), true); pol != "" {
+			p.referrer = pol
+		}
+	case strings.EqualFold(attr(n, "http-equiv"), "refresh") && !p.hasRefresh:
+		delay, target, _ := strings.Cut(attr(n, "content"), ";")
+		if d, err := strconv.ParseFloat(strings.TrimSpace(delay), 64); err != nil || d > maxRefreshDelay {
+			return
+		}
+		target = strings.TrimSpace(target)
+		if k, v, ok := strings.Cut(target, "="); ok && strings.EqualFold(strings.TrimSpace(k), "url") {
+			target = strings.Trim(strings.TrimSpace(v), `'"`)
+		}
+		if target != "" {
+			p.refresh, p.hasRefresh = target, true
+		}
+	}
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Namespace == "" && a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func hasAttr(n *html.Node, key string) bool {
+	for _, a := range n.Attr {
+		if a.Namespace == "" && a.Key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func text(n *html.Node) string {
+	var b strings.Builder
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.TextNode {
+			b.WriteString(c.Data)
+		}
+	}
+	return b.String()
+}
+
+func selected(n *html.Node) string {
+	first, found := "", false
+	var walk func(*html.Node) (string, bool)
+	walk = func(n *html.Node) (string, bool) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type == html.ElementNode && c.DataAtom == atom.Option {
+				v := attr(c, "value")
+				if !hasAttr(c, "value") {
+					v = strings.TrimSpace(text(c))
+				}
+				if !found {
+					first, found = v, true
+				}
+				if hasAttr(c, "selected") {
+					return v, true
+				}
+			}
+			if v, ok := walk(c); ok {
+				return v, true
+			}
+		}
+		return "", false
+	}
+	if v, ok := walk(n); ok {
+		return v
+	}
+	return first
+}
+
+// Form kinds, as Step.Form records them.
+const (
+	FormLogin = "login"
+	FormPost  = "form_post"
+	// maxLoginPosts is how many login forms a walk submits before it gives
+	// up: an identifier-first login takes two.
+	maxLoginPosts = 3
+)
+
+// identifierNames are the field names login forms use for the account.
+var identifierNames = map[string]bool{
+	"email": true, "identifier": true, "username": true, "user": true, "login": true,
+	"userid": true, "user_id": true, "loginfmt": true, "j_username": true, "traits.email": true,
+}
+
+func (f formField) isPassword() bool { return f.typ == "password" }
+
+// startsLogin reports whether f asks for an account the way only login
+// forms do (identifier-first pages); a plain email field may just as well
+// be a newsletter sign-up, which the walk must not submit.
+func (f formField) startsLogin() bool {
+	if f.autocomplete == "username" {
+		return true
+	}
+	switch strings.ToLower(f.name) {
+	case "identifier", "username", "loginfmt", "j_username":
+		return f.typ == "" || f.typ == "text" || f.typ == "email"
+	}
+	return false
+}
+
+func (f formField) isIdentifier() bool {
+	if f.typ == "email" || f.autocomplete == "username" || f.autocomplete == "email" {
+		return true
+	}
+	return (f.typ == "" || f.typ == "text") && identifierNames[strings.ToLower(f.name)]
+}
+
+// holdsToken reports whether a field carries a JWT-shaped value (the
+// form_post interstitial, OIDC response_mode=form_post).
+func (f formField) holdsToken() bool { return tokenShaped(strings.TrimSpace(f.value)) }
+
+// kind says what submitting f would be: a login (a password field, or an
+// identifier-first step), a form_post (it carries a token, or the page
+// submits it by itself), or "" for a form a browser would leave alone.
+func (f *htmlForm) kind(autoSubmit bool) string {
+	hasPassword, startsLogin, hasToken := false, false, false
+	for _, fl := range f.fields {
+		hasPassword = hasPassword || fl.isPassword()
+		startsLogin = startsLogin || fl.startsLogin()
+		hasToken = hasToken || fl.typ == "hidden" && fl.holdsToken()
+	}
+	switch {
+	case hasPassword || startsLogin && f.method == "POST" && !autoSubmit:
+		return FormLogin
+	case hasToken && f.method == "POST", autoSubmit:
+		return FormPost
+	}
+	return ""
+}
+
+// canFill reports whether the browser's credentials cover what a login
+// form asks for: a password field needs the password, an identifier-first
+// step the account.
+func (f *htmlForm) canFill(user, password string) bool {
+	for _, fl := range f.fields {
+		if fl.isPassword() {
+			return password != ""
+		}
+	}
+	return user != ""
+}
+
+// values fills f the way a person (login) or the page's script (form_post)
+// would: hidden and prefilled fields as they are, the account and the
+// password from the browser's credentials, the first named submit button.
+func (f *htmlForm) values(user, password string) url.Values {
+	v := url.Values{}
+	for _, fl := range f.fields {
+		switch {
+		case fl.isPassword():
+			v.Add(fl.name, password)
+		case fl.isIdentifier() && user != "":
+			v.Add(fl.name, user)
+		default:
+			v.Add(fl.name, fl.value)
+		}
+	}
+	if f.submit != nil {
+		v.Add(f.submit.name, f.submit.value)
+	}
+	return v
+}
+
+// signature identifies a form across pages, to notice the same login form
+// coming back (the credentials were refused).
+func (f *htmlForm) signature() string {
+	var b strings.Builder
+	b.WriteString(f.method + " " + f.action)
+	for _, fl := range f.fields {
+		b.WriteString(" " + fl.name)
+	}
+	return b.String()
+}

@@ -1,0 +1,270 @@
+package chain
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssoctl/ssoctl/pkg/token"
+)
+
+var walkNow = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// mintFor mints a handoff for aud with the given lifetime.
+func mintFor(t testing.TB, aud string, ttl time.Duration, ret string) string {
+	t.Helper()
+	key, err := token.NewHMACKey("", []byte("internal-test-secret-0123456789ab"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := token.Mint(key, token.MintOptions{
+		Issuer: "https://accounts.company.com", Audience: aud, Subject: "u", SessionID: "s",
+		TTL: ttl, Return: ret, Now: func() time.Time { return walkNow },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func TestTokenShaped(t *testing.T) {
+	tok := mintFor(t, "portal", 30*time.Second, "")
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{tok, true},
+		{"eyJhbGciOiJub25lIn0.eyJhdWQiOiJ4In0.", true}, // alg none, no signature
+		{"example.co.uk", false},                       // "example" decodes to "{" and noise
+		{"www.example.com", false},
+		{"a.b.c", false},
+		{tok + ".extra", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := tokenShaped(tt.in); got != tt.want {
+			t.Errorf("tokenShaped(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	portal := mintFor(t, "portal", 30*time.Second, "")
+	long := mintFor(t, "dashboard", time.Hour, "")
+	nested := mintFor(t, "portal", 30*time.Second, "https://accounts.company.com/sso/continue?token="+long)
+	tests := []struct {
+		description string
+		in, want    string
+	}{
+		{"a token in the query",
+			"https://portal.company2.com/sso?token=" + portal,
+			"https://portal.company2.com/sso?token=<token aud=portal ttl=30s>"},
+		{"a token in the fragment, with state kept",
+			"https://app.example/cb#id_token=" + long + "&state=abc",
+			"https://app.example/cb#id_token=<token aud=dashboard ttl=1h>&state=abc"},
+		{"a token inside a URL inside a parameter",
+			"https://accounts.company.com/login?return_to=" + url.QueryEscape("https://portal.company2.com/sso?token="+portal),
+			"https://accounts.company.com/login?return_to=https%3A%2F%2Fportal.company2.com%2Fsso%3Ftoken%3D<token aud=portal ttl=30s>"},
+		{"a token whose ret holds another token",
+			"https://portal.company2.com/sso?token=" + nested,
+			"https://portal.company2.com/sso?token=<token aud=portal ttl=30s>"},
+		{"a token in the path",
+			"https://portal.company2.com/sso/" + portal + "/done",
+			"https://portal.company2.com/sso/<token aud=portal ttl=30s>/done"},
+		{"passwords and secrets, any case, - for _",
+			"https://idp.example/login?user=bob&Password=hunter2&client-secret=s3&code=xyz&state=st",
+			"https://idp.example/login?user=bob&Password=<redacted>&client-secret=<redacted>&code=xyz&state=st"},
+		{"an opaque bearer token under a token name",
+			"https://app.example/cb?access_token=ory_st_abcdef&session_token=x",
+			"https://app.example/cb?access_token=<token>&session_token=<token>"},
+		{"userinfo",
+			"https://ops:pw@portal.company2.com/path/a@b.c?x=1",
+			"https://(redacted)@portal.company2.com/path/a@b.c?x=1"},
+		{"an email address in a path is not userinfo",
+			"https://idp.example/users/a@b.c",
+			"https://idp.example/users/a@b.c"},
+		{"host names that look like tokens to a loose check stay",
+			"https://www.example.co.uk/home?next=https://example.co.uk/",
+			"https://www.example.co.uk/home?next=https://example.co.uk/"},
+		{"an undecodable token is <token>",
+			"https://x.example/?t=eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.c2ln",
+			"https://x.example/?t=<token>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			if got := redactURL(tt.in, walkNow); got != tt.want {
+				t.Errorf("redactURL:\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolveLocation(t *testing.T) {
+	base, _ := url.Parse("https://portal.company2.com/sso?token=x#frag")
+	tests := []struct {
+		loc, want string
+	}{
+		{"/next", "https://portal.company2.com/next#frag"},
+		{"next", "https://portal.company2.com/next#frag"},
+		{"https://accounts.company.com/x#f2", "https://accounts.company.com/x#f2"},
+		{"/\\evil.example/", "https://evil.example/#frag"},
+		{"\\\\evil.example/", "https://evil.example/#frag"},
+		{"///evil.example/", "https://evil.example/#frag"},
+		{"https:evil.example", "https://portal.company2.com/evil.example#frag"}, // same scheme, no slashes: relative
+		{"http:evil.example/", "http://evil.example/#frag"},                     // another special scheme: an authority
+		{"http:/\\evil.example/", "http://evil.example/#frag"},
+		{" \t/next\n ", "https://portal.company2.com/next#frag"},
+		{"/a\\b?x=\\", "https://portal.company2.com/a/b?x=\\#frag"},
+		{"myapp://callback?code=1", "myapp://callback?code=1"},
+	}
+	for _, tt := range tests {
+		u, err := resolveLocation(base, tt.loc)
+		if err != nil || u.String() != tt.want {
+			t.Errorf("resolveLocation(%q) = %v, %v; want %s", tt.loc, u, err, tt.want)
+		}
+	}
+}
+
+func TestReferer(t *testing.T) {
+	src, _ := url.Parse("https://portal.company2.com/sso?token=t#f")
+	same, _ := url.Parse("https://portal.company2.com/next")
+	other, _ := url.Parse("https://cdn.example/x.js")
+	plain, _ := url.Parse("http://cdn.example/x.js")
+	full := "https://portal.company2.com/sso?token=t"
+	origin := "https://portal.company2.com/"
+	tests := []struct {
+		policy              string
+		same, other, downgr string
+	}{
+		{"", full, origin, ""},
+		{"no-referrer", "", "", ""},
+		{"no-referrer-when-downgrade", full, full, ""},
+		{"same-origin", full, "", ""},
+		{"origin", origin, origin, origin},
+		{"strict-origin", origin, origin, ""},
+		{"origin-when-cross-origin", full, origin, origin},
+		{"unsafe-url", full, full, full},
+	}
+	for _, tt := range tests {
+		got := [3]string{referer(src, same, tt.policy), referer(src, other, tt.policy), referer(src, plain, tt.policy)}
+		if want := [3]string{tt.same, tt.other, tt.downgr}; got != want {
+			t.Errorf("policy %q: %q, want %q", tt.policy, got, want)
+		}
+	}
+	if got := referrerPolicyToken("no-referrer, unknown-policy, strict-origin", false); got != "strict-origin" {
+		t.Errorf("the last known policy wins: %q", got)
+	}
+	if got := referrerPolicyToken("never", true); got != "no-referrer" {
+		t.Errorf("legacy meta keyword: %q", got)
+	}
+}
+
+// The Browser keeps, for the probe step, every handoff it carried: the
+// raw token and exactly how it travelled.
+func TestWalkKeepsHandoffsForProbes(t *testing.T) {
+	var tok string
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /start", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://portal.company2.localhost:8081/sso?token="+tok, http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /sso", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "portal_session", Value: "v", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	tok = mintFor(t, "portal", 30*time.Second, "http://portal.company2.localhost:8081/")
+	d := &Dialer{Strict: true, Map: map[string]string{
+		"accounts.company.localhost:8080": srv.Listener.Addr().String(),
+		"portal.company2.localhost:8081":  srv.Listener.Addr().String(),
+	}}
+	b, err := NewBrowser(BrowserOptions{Dialer: d, Now: func() time.Time { return walkNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := b.Walk(context.Background(), "http://accounts.company.localhost:8080/start")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.handoffs) != 1 {
+		t.Fatalf("%d handoffs kept: %+v", len(b.handoffs), b.handoffs)
+	}
+	h := b.handoffs[0]
+	if h.raw != tok || h.in != "query" || h.param != "token" || h.method != http.MethodGet || h.form != nil ||
+		h.url.Query().Get("token") != tok || h.origin != "http://portal.company2.localhost:8081" || h.receiver != "" ||
+		h.walk != 1 || h.step != 2 || h.status != http.StatusSeeOther || h.location.String() != "http://portal.company2.localhost:8081/" ||
+		len(h.cookies) != 1 || h.cookies[0] != "portal_session" {
+		t.Errorf("handoff kept: %+v", h)
+	}
+	if strings.Contains(tr.Steps[1].URL, tok) {
+		t.Error("the trace holds the token")
+	}
+	// The jar is the probes' too.
+	u, _ := url.Parse("http://portal.company2.localhost:8081/auth")
+	if cs := b.client.Jar.Cookies(u); len(cs) != 1 || cs[0].Name != "portal_session" {
+		t.Errorf("the client's jar sends %v", cs)
+	}
+}
+
+// What the walk does with a page's forms, by what the page holds.
+func TestFormKinds(t *testing.T) {
+	tok := mintFor(t, "portal", 30*time.Second, "")
+	tests := []struct {
+		description string
+		html        string
+		kind        string // of the first form the walk would submit; "" none
+		values      string // url-encoded, with user bob@x and password pw
+	}{
+		{"a login form, with a named submit button (Kratos reads it)",
+			`<form method="POST" action="/login"><input type="hidden" name="csrf_token" value="c"><input name="identifier"><input type="password" name="password"><button type="submit" name="method" value="password">Sign in</button></form>`,
+			FormLogin, "csrf_token=c&identifier=bob%40x&method=password&password=pw"},
+		{"an identifier-first step",
+			`<form method="post"><input name="username" autocomplete="username"><input type="submit" value="Next"></form>`,
+			FormLogin, "username=bob%40x"},
+		{"a newsletter form with an email field is left alone",
+			`<form method="post" action="/subscribe"><input type="email" name="email"><button>Subscribe</button></form>`,
+			"", ""},
+		{"a search form is left alone",
+			`<form action="/search"><input name="q"></form>`,
+			"", ""},
+		{"the form_post interstitial: a hidden token",
+			`<form method="post" action="https://portal.company2.com/sso"><input type="hidden" name="token" value="` + tok + `"></form>`,
+			FormPost, "token=" + tok},
+		{"an auto-submitted form without a token (SAML-style)",
+			`<body onload="document.forms[0].submit()"><form method="post" action="/acs"><input type="hidden" name="RelayState" value="r"><input type="checkbox" name="x" value="1"><input type="checkbox" name="y" checked></form></body>`,
+			FormPost, "RelayState=r&y=on"},
+		{"disabled fields, textareas and selects",
+			`<form method="post"><input type="hidden" name="t" value="` + tok + `"><input name="off" value="1" disabled><textarea name="note">hi</textarea><select name="s"><option value="a">A<option value="b" selected>B</select></form>`,
+			FormPost, "note=hi&s=b&t=" + tok},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			p := parsePage([]byte(tt.html))
+			kind, values := "", ""
+			for i := range p.forms {
+				if k := p.forms[i].kind(p.autoSubmit); k != "" {
+					kind, values = k, p.forms[i].values("bob@x", "pw").Encode()
+					break
+				}
+			}
+			if kind != tt.kind || values != tt.values {
+				t.Errorf("kind %q values %s; want %q %s", kind, values, tt.kind, tt.values)
+			}
+		})
+	}
+}
+
+func TestPageMeta(t *testing.T) {
+	p := parsePage([]byte(`<head><meta name="referrer" content="no-referrer"><meta http-equiv="refresh" content="0; url='/next'"><base href="https://cdn.example/"></head>`))
+	if p.referrer != "no-referrer" || !p.hasRefresh || p.refresh != "/next" || p.base != "https://cdn.example/" {
+		t.Errorf("%+v", p)
+	}
+	if p := parsePage([]byte(`<meta http-equiv="refresh" content="30; url=/later">`)); p.hasRefresh {
+		t.Error("a slow refresh is a page to read, not a redirect")
+	}
+}

@@ -1,0 +1,130 @@
+package sandbox_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/sandbox"
+	"github.com/ssoctl/ssoctl/pkg/serve"
+)
+
+// generatedChain is a hub chain with n receivers, each on a root domain of
+// its own (appI.companyI.localhost), the walk landing on the last one.
+func generatedChain(tb testing.TB, n int) *chain.Chain {
+	tb.Helper()
+	var recv, allow strings.Builder
+	for i := 1; i <= n; i++ {
+		origin := fmt.Sprintf("http://app%d.company%d.localhost:%d", i, i+1, 9000+i)
+		fmt.Fprintf(&recv, "  - name: app%d\n    url: %s\n", i, origin)
+		fmt.Fprintf(&allow, "    - %s\n", origin)
+	}
+	yaml := fmt.Sprintf(`version: 1
+name: generated-%d
+dev: true
+idp:
+  kind: dev
+  public_url: http://auth.company.localhost:4433
+  admin_url: http://auth.company.localhost:4434
+  users:
+    - {email: alice@example.com, password: wonderland}
+issuer:
+  url: http://accounts.company.localhost:8080
+token:
+  alg: HS256
+  secret: dev-only-hs256-secret-for-the-sandbox-benchmark-0123
+receivers:
+%sreturn_to:
+  allow:
+    - http://*.company.localhost:8080
+%sexpect:
+  final_url_prefix: http://app%d.company%d.localhost:%d/
+`, n, recv.String(), allow.String(), n, n+1, 9000+n)
+	c, err := chain.Parse("generated.yaml", []byte(yaml))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
+// walk is one first login through the sandbox with a fresh browser, as
+// trace chain --sandbox makes it.
+func walk(tb testing.TB, sb *sandbox.Sandbox) *chain.Trace {
+	b, err := chain.NewBrowser(chain.BrowserOptions{Dialer: sb.Dialer(), Chain: sb.Chain(), Now: sb.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	t, err := b.Walk(context.Background(), chain.StartURL(sb.Chain()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if t.Unreachable != "" || t.FinalStatus != 200 || t.Failed() {
+		tb.Fatalf("the walk failed: unreachable %q, final %s %d, findings %v", t.Unreachable, t.Final, t.FinalStatus, t.Findings)
+	}
+	return t
+}
+
+// TestGeneratedChain: the benchmark's chains walk clean, one handoff and
+// one continue per receiver.
+func TestGeneratedChain(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{3, 10} {
+		sb := start(t, generatedChain(t, n), serve.Env{})
+		if got, want := len(walk(t, sb).Steps), 5+2*n; got != want {
+			t.Errorf("%d receivers: %d steps, want %d", n, got, want)
+		}
+	}
+}
+
+// BenchmarkWalk measures one sandbox walk (a fresh browser: login form,
+// every handoff, landing) on a running sandbox, and how it grows with the
+// number of receivers. The dev IdP hashes passwords with bcrypt's default
+// cost, so the login's POST is a fixed share of every walk.
+func BenchmarkWalk(b *testing.B) {
+	for _, n := range []int{3, 10} {
+		b.Run(fmt.Sprintf("receivers=%d", n), func(b *testing.B) {
+			sb := start(b, generatedChain(b, n), serve.Env{})
+			walk(b, sb) // warm: connections, first-use allocations
+			b.ReportAllocs()
+			b.ResetTimer()
+			var login float64
+			for b.Loop() {
+				for _, s := range walk(b, sb).Steps {
+					if s.Form == "login" {
+						login += s.ElapsedMS
+					}
+				}
+			}
+			walkMS := float64(b.Elapsed().Microseconds()) / 1000 / float64(b.N)
+			b.ReportMetric(walkMS, "ms/walk")
+			// The login POST is one bcrypt comparison at the dev IdP's
+			// cost, the same for any chain; the rest is what grows.
+			b.ReportMetric(walkMS-login/float64(b.N), "ms/walk-less-login")
+		})
+	}
+}
+
+// BenchmarkStartWalkClose measures what `trace chain --sandbox` does once:
+// stand the chain up (bcrypt of the dev user's password included), walk
+// it, shut it down.
+func BenchmarkStartWalkClose(b *testing.B) {
+	for _, n := range []int{3, 10} {
+		b.Run(fmt.Sprintf("receivers=%d", n), func(b *testing.B) {
+			c := generatedChain(b, n)
+			b.ReportAllocs()
+			for b.Loop() {
+				sb, err := sandbox.Start(context.Background(), c, serve.Env{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				walk(b, sb)
+				if err := sb.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/walk")
+		})
+	}
+}
