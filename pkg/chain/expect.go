@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -257,4 +258,25 @@ func (b *Browser) expectAuth(ctx context.Context, r Receiver) Expectation {
 	}
 	x.OK = resp.StatusCode == http.StatusOK
 	return x
+}
+
+// Get asks target with the cookies the Browser holds, as the browser would
+// after its walk, and follows no redirect: for a caller that needs what a
+// role answered (forward auth's X-Auth-* headers, say). The body is read,
+// at most 1 MiB of it, and closed; the response keeps its headers.
+func (b *Browser) Get(ctx context.Context, target string) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, fmt.Errorf("trace: %q is not a URL", redactURL(target, b.now()))
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return nil, errors.New(transportError(&request{method: http.MethodGet, url: req.URL}, err, b.now()))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+	return resp, nil
 }

@@ -25,7 +25,40 @@ const MaxFileSize = 1 << 20
 // directory, as Compose and Kubernetes tools do, so a chain works from any
 // working directory. An I/O failure is returned as is; problems in the file
 // as a *LintError.
-func Load(path string) (*Chain, error) {
+func Load(path string) (*Chain, error) { return LoadWith(path, Overrides{}) }
+
+// Overrides replace values of a chain file before it is validated, as
+// command-line flags do: the file stays as written, and the chain is
+// checked as if it said what the overrides say.
+type Overrides struct {
+	// IdPPublicURL and IdPAdminURL replace idp.public_url and
+	// idp.admin_url: a real Kratos on other ports than the file's, say.
+	IdPPublicURL string
+	IdPAdminURL  string
+}
+
+func (o Overrides) apply(c *Chain, d *decoder) {
+	set := func(path string, field *string, v string) {
+		if v == "" {
+			return
+		}
+		*field = v
+		// Validated as given; a problem with it points at the value it
+		// replaced, or at idp: when the file had none.
+		p, ok := d.pos[path]
+		if !ok || p.null {
+			p = d.pos["idp"]
+			p.null = false
+		}
+		d.pos[path] = p
+		delete(d.bad, path)
+	}
+	set("idp.public_url", &c.IdP.PublicURL, o.IdPPublicURL)
+	set("idp.admin_url", &c.IdP.AdminURL, o.IdPAdminURL)
+}
+
+// LoadWith is Load with overrides.
+func LoadWith(path string, o Overrides) (*Chain, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("chain file: %w", err)
@@ -35,7 +68,7 @@ func Load(path string) (*Chain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain file: %w", err)
 	}
-	c, err := Parse(path, data)
+	c, err := ParseWith(path, data, o)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +80,11 @@ func Load(path string) (*Chain, error) {
 // only in problem text. It returns a *LintError listing every problem when
 // any is an error; warnings alone end up in Chain.Warnings.
 func Parse(filename string, data []byte) (*Chain, error) {
+	return ParseWith(filename, data, Overrides{})
+}
+
+// ParseWith is Parse with overrides.
+func ParseWith(filename string, data []byte, o Overrides) (*Chain, error) {
 	d := newDecoder()
 	c := &Chain{File: filename}
 	if len(data) > MaxFileSize {
@@ -58,6 +96,7 @@ func Parse(filename string, data []byte) (*Chain, error) {
 		rv := reflect.ValueOf(c).Elem()
 		d.pos[""] = position{keyLine: root.Line, keyCol: root.Column, line: root.Line, col: root.Column}
 		d.decodeValue(root, rv, "")
+		o.apply(c, d)
 		v := &validator{c: c, pos: d.pos, bad: d.bad}
 		v.listenFrom = applyDefaults(c, v.given)
 		v.validate()

@@ -413,3 +413,45 @@ func TestSuggestKey(t *testing.T) {
 		})
 	}
 }
+
+// Overrides replace the IdP's URLs before validation: the chain is checked
+// as if the file said so, and a bad override is a problem like a bad value
+// in the file, placed at the value it replaced.
+func TestParseWith_overrides(t *testing.T) {
+	data, err := os.ReadFile("../../examples/kratos/chain.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ParseWith("chain.yaml", data, Overrides{
+		IdPPublicURL: "http://auth.company.localhost:44330",
+		IdPAdminURL:  "http://auth.company.localhost:44340",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.IdP.PublicURL != "http://auth.company.localhost:44330" || c.IdP.AdminURL != "http://auth.company.localhost:44340" {
+		t.Errorf("IdP URLs %s %s", c.IdP.PublicURL, c.IdP.AdminURL)
+	}
+	if plain, _ := Parse("chain.yaml", data); plain.IdP.PublicURL != "http://auth.company.localhost:4433" {
+		t.Errorf("Parse without overrides: %s", plain.IdP.PublicURL)
+	}
+
+	_, err = ParseWith("chain.yaml", data, Overrides{IdPPublicURL: "ftp://auth.company.localhost/"})
+	var lint *LintError
+	if !errors.As(err, &lint) || !strings.Contains(err.Error(), "idp.public_url") {
+		t.Fatalf("bad override: %v", err)
+	}
+	if p := lint.Problems[0]; p.Line != 12 {
+		t.Errorf("problem at line %d, want 12 (the value it replaced): %s", p.Line, p.Message)
+	}
+
+	// A file with no admin_url takes one from an override and validates it.
+	noAdmin := strings.Replace(string(data), "  admin_url: http://auth.company.localhost:4434   # Kratos admin API: session re-check by id, revocation\n", "", 1)
+	if noAdmin == string(data) {
+		t.Fatal("fixture: admin_url line not found")
+	}
+	_, err = ParseWith("chain.yaml", []byte(noAdmin), Overrides{IdPAdminURL: "http://user:pw@auth.company.localhost:4434"})
+	if err == nil || !strings.Contains(err.Error(), "idp.admin_url") {
+		t.Errorf("bad admin_url override: %v", err)
+	}
+}

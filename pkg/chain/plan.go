@@ -19,6 +19,13 @@ const (
 	TokenParam       = "token"                       // query parameter or form field on SSOPath
 	KratosLoginPath  = "/self-service/login/browser" // Kratos (and the dev IdP): starts a browser login flow
 	kratosReturnToQS = "return_to"
+
+	// With idp.kind kratos the issuer renders Kratos's self-service flows
+	// as its own pages; Kratos's selfservice.flows.*.ui_url point here.
+	UILoginPath            = "/ui/login"                          // issuer: a Kratos login flow's form (?flow=)
+	UIRegistrationPath     = "/ui/registration"                   // issuer: a Kratos registration flow's form (?flow=)
+	UIErrorPath            = "/ui/error"                          // issuer: a Kratos flow's error (?id=)
+	KratosRegistrationPath = "/self-service/registration/browser" // Kratos: starts a browser registration flow
 )
 
 // HopKind says what a hop is for.

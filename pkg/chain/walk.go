@@ -692,6 +692,10 @@ func (w *walker) kind(r *request, role originRole, carriesToken bool) HopKind {
 			return HopCallback
 		case ContinuePath:
 			return HopContinue
+		case UILoginPath, UIRegistrationPath, UIErrorPath:
+			// The issuer showing Kratos's login flow is the IdP's login
+			// page, served from the issuer's origin.
+			return HopIdPLogin
 		}
 		switch {
 		case w.prevRole == roleIdP:

@@ -42,6 +42,8 @@ type Issuer struct {
 	// interstitial.
 	formAction string
 	faults     chain.IssuerFaults // none outside dev chains (see faults.go)
+	// selfService reads Kratos's flows for the /ui pages (kind kratos).
+	selfService SelfService
 }
 
 // Walk state and login cookies live minutes at most: long enough for a
@@ -89,6 +91,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	mux.HandleFunc("GET "+chain.LoginPath, is.login)
 	mux.HandleFunc("GET "+chain.CallbackPath, is.callback)
 	mux.HandleFunc("GET "+chain.ContinuePath, is.continueWalk)
+	is.routeSelfService(mux)
 	if cfg.JWKS != nil {
 		mux.HandleFunc("GET /.well-known/jwks.json", is.jwks)
 	}

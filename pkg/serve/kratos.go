@@ -79,7 +79,6 @@ func NewKratos(publicURL, adminURL string, hc *http.Client, opts ...KratosOption
 			return nil, err
 		}
 		k.admin = client.NewAPIClient(kratosConfiguration(adm, k.http))
-		k.readyURL = adm + "/health/ready"
 	}
 	for _, o := range opts {
 		o(k)
@@ -210,8 +209,10 @@ func (k *Kratos) Revoke(ctx context.Context, id string) error {
 	return err
 }
 
-// Ready asks Kratos's health endpoint (GET /health/ready) on the admin API
-// when there is one, else on the public API.
+// Ready asks Kratos's health endpoint on the public API (GET
+// /health/ready), the one browsers and whoami depend on. (On the admin
+// port Kratos v1 only redirects /health/ready to /admin/health/ready, and
+// this client follows no redirects.)
 func (k *Kratos) Ready(ctx context.Context) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.readyURL, nil)
 	if err != nil {

@@ -552,9 +552,14 @@ func TestKratosReady(t *testing.T) {
 		t.Run(tc.description, func(t *testing.T) {
 			var path atomic.Value
 			net := newIDPLoopback()
-			net.serve(t, idpAdminURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// The public API answers health; on the admin port real
+			// Kratos only redirects /health/ready to /admin/health/ready.
+			net.serve(t, idpPublicURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				path.Store(r.URL.Path)
 				w.WriteHeader(tc.status)
+			}))
+			net.serve(t, idpAdminURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "/admin"+r.URL.Path, http.StatusTemporaryRedirect)
 			}))
 			k, err := serve.NewKratos(idpPublicURL, idpAdminURL, net.client())
 			if err != nil {

@@ -48,6 +48,8 @@ type ChainOptions struct {
 	ReadFile  func(string) ([]byte, error)
 
 	File         string
+	IdPURL       string
+	IdPAdminURL  string
 	Sandbox      bool
 	Start        string
 	Resolve      []string
@@ -96,6 +98,10 @@ Where it walks:
   --start URL        any chain, ssoctl or not, from URL (with -f: the file's
                      chain, starting at URL instead of the issuer's /login)
 
+--idp-url and --idp-admin-url point the file's chain at an identity provider
+elsewhere than its idp.public_url and idp.admin_url say: a Kratos started on
+other ports, say. The file is checked as if it said so.
+
 Host names map to loopback for *.localhost, or as --resolve HOST:PORT:ADDR says
 (curl's syntax), without any DNS or hosts-file change.
 
@@ -125,6 +131,10 @@ accepted probe; 2 a bad chain file or flags; 3 a host was unreachable.`,
     --user ci@company.com --password-env CI_PASSWORD \
     --expect-cookie portal.company2.com=portal_session -o junit > trace.xml
 
+  # examples/kratos's chain in process, against a Kratos on other ports
+  ssoctl trace chain -f examples/kratos/chain.yaml --sandbox --idp-url http://auth.company.localhost:44330 \
+    --idp-admin-url http://auth.company.localhost:44340 --user alice@example.com --password-env PW
+
   # a sequence diagram of the walk
   ssoctl trace chain -f chain.yaml --sandbox -o mermaid > walk.mmd`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -145,6 +155,8 @@ accepted probe; 2 a bad chain file or flags; 3 a host was unreachable.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.File, "file", "f", "", "the chain `FILE` (- for stdin)")
+	fl.StringVar(&opts.IdPURL, "idp-url", "", "use the identity provider at `URL` instead of the file's idp.public_url (needs -f)")
+	fl.StringVar(&opts.IdPAdminURL, "idp-admin-url", "", "use `URL` instead of the file's idp.admin_url (needs -f)")
 	fl.BoolVar(&opts.Sandbox, "sandbox", false, "stand the chain up in this process and walk it (needs -f)")
 	fl.StringVar(&opts.Start, "start", "", "the `URL` to start at (default: the issuer's /login with return_to from expect:)")
 	fl.StringArrayVar(&opts.Resolve, "resolve", nil, "send HOST:PORT to ADDR (an IP), written `HOST:PORT:ADDR` as for curl's --resolve (repeatable)")
@@ -338,9 +350,9 @@ func (opts *ChainOptions) loadChain() (*chain.Chain, error) {
 		if rerr != nil {
 			return nil, cmdutil.UsageError("", "reading the chain file from stdin: %v", rerr)
 		}
-		c, err = chain.Parse(name, data)
+		c, err = chain.ParseWith(name, data, opts.overrides())
 	} else {
-		c, err = chain.Load(opts.File)
+		c, err = chain.LoadWith(opts.File, opts.overrides())
 	}
 	var lint *chain.LintError
 	switch {
@@ -365,6 +377,11 @@ func (opts *ChainOptions) loadChain() (*chain.Chain, error) {
 	default:
 		return nil, cmdutil.UsageError("check the path given to -f", "%s", cmdutil.Printable(err.Error()))
 	}
+}
+
+// overrides are the flags that replace values of the chain file.
+func (opts *ChainOptions) overrides() chain.Overrides {
+	return chain.Overrides{IdPPublicURL: opts.IdPURL, IdPAdminURL: opts.IdPAdminURL}
 }
 
 // receiverHosts maps each receiver's name to its URL's host:port.

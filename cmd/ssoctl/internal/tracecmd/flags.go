@@ -31,6 +31,9 @@ func (opts *ChainOptions) checkFlags() (*checkedFlags, error) {
 	case opts.Sandbox && opts.File == "":
 		return nil, cmdutil.UsageError("the sandbox runs the roles a chain file describes: add -f FILE, or drop --sandbox to walk --start live",
 			"--sandbox needs -f FILE")
+	case (opts.IdPURL != "" || opts.IdPAdminURL != "") && opts.File == "":
+		return nil, cmdutil.UsageError("--idp-url and --idp-admin-url change a chain file's IdP: add -f FILE",
+			"--idp-url and --idp-admin-url need -f FILE")
 	case opts.PasswordEnv != "" && opts.PasswordFile != "":
 		return nil, cmdutil.UsageError("give one password source", "--password-env and --password-file cannot be combined")
 	case opts.PasswordFile == "-" && opts.File == "-":

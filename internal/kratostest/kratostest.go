@@ -1,0 +1,211 @@
+// Package kratostest runs a real Ory Kratos for ssoctl's tests, through
+// scripts/kratos.sh: built once from the Go module proxy into
+// $HOME/.cache/ssoctl, configured for one chain (dsn: memory, the password
+// method, an identity schema with email and role traits, the issuer's /ui
+// pages as Kratos's UI), on free loopback ports.
+//
+// When Kratos cannot be built or started the test fails with the reason
+// under CI (CI=true); elsewhere it is skipped with the reason, and -short
+// skips it without trying.
+package kratostest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	client "github.com/ory/client-go"
+)
+
+// Options describe the chain a Kratos serves.
+type Options struct {
+	// Host is the IdP's host name (auth.company.localhost); it must end in
+	// .localhost, which resolves to loopback without DNS.
+	Host string
+	// UIURL is the issuer's URL; Kratos's flows send browsers to its /ui
+	// pages and may return to it.
+	UIURL string
+	// ReturnURLs are further URLs Kratos may return browsers to.
+	ReturnURLs []string
+	// CookieDomain is the Domain of Kratos's session and CSRF cookies
+	// (company.localhost), so the issuer on a sibling host receives them.
+	CookieDomain string
+	// PublicPort and AdminPort are the loopback ports to listen on; 0
+	// picks a free one.
+	PublicPort, AdminPort int
+}
+
+// Kratos is one running Kratos.
+type Kratos struct {
+	PublicURL string // http://Host:port
+	AdminURL  string // http://Host:port
+	dir       string
+	env       []string
+	admin     *client.APIClient
+}
+
+// Start starts a Kratos for o and stops it when the test ends.
+func Start(t testing.TB, o Options) *Kratos {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("kratostest: -short: not starting a real Kratos")
+	}
+	if !strings.HasSuffix(o.Host, ".localhost") {
+		t.Fatalf("kratostest: host %q must end in .localhost", o.Host)
+	}
+	script := filepath.Join(repoRoot(t), "scripts", "kratos.sh")
+	pub, adm := o.PublicPort, o.AdminPort
+	if pub == 0 {
+		pub = freePort(t)
+	}
+	if adm == 0 {
+		adm = freePort(t)
+	}
+	k := &Kratos{
+		PublicURL: "http://" + o.Host + ":" + strconv.Itoa(pub),
+		AdminURL:  "http://" + o.Host + ":" + strconv.Itoa(adm),
+		dir:       t.TempDir(),
+	}
+	k.env = append(os.Environ(),
+		"KRATOS_PUBLIC_URL="+k.PublicURL,
+		"KRATOS_ADMIN_URL="+k.AdminURL,
+		"KRATOS_UI_URL="+o.UIURL,
+		"KRATOS_RETURN_URLS="+strings.Join(append([]string{o.UIURL}, o.ReturnURLs...), " "),
+		"KRATOS_COOKIE_DOMAIN="+o.CookieDomain,
+	)
+	k.run(t, script, "start")
+	t.Cleanup(func() { k.run(t, script, "stop") })
+	cfg := client.NewConfiguration()
+	cfg.Servers = client.ServerConfigurations{{URL: "http://127.0.0.1:" + strconv.Itoa(adm)}}
+	cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	k.admin = client.NewAPIClient(cfg)
+	return k
+}
+
+// Stop stops Kratos; Restart brings it back on the same ports, with an
+// empty store (dsn: memory).
+func (k *Kratos) Stop(t testing.TB) {
+	t.Helper()
+	k.run(t, filepath.Join(repoRoot(t), "scripts", "kratos.sh"), "stop")
+}
+
+// Restart starts Kratos again after Stop.
+func (k *Kratos) Restart(t testing.TB) {
+	t.Helper()
+	k.run(t, filepath.Join(repoRoot(t), "scripts", "kratos.sh"), "start")
+}
+
+// Log is what Kratos has logged so far, for a failing test to show.
+func (k *Kratos) Log() string {
+	b, _ := os.ReadFile(filepath.Join(k.dir, "kratos.log"))
+	return string(b)
+}
+
+func (k *Kratos) run(t testing.TB, script, verb string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, verb, k.dir)
+	cmd.Env = k.env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := fmt.Sprintf("kratostest: scripts/kratos.sh %s: %v\n%s", verb, err, stderr.String())
+		if verb == "start" && os.Getenv("CI") != "true" && k.admin == nil {
+			t.Skip(msg + "\n(a failure under CI=true)")
+		}
+		t.Fatal(msg)
+	}
+}
+
+// CreateIdentity adds a person with a password through the admin API
+// (IdentityAPI.CreateIdentity) and returns the identity's id.
+func (k *Kratos) CreateIdentity(t testing.TB, email, password, role string) string {
+	t.Helper()
+	traits := map[string]any{"email": email}
+	if role != "" {
+		traits["role"] = role
+	}
+	body := client.CreateIdentityBody{
+		SchemaId: "default",
+		Traits:   traits,
+		Credentials: &client.IdentityWithCredentials{Password: &client.IdentityWithCredentialsPassword{
+			Config: &client.IdentityWithCredentialsPasswordConfig{Password: &password},
+		}},
+	}
+	id, resp, err := k.admin.IdentityAPI.CreateIdentity(context.Background()).CreateIdentityBody(body).Execute()
+	if err != nil {
+		t.Fatalf("kratostest: create identity %s: %v (%s)", email, err, status(resp))
+	}
+	return id.Id
+}
+
+// Sessions lists an identity's active sessions' ids.
+func (k *Kratos) Sessions(t testing.TB, identityID string) []string {
+	t.Helper()
+	ss, resp, err := k.admin.IdentityAPI.ListIdentitySessions(context.Background(), identityID).Active(true).Execute()
+	if err != nil {
+		t.Fatalf("kratostest: list sessions: %v (%s)", err, status(resp))
+	}
+	var ids []string
+	for _, s := range ss {
+		ids = append(ids, s.Id)
+	}
+	return ids
+}
+
+// RevokeSessions ends every session of an identity
+// (IdentityAPI.DeleteIdentitySessions), as an admin would on offboarding.
+func (k *Kratos) RevokeSessions(t testing.TB, identityID string) {
+	t.Helper()
+	resp, err := k.admin.IdentityAPI.DeleteIdentitySessions(context.Background(), identityID).Execute()
+	if err != nil {
+		t.Fatalf("kratostest: revoke sessions: %v (%s)", err, status(resp))
+	}
+}
+
+func status(resp *http.Response) string {
+	if resp == nil {
+		return "no answer"
+	}
+	return resp.Status
+}
+
+// freePort is a loopback port free right now.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// repoRoot is the directory holding go.mod, above the test's directory.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("kratostest: no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}
