@@ -168,6 +168,16 @@ type Receiver struct {
 	// RecheckInterval is how long the receiver trusts its cookie before it
 	// asks the IdP again whether the session is still valid.
 	RecheckInterval time.Duration `yaml:"recheck_interval"`
+	// Upstream is the app the receiver reverse-proxies for signed-in
+	// browsers (DESIGN §6): an absolute http or https URL, optionally with a
+	// path prefix. Empty: the receiver serves only its own endpoints and
+	// apps use forward auth at /auth.
+	Upstream string `yaml:"upstream"`
+	// BackchannelLogout says whether the issuer's logout POSTs a logout
+	// token to this receiver's /backchannel-logout (default true). Off, the
+	// receiver learns of a logout only from the browser (front-channel) or
+	// at its next IdP re-check; trace chain --logout reports SSO403 for it.
+	BackchannelLogout *bool `yaml:"backchannel_logout"`
 }
 
 // ReturnTo is where a login may end.

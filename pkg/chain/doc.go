@@ -64,6 +64,21 @@
 //     Kratos's is checked only when given; oidc has none.
 //   - receivers[].recheck_interval, how long a receiver trusts its cookie
 //     before asking the IdP again, defaults to 1m and lies in [1s, 1h].
+//   - receivers[].upstream is the app a receiver reverse-proxies for
+//     signed-in browsers (pkg/serve: identity headers injected, client-sent
+//     X-Auth-* headers stripped, the receiver's cookie withheld). It is an
+//     absolute http or https URL and may carry a path prefix, but no query,
+//     fragment or userinfo. Unlike role URLs it may use http outside dev:
+//     without a warning when its host is loopback (localhost, *.localhost,
+//     127.0.0.0/8, ::1), with one otherwise. Shared-cookie receivers take
+//     none. `ssoctl serve receiver --upstream` overrides it for one run.
+//   - receivers[].backchannel_logout (default true) makes the issuer's
+//     /logout POST a logout token to the receiver's /backchannel-logout,
+//     which revokes the session there at once. false leaves the receiver
+//     to the front-channel (which clears only the cookie of the browser
+//     that walks it) and its next IdP re-check (recheck_interval later),
+//     so trace chain --logout reports it (SSO403). Shared-cookie receivers
+//     take no backchannel_logout: ssoctl serves no endpoint for them.
 //   - issuer.cookie.secret and receivers[].cookie.secret are the keys the
 //     roles sign their cookies with, written like token.secret (inline only
 //     with dev: true). HS256 chains may leave them out (the keys are derived

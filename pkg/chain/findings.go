@@ -43,6 +43,8 @@ var (
 		"check that the IdP answers at idp.public_url (and admin_url) from where the roles run"}
 	FindingNoRecheck = &FindingKind{"SSO402", "a receiver kept a revoked session signed in past its re-check interval", SeverityError,
 		"re-check the IdP session at most every recheck_interval and refuse it once revoked"}
+	FindingSignedInAfterLogout = &FindingKind{"SSO403", "receiver still signed in after logout", SeverityError,
+		"give the receiver a back-channel logout endpoint (backchannel_logout: true, the default) and revoke the logout token's sid at once; the front-channel clears one browser's cookie and the IdP re-check comes a recheck_interval late"}
 )
 
 // FindingKinds lists the catalog in code order, for documentation and
@@ -53,7 +55,7 @@ func FindingKinds() []*FindingKind {
 		FindingExpiredAccepted, FindingRiskyToken,
 		FindingCookieDomain, FindingCookieFlags, FindingCookieMissing,
 		FindingRedirectLoop, FindingOpenRedirect, FindingTokenReferer,
-		FindingIdPUnreachable, FindingNoRecheck,
+		FindingIdPUnreachable, FindingNoRecheck, FindingSignedInAfterLogout,
 	}
 }
 

@@ -25,6 +25,8 @@ type Trace struct {
 	Findings     []Finding     `json:"findings"`
 	Expectations []Expectation `json:"expectations"`
 	Probes       []ProbeResult `json:"probes,omitempty"`
+	// Logout is what trace chain --logout saw after the walk; nil without.
+	Logout *LogoutResult `json:"logout,omitempty"`
 	// Unreachable is the host:port that could not be reached at all, or
 	// (with a Chain) the IdP's when a role answered 503 for want of it; the
 	// walk stopped there (exit 3).

@@ -155,6 +155,7 @@ const (
 	originOnly  urlRule = iota // a role ssoctl serves: scheme://host[:port]
 	withPath                   // an external endpoint: a path prefix is fine
 	withPathAny                // like withPath, and http is only a warning (internal admin APIs)
+	upstream                   // like withPath; http is fine on loopback, a warning elsewhere outside dev
 )
 
 // originURL checks a role URL and rewrites it in canonical form.
@@ -180,9 +181,13 @@ func (v *validator) checkURL(path string, raw *string, rule urlRule, fixMissing 
 		return parts, false
 	}
 	if parts.scheme == "http" && !v.c.Dev {
-		if rule == withPathAny {
+		switch {
+		case rule == upstream && loopbackHost(parts.host):
+		case rule == upstream:
+			v.warnf(path, "use https, or run the app on the receiver's host (127.0.0.1) or a private network", "%s uses http: the identity headers and the app's traffic cross the network in clear", path)
+		case rule == withPathAny:
 			v.warnf(path, "use https, or keep the admin API on a private network", "%s uses http: the admin API carries session ids in clear", path)
-		} else {
+		default:
 			v.errorf(path, "use https, or set dev: true for local development", "%s %s uses http, which only dev chains may", path, parts.origin())
 			return parts, false
 		}
@@ -639,8 +644,15 @@ func (v *validator) receivers(issuerOK bool) []checkedReceiver {
 			if v.given(base + ".recheck_interval") {
 				v.errorf(base+".recheck_interval", "remove recheck_interval: the issuer's session cookie is its session", "a shared_cookie receiver keeps no cookie to re-check")
 			}
+			if v.given(base + ".backchannel_logout") {
+				v.errorf(base+".backchannel_logout", "remove backchannel_logout: the issuer's own cookie is cleared at logout", "a shared_cookie receiver has no back-channel endpoint: ssoctl does not serve it")
+			}
 			v.sharedCookie(base, parts, ok && issuerOK)
+			if r.Upstream != "" {
+				v.errorf(base+".upstream", "remove upstream: ssoctl does not serve a shared_cookie receiver, so it proxies nothing", "a shared_cookie receiver has no upstream")
+			}
 		} else {
+			v.upstreamURL(base+".upstream", &r.Upstream)
 			v.listen(base+".listen", r.Listen)
 			v.cookie(base+".cookie", &r.Cookie, parts, ok)
 			v.recheckInterval(base+".recheck_interval", r.RecheckInterval)
@@ -962,4 +974,20 @@ func (v *validator) expect() {
 	if e.MaxTokenLifetime > 0 && e.MaxTokenLifetime < v.c.Token.TTL {
 		v.warnf("expect.max_token_lifetime", "raise it to token.ttl or lower token.ttl", "expect.max_token_lifetime %s is below token.ttl %s, so every trace will fail", fmtDuration(e.MaxTokenLifetime), fmtDuration(v.c.Token.TTL))
 	}
+}
+
+// upstreamURL checks a receiver's upstream: the app it reverse-proxies.
+func (v *validator) upstreamURL(path string, raw *string) {
+	v.checkURL(path, raw, upstream, "")
+}
+
+// loopbackHost reports whether host (as urlParts holds it) is this
+// machine: localhost, a *.localhost name or a loopback address.
+func loopbackHost(host string) bool {
+	h := strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
 }

@@ -25,6 +25,11 @@ type IssuerConfig struct {
 	Logger *slog.Logger
 	// Metrics counts handoffs; nil counts nothing.
 	Metrics *Metrics
+	// BackchannelClient delivers logout tokens to the receivers (logout.go);
+	// nil is a plain client with a 5s timeout. BackchannelBackoff is the
+	// first wait before a retry (default 250ms), doubling after.
+	BackchannelClient  *http.Client
+	BackchannelBackoff time.Duration
 }
 
 // Issuer is the accounts role (DESIGN §5, hub mode): it sends a browser
@@ -44,6 +49,7 @@ type Issuer struct {
 	faults     chain.IssuerFaults // none outside dev chains (see faults.go)
 	// selfService reads Kratos's flows for the /ui pages (kind kratos).
 	selfService SelfService
+	logout      *issuerLogout // logout.go
 }
 
 // Walk state and login cookies live minutes at most: long enough for a
@@ -92,6 +98,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	mux.HandleFunc("GET "+chain.CallbackPath, is.callback)
 	mux.HandleFunc("GET "+chain.ContinuePath, is.continueWalk)
 	is.routeSelfService(mux)
+	is.routeLogout(mux)
 	if cfg.JWKS != nil {
 		mux.HandleFunc("GET /.well-known/jwks.json", is.jwks)
 	}

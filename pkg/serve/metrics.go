@@ -39,6 +39,8 @@ type Metrics struct {
 	stores   map[string]func() int
 
 	roles, results, reasons *labelSet
+
+	backchannel backchannelCounts // receiver, result (see logout.go)
 }
 
 // NewMetrics returns a role's instruments, empty. Each role has its own, so
@@ -259,6 +261,7 @@ func (m *Metrics) appendText(b []byte) []byte {
 	start := float64(processStart.UnixNano()) / 1e9
 	b = appendSample(b, familyStart.name, "", nil, labelValues{}, "", "", formatFloat(start))
 
+	b = appendCounters(b, familyBackchannel, &m.backchannel, (*atomic.Uint64).Load)
 	b = appendCounters(b, familyHandoffs, &m.handoffs, (*atomic.Uint64).Load)
 	b = appendHistograms(b, familyDurations, &m.durations)
 	b = appendCounters(b, familyRequests, &m.requests, func(r *requestSeries) uint64 { return r.count.Load() })

@@ -36,6 +36,12 @@ type ReceiverConfig struct {
 	Now             func() time.Time
 	Logger          *slog.Logger
 	Metrics         *Metrics
+	// Upstream, when set, is the app the receiver reverse-proxies for
+	// signed-in browsers: every path that is not the receiver's own, the
+	// root included (see upstream.go). UpstreamTransport carries those
+	// requests; nil means http.DefaultTransport.
+	Upstream          *url.URL
+	UpstreamTransport http.RoundTripper
 }
 
 // Receiver is one app domain of the chain (DESIGN §6): /sso takes a handoff
@@ -55,6 +61,7 @@ type Receiver struct {
 	checkTTL time.Duration
 
 	faults chain.ReceiverFaults // none outside dev chains (see faults.go)
+	logout *receiverLogout      // logout.go
 }
 
 // Identity headers /auth sets for the app behind a receiver.
@@ -119,7 +126,14 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	// auth_request, Traefik forwardAuth) or with GET (Caddy forward_auth).
 	mux.HandleFunc("/auth", rc.auth)
 	mux.HandleFunc("GET /whoami", rc.whoami)
-	mux.HandleFunc("GET /{$}", rc.landing)
+	if cfg.Upstream != nil {
+		mux.Handle("/", rc.upstreamHandler(cfg.Upstream, cfg.UpstreamTransport))
+	} else {
+		mux.HandleFunc("GET /{$}", rc.landing)
+	}
+	if err := rc.routeLogout(mux); err != nil {
+		return nil, err
+	}
 	rc.mux = mux
 	return rc, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -233,6 +234,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 		is, err := NewIssuer(IssuerConfig{
 			Chain: c, IdP: idp, Key: keys.Signing, JWKS: keys.JWKS, Sealer: sealer,
 			Now: env.Now, Logger: env.Logger.With("role", "issuer"), Metrics: metrics,
+			BackchannelClient: env.HTTPClient,
 		})
 		if err != nil {
 			return nil, err
@@ -253,10 +255,17 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 		// A fresh Metrics has no stores yet, so neither can fail.
 		_ = metrics.RegisterStoreSize("replay", replay.Len)
 		_ = metrics.RegisterStoreSize("revocations", revocations.Len)
+		var upstream *url.URL
+		if r.Upstream != "" {
+			if upstream, err = ParseUpstream(r.Upstream); err != nil {
+				return nil, fmt.Errorf("receiver %s upstream: %w", r.Name, err)
+			}
+		}
 		rc, err := NewReceiver(ReceiverConfig{
 			Chain: c, Name: r.Name, IdP: idp, Keys: keys.Verify, Sealer: sealer,
 			Replay: replay, Revocations: revocations, RecheckInterval: cmp.Or(o.RecheckInterval, r.RecheckInterval),
 			Now: env.Now, Logger: env.Logger.With("role", r.Name), Metrics: metrics,
+			Upstream: upstream, UpstreamTransport: env.HTTPClient.Transport,
 		})
 		if err != nil {
 			return nil, err

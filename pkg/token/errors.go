@@ -72,6 +72,13 @@ var (
 	ErrReplayed          = newReason("token_replayed", "jti was already used; a handoff is single use")
 )
 
+// Logout tokens (OIDC Back-Channel Logout 1.0 §2.6): what a logout token
+// must and must not carry besides the claims of a handoff.
+var (
+	ErrEventsMissing = newReason("logout_events_missing", `no events claim with the back-channel-logout member; this is not a logout token`)
+	ErrNoncePresent  = newReason("logout_nonce_present", "a logout token carries a nonce; it must not (it would be an ID token)")
+)
+
 // Failure is one failed check: the Reason plus what this token got wrong.
 type Failure struct {
 	Reason *Reason

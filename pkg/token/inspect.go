@@ -24,7 +24,7 @@ func Inspect(raw string, now time.Time) (*Inspection, error) {
 	if t == nil {
 		return nil, fs.err()
 	}
-	checkHeaderShape(&t.Header, &fs)
+	checkHeaderShape(&t.Header, Type, &fs)
 	checkClaimSet(&t.Claims, claimPolicy{now: now, leeway: 0, maxLifetime: DefaultMaxLifetime}, &fs)
 	return &Inspection{Token: t, Warnings: fs}, nil
 }

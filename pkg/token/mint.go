@@ -102,8 +102,11 @@ func Mint(key *Key, o MintOptions) (string, *Claims, error) {
 
 // Sign serializes claims under the header {alg, kid, typ} and signs them
 // with key. It does no validation of the claims; use Mint for handoffs.
-func Sign(key *Key, c *Claims) (string, error) {
-	h := Header{Alg: string(key.alg), Kid: key.id, Typ: Type}
+func Sign(key *Key, c *Claims) (string, error) { return signTyped(key, c, Type) }
+
+// signTyped is Sign with the header's typ given.
+func signTyped(key *Key, c *Claims, typ string) (string, error) {
+	h := Header{Alg: string(key.alg), Kid: key.id, Typ: typ}
 	hb, err := json.Marshal(&h, json.Deterministic(true))
 	if err != nil {
 		return "", fmt.Errorf("encoding header: %w", err)

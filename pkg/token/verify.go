@@ -36,6 +36,12 @@ type Verifier struct {
 	now         func() time.Time
 	replay      ReplayStore
 	checkReturn func(string) error
+	// typ is the explicit type the header must carry: Type for handoffs,
+	// LogoutType for logout tokens, so neither is ever taken for the other.
+	typ string
+	// logout adds the checks of OIDC Back-Channel Logout 1.0 §2.6: the
+	// events member present, nonce absent.
+	logout bool
 }
 
 // VerifyOption configures a Verifier.
@@ -86,6 +92,7 @@ func NewVerifier(keys KeySource, issuer, audience string, opts ...VerifyOption) 
 		leeway:      DefaultLeeway,
 		maxLifetime: DefaultMaxLifetime,
 		now:         time.Now,
+		typ:         Type,
 	}
 	for _, o := range opts {
 		o(v)
@@ -115,6 +122,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 		return t, err
 	}
 	v.checkClaims(t, &fs)
+	if v.logout {
+		checkLogoutClaims(&t.Claims, &fs)
+	}
 	if len(fs) == 0 && v.replay != nil {
 		fresh, err := v.replay.Consume(ctx, t.Claims.ID, t.Claims.Expiry.Add(v.leeway))
 		if err != nil {
@@ -131,7 +141,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 // when the key source is unavailable.
 func (v *Verifier) checkHeader(ctx context.Context, t *Token, fs *failures) error {
 	h := &t.Header
-	if !checkHeaderShape(h, fs) {
+	if !checkHeaderShape(h, v.typ, fs) {
 		return nil
 	}
 	key, err := v.keys.VerificationKey(ctx, h.Kid)
@@ -161,9 +171,9 @@ func (v *Verifier) checkHeader(ctx context.Context, t *Token, fs *failures) erro
 
 func isAlgNone(alg string) bool { return strings.EqualFold(alg, "none") }
 
-// checkHeaderShape runs the header checks that need no key. It reports
-// whether the kid is safe to look up.
-func checkHeaderShape(h *Header, fs *failures) bool {
+// checkHeaderShape runs the header checks that need no key; want is the
+// typ the token must carry. It reports whether the kid is safe to look up.
+func checkHeaderShape(h *Header, want string, fs *failures) bool {
 	if isAlgNone(h.Alg) {
 		fs.add(ErrAlgNone, fmt.Sprintf("alg is %q: the token claims to need no signature", h.Alg))
 	}
@@ -175,9 +185,9 @@ func checkHeaderShape(h *Header, fs *failures) bool {
 	}
 	switch {
 	case h.Typ == "":
-		fs.add(ErrTypMissing, fmt.Sprintf("no typ header; a handoff carries typ %q", Type))
-	case !typeMatches(h.Typ):
-		fs.add(ErrTypMismatch, fmt.Sprintf("typ is %q, want %q: this is some other kind of JWT", h.Typ, Type))
+		fs.add(ErrTypMissing, fmt.Sprintf("no typ header; a %s carries typ %q", typeName(want), want))
+	case !typeMatches(h.Typ, want):
+		fs.add(ErrTypMismatch, fmt.Sprintf("typ is %q, want %q: this is some other kind of JWT", h.Typ, want))
 	}
 	if h.Kid != "" {
 		if err := checkKeyID(h.Kid); err != nil {
@@ -198,13 +208,21 @@ func presentHeaders(h *Header) []string {
 	return bad
 }
 
-// typeMatches compares typ as RFC 7515 §4.1.9 says: case-insensitively, with
-// an optional "application/" prefix.
-func typeMatches(typ string) bool {
+// typeMatches compares typ with want as RFC 7515 §4.1.9 says:
+// case-insensitively, with an optional "application/" prefix.
+func typeMatches(typ, want string) bool {
 	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
 		typ = typ[len("application/"):]
 	}
-	return strings.EqualFold(typ, Type)
+	return strings.EqualFold(typ, want)
+}
+
+// typeName says in words what kind of token typ is.
+func typeName(typ string) string {
+	if typ == LogoutType {
+		return "logout token"
+	}
+	return "handoff"
 }
 
 // claimPolicy is what the claims are checked against. An empty issuer or

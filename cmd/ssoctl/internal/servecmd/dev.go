@@ -93,7 +93,11 @@ func printDev(w io.Writer, ch *chain.Chain, servers []*server) {
 		width = max(width, len(s.role))
 	}
 	for _, s := range servers {
-		fmt.Fprintf(w, "  %-*s  %s  on %s\n", width, s.role, s.url, s.ln.Addr())
+		fmt.Fprintf(w, "  %-*s  %s  on %s", width, s.role, s.url, s.ln.Addr())
+		if r, ok := ch.Receiver(s.role); ok && r.Upstream != "" {
+			fmt.Fprintf(w, "  → %s", r.Upstream)
+		}
+		fmt.Fprintln(w)
 	}
 	returnTo := ch.Expect.FinalURLPrefix
 	if returnTo == "" && len(ch.Receivers) > 0 {

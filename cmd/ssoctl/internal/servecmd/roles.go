@@ -16,7 +16,8 @@ import (
 type RoleOptions struct {
 	IO *cmdutil.IOStreams
 	common
-	Name string // serve receiver: which receiver
+	Name     string // serve receiver: which receiver
+	Upstream string // serve receiver: overrides the receiver's upstream
 
 	role  string
 	f     *cmdutil.Factory
@@ -43,8 +44,14 @@ func newCmdReceiver(f *cmdutil.Factory) *cobra.Command {
 verifies it with this receiver as the audience, consumes its jti, re-checks the IdP
 session and sets this domain's cookie; /auth answers forward auth (nginx
 auth_request, Traefik forwardAuth, Caddy forward_auth) with X-Auth-Subject,
-X-Auth-Session, X-Auth-Email and X-Auth-Role, or 401; /whoami answers in JSON.`,
-		Example: `  SSO_SECRET=... ssoctl serve receiver -f chain.yaml --name portal`,
+X-Auth-Session, X-Auth-Email and X-Auth-Role, or 401; /whoami answers in JSON.
+
+With --upstream URL (or receivers[].upstream in the chain file) every other path is
+reverse-proxied to that app for signed-in browsers, with the identity headers set
+from the session and any X-Auth-* header the client sent removed; a signed-out
+browser is sent to log in first (401 for requests that are not page loads).`,
+		Example: `  SSO_SECRET=... ssoctl serve receiver -f chain.yaml --name portal
+  ssoctl serve receiver -f examples/local/chain.yaml --name portal --upstream http://127.0.0.1:3000`,
 	})
 }
 
@@ -67,6 +74,7 @@ func newRoleCmd(f *cmdutil.Factory, role string, cmd *cobra.Command) *cobra.Comm
 	opts.common.register(cmd.Flags())
 	if role == "receiver" {
 		cmd.Flags().StringVar(&opts.Name, "name", "", "which receiver of the chain file to run (required)")
+		cmd.Flags().StringVar(&opts.Upstream, "upstream", "", "reverse-proxy signed-in browsers to this app URL, with identity headers (overrides receivers[].upstream)")
 	}
 	return cmd
 }
@@ -107,6 +115,13 @@ func roleRun(ctx context.Context, opts *RoleOptions) error {
 		}
 		if r.SharedCookie {
 			return cmdutil.UsageError("", "receiver %q is a shared-cookie receiver: it validates the issuer's parent-domain cookie and needs no /sso", opts.Name)
+		}
+		if opts.Upstream != "" {
+			u, err := serve.ParseUpstream(opts.Upstream)
+			if err != nil {
+				return cmdutil.UsageError("pass the app's address, like --upstream http://127.0.0.1:3000", "--upstream: %v", err)
+			}
+			r.Upstream = u.String()
 		}
 		roles, err := serve.NewRoles(ch, e, serve.RoleOptions{Only: []string{r.Name}})
 		if err != nil {

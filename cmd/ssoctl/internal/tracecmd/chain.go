@@ -58,6 +58,10 @@ type ChainOptions struct {
 	PasswordFile string
 	Probe        bool
 	Timeout      time.Duration
+	// Logout walks the issuer's /logout after the login and checks that
+	// every receiver signs the session out within LogoutDeadline.
+	Logout         bool
+	LogoutDeadline time.Duration
 
 	// Expectation flags; each one given replaces that part of expect:.
 	FinalURLPrefix   string
@@ -114,6 +118,12 @@ After the walk every receiver's /auth must answer 200. --probe then sends each
 receiver hostile variants (replay, expired, wrong audience, tampered signature,
 alg none, foreign ret, revoked session) and expects every one refused.
 
+--logout then logs out at the issuer's /logout (front-channel through every
+receiver) and asks each receiver's /auth, with a copy of the cookie it held,
+until it answers 401: the lag per receiver is reported, and a receiver still
+signed in after --logout-deadline (default 3s; far shorter than any
+recheck_interval) is SSO403, since only back-channel logout revokes at once.
+
 Output (-o): text (a hop table; styled on a terminal), json (one document with
 schema_version), junit (a testcase per hop, expectation and probe, for CI) or
 mermaid (a sequence diagram of the walk).
@@ -134,6 +144,9 @@ accepted probe; 2 a bad chain file or flags; 3 a host was unreachable.`,
   # examples/kratos's chain in process, against a Kratos on other ports
   ssoctl trace chain -f examples/kratos/chain.yaml --sandbox --idp-url http://auth.company.localhost:44330 \
     --idp-admin-url http://auth.company.localhost:44340 --user alice@example.com --password-env PW
+
+  # log in, log out, and see how long each receiver keeps the session
+  ssoctl trace chain -f examples/local/chain.yaml --sandbox --logout
 
   # a sequence diagram of the walk
   ssoctl trace chain -f chain.yaml --sandbox -o mermaid > walk.mmd`,
@@ -164,6 +177,8 @@ accepted probe; 2 a bad chain file or flags; 3 a host was unreachable.`,
 	fl.StringVar(&opts.PasswordEnv, "password-env", "", "read --user's password from environment variable `NAME`")
 	fl.StringVar(&opts.PasswordFile, "password-file", "", "read --user's password from `PATH` (- for stdin)")
 	fl.BoolVar(&opts.Probe, "probe", false, "after the walk, send every receiver hostile handoffs and expect each refused")
+	fl.BoolVar(&opts.Logout, "logout", false, "after the walk, log out at the issuer and expect every receiver signed out within --logout-deadline")
+	fl.DurationVar(&opts.LogoutDeadline, "logout-deadline", chain.DefaultLogoutDeadline, "with --logout, how soon every receiver's /auth must answer 401, as a `DURATION`")
 	fl.DurationVar(&opts.Timeout, "timeout", DefaultTimeout, "give up on a request after `DURATION`; its host then counts as unreachable")
 	fl.StringVar(&opts.FinalURLPrefix, "expect-final-url-prefix", "", "the walk must end at a URL starting with `PREFIX`")
 	fl.IntVar(&opts.MaxHops, "max-hops", 0, "the walk may take at most `N` hops (0: no limit)")
@@ -186,6 +201,8 @@ type walkRequest struct {
 	Expect         chain.Expect
 	Probe          bool
 	Probes         chain.ProbeOptions
+	Logout         bool
+	Logouts        chain.LogoutOptions
 	// notef writes a note on stderr.
 	notef func(format string, args ...any)
 }
@@ -212,7 +229,8 @@ func chainRun(ctx context.Context, opts *ChainOptions) error {
 		}
 		opts.receivers = receiverHosts(c)
 	}
-	req := &walkRequest{Chain: c, Dialer: &chain.Dialer{Map: fl.resolve}, Now: opts.Now, Timeout: opts.Timeout, Probe: opts.Probe, notef: opts.notef}
+	req := &walkRequest{Chain: c, Dialer: &chain.Dialer{Map: fl.resolve}, Now: opts.Now, Timeout: opts.Timeout, Probe: opts.Probe, notef: opts.notef,
+		Logout: opts.Logout, Logouts: chain.LogoutOptions{Deadline: opts.LogoutDeadline}}
 	if req.Now == nil {
 		req.Now = time.Now
 	}
@@ -234,6 +252,7 @@ func chainRun(ctx context.Context, opts *ChainOptions) error {
 		req.Dialer = sb.Mapped(fl.resolve)
 		req.Now = sb.Now
 		req.Probes = chain.ProbeOptions{Signing: sb.Keys().Signing, Revoke: sb.IdP().Revoke, Advance: sb.Advance, RecheckInterval: recheckInterval(c)}
+		req.Logouts.Advance = sb.Advance
 	case c != nil:
 		req.Mode = ModeLive
 		if opts.Probe {

@@ -44,6 +44,11 @@ func (opts *ChainOptions) checkFlags() (*checkedFlags, error) {
 		return nil, cmdutil.UsageError("give a positive count, or leave the flag out", "--max-hops %d: must be at least 0", opts.MaxHops)
 	case opts.MaxTokenLifetime < 0:
 		return nil, cmdutil.UsageError("give a positive duration, like --max-token-lifetime 30s", "--max-token-lifetime %s: must be at least 0", opts.MaxTokenLifetime)
+	case opts.Logout && opts.File == "":
+		return nil, cmdutil.UsageError("--logout needs the chain file to know the issuer and every receiver: add -f FILE",
+			"--logout needs -f FILE")
+	case opts.LogoutDeadline <= 0:
+		return nil, cmdutil.UsageError("give a positive duration, like --logout-deadline 3s", "--logout-deadline %s: must be more than 0", opts.LogoutDeadline)
 	case opts.MaxTotalTime < 0:
 		return nil, cmdutil.UsageError("give a positive duration, like --max-total-time 2s", "--max-total-time %s: must be at least 0", opts.MaxTotalTime)
 	}

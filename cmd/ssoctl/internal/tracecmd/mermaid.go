@@ -130,6 +130,18 @@ func writeMermaid(w io.Writer, t *chain.Trace, receivers map[string]string) {
 		}
 		fmt.Fprintf(w, "    Browser--)%s: %s\n", to, mermaid("probe "+pr.Name+" → "+what))
 	}
+	if l := t.Logout; l != nil {
+		fmt.Fprintf(w, "    Note over Browser: %s\n", mermaid(fmt.Sprintf("logout: %s, %d steps", hostPath(l.Start), len(l.Steps))))
+		for _, r := range l.Receivers {
+			what := fmt.Sprintf("%s: /auth %d", r.Name, r.Status)
+			if r.SignedOut {
+				what += " after " + lag(r.LagMS)
+			} else if r.Status >= 200 && r.Status <= 299 {
+				what += " still signed in " + chain.FindingSignedInAfterLogout.Code
+			}
+			fmt.Fprintf(w, "    Note over Browser: %s\n", mermaid(what))
+		}
+	}
 	for _, e := range t.Expectations {
 		if !e.OK {
 			fmt.Fprintf(w, "    Note over Browser: %s\n", mermaid(fmt.Sprintf("✗ expect %s: want %s, got %s", e.Name, e.Want, e.Got)))

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/lipgloss/table"
@@ -131,7 +132,58 @@ func writeText(w io.Writer, st *cmdutil.Styles, t *chain.Trace, color bool) {
 		}
 	}
 
+	if t.Logout != nil {
+		writeLogout(w, st, t.Logout)
+	}
+
 	fmt.Fprintf(w, "\n%s\n", verdict(st, t, n))
+}
+
+// writeLogout is --logout's section: the logout walk in a line, then each
+// receiver's lag from GET /logout to its /auth answering 401.
+func writeLogout(w io.Writer, st *cmdutil.Styles, l *chain.LogoutResult) {
+	fmt.Fprintf(w, "\n%s\n", st.Heading.Render("Logout"))
+	walk := fmt.Sprintf("%s → %s", p(hostPath(l.Start)), p(hostPath(l.Final)))
+	if l.Final == "" {
+		walk = p(hostPath(l.Start))
+	}
+	fmt.Fprintf(w, "  %s  %s %s\n", st.Label.Render("walk"), walk,
+		st.Dim.Render(fmt.Sprintf("(%d steps, %s ms)", len(l.Steps), ms(l.ElapsedMS))))
+	if l.Error != "" {
+		fmt.Fprintf(w, "  %s %s\n", st.Bad.Render("✗"), p(l.Error))
+	}
+	width := 0
+	for _, r := range l.Receivers {
+		width = max(width, len(p(r.Name)))
+	}
+	deadline := time.Duration(l.DeadlineMS * float64(time.Millisecond))
+	for _, r := range l.Receivers {
+		channel := "back-channel"
+		if !r.Backchannel {
+			channel = "no back-channel"
+		}
+		var mark, what string
+		switch {
+		case r.SignedOut:
+			mark, what = st.Good.Render("✓"), fmt.Sprintf("signed out after %s (%d)", lag(r.LagMS), r.Status)
+		case r.Status >= 200 && r.Status <= 299:
+			mark, what = st.Bad.Render("✗"), st.Bad.Render(fmt.Sprintf("still signed in after %s (%d)", deadline, r.Status))+" "+st.Code.Render(chain.FindingSignedInAfterLogout.Code)
+		case r.Status == 0 && r.Detail != "":
+			mark, what = st.Dim.Render("-"), st.Dim.Render(p(r.Detail))
+		default:
+			mark, what = st.Bad.Render("✗"), st.Bad.Render(fmt.Sprintf("no 401 within %s (%d)", deadline, r.Status))
+		}
+		fmt.Fprintf(w, "  %s %-*s  %s  %s\n", mark, width, p(r.Name), what, st.Dim.Render(channel))
+	}
+}
+
+// lag renders a sign-out lag in milliseconds: "12ms", "1.4s".
+func lag(msec float64) string {
+	d := time.Duration(msec * float64(time.Millisecond))
+	if d < time.Second {
+		return d.Round(100 * time.Microsecond).String()
+	}
+	return d.Round(100 * time.Millisecond).String()
 }
 
 // hopTable lays the steps out with lipgloss/table.
