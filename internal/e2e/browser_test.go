@@ -42,6 +42,9 @@ type loginResult struct {
 	Hops            []hop  // every document request from /login to the landing, tokens redacted
 	Domains         []domainResult
 	Console         []consoleEntry
+	// Browser is the signed-in browser, for a test to go on with (log
+	// out, say); it closes with the test.
+	Browser *browser
 }
 
 // domainResult is one role's origin, visited after the login.
@@ -83,7 +86,7 @@ func loginInBrowser(t *testing.T, l browserLogin) (res loginResult) {
 	}
 	returnTo := su.Query().Get(chain.ReturnToParam)
 	b := newBrowser(t, c.Hosts())
-	res = loginResult{Chain: c, Landed: returnTo}
+	res = loginResult{Chain: c, Landed: returnTo, Browser: b}
 	defer func() {
 		res.Console = b.Console()
 		for _, e := range res.Console {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/ssoctl/ssoctl/internal/kratostest"
 )
 
@@ -51,6 +53,8 @@ func TestBrowser_kratosChain(t *testing.T) {
 	if !strings.Contains(res.LoginURL, "/ui/login?flow=") {
 		t.Errorf("the login form was at %s, want the issuer's /ui/login", res.LoginURL)
 	}
+
+	logoutInBrowser(t, res)
 
 	// The browser's hops, as trace prints them: method, URL without its
 	// query, status.
@@ -131,4 +135,60 @@ func ssoctlBinary(t *testing.T) string {
 		t.Fatalf("go build ./cmd/ssoctl: %v\n%s", ssoctlBuild.err, ssoctlBuild.out)
 	}
 	return ssoctlBuild.path
+}
+
+// logoutInBrowser opens the issuer's /logout in the signed-in browser and
+// checks that every domain is signed out afterwards: each landing page
+// says so and each receiver's /auth answers 401.
+func logoutInBrowser(t *testing.T, res loginResult) {
+	t.Helper()
+	b, c := res.Browser, res.Chain
+	issuer := strings.TrimSuffix(c.Issuer.URL, "/")
+	if _, err := chromedp.RunResponse(b.ctx, chromedp.Navigate(issuer+"/logout")); err != nil {
+		t.Fatalf("open %s/logout: %v\n%s", issuer, err, b.report())
+	}
+	var landed string
+	if err := chromedp.Run(b.ctx, chromedp.Location(&landed)); err != nil {
+		t.Fatal(err)
+	}
+	if landed != issuer+"/" {
+		t.Errorf("logout landed on %s, want %s/", redactURL(landed), issuer)
+	}
+	dir := outputDir(t)
+	check := func(role, origin string, receiver bool) {
+		t.Helper()
+		resp, err := chromedp.RunResponse(b.ctx, chromedp.Navigate(origin+"/"))
+		if err != nil {
+			t.Fatalf("%s: open %s/: %v", role, origin, err)
+		}
+		var text string
+		if err := chromedp.Run(b.ctx, chromedp.Evaluate(`document.body.innerText`, &text)); err != nil {
+			t.Fatal(err)
+		}
+		shot := b.screenshot(dir, "signed-out-"+role)
+		if resp.Status != 200 || !strings.Contains(text, "Not signed in") {
+			t.Errorf("%s after logout: %d\n%s", role, resp.Status, text)
+		}
+		if receiver {
+			// Chromium turns a top-level 401 without a body into a load
+			// error; the status is in the network events the browser
+			// records (the page's CSP rightly forbids a fetch).
+			before := len(b.Hops())
+			_, _ = chromedp.RunResponse(b.ctx, chromedp.Navigate(origin+"/auth"))
+			var status int64
+			for _, h := range b.Hops()[before:] {
+				if h.URL == origin+"/auth" && h.Status != 0 {
+					status = h.Status
+				}
+			}
+			if status != 401 {
+				t.Errorf("%s: /auth after logout = %d, want 401", role, status)
+			}
+		}
+		t.Logf("%s: signed out; screenshot %s", role, shot)
+	}
+	for _, r := range c.Receivers {
+		check(r.Name, strings.TrimSuffix(r.URL, "/"), true)
+	}
+	check("issuer", issuer, false)
 }
