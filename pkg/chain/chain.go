@@ -29,6 +29,8 @@ type Chain struct {
 	// Faults make the roles misbehave on purpose, so that trace has broken
 	// chains to find (examples/broken); dev chains only.
 	Faults Faults `yaml:"faults"`
+	// Apps may ask the issuer about its cookie at IntrospectPath (apps.go).
+	Apps []App `yaml:"apps"`
 
 	// Warnings are the problems the chain runs with; lint shows them.
 	Warnings []Problem `yaml:"-"`
@@ -178,6 +180,11 @@ type Receiver struct {
 	// receiver learns of a logout only from the browser (front-channel) or
 	// at its next IdP re-check; trace chain --logout reports SSO403 for it.
 	BackchannelLogout *bool `yaml:"backchannel_logout"`
+	// MaxAuthAge, when set, is how long ago the user may have typed their
+	// password at the IdP (the session's authenticated_at) for this
+	// receiver to accept the session; older sends them to log in again
+	// (step-up). Zero: any age.
+	MaxAuthAge time.Duration `yaml:"max_auth_age"`
 }
 
 // ReturnTo is where a login may end.

@@ -37,7 +37,7 @@
 //     and max_ttl stops at 5m.
 //   - Problem text never quotes what a secret field holds (token.secret,
 //     idp.client_secret, idp.users[].password, issuer.cookie.secret,
-//     receivers[].cookie.secret, store.redis): not a value, not a key of a
+//     receivers[].cookie.secret, apps[].secret, store.redis): not a value, not a key of a
 //     mapping written around a value (secret: {s3cr3t}), not an env "name"
 //     that fails the name rule, not a tag; its paths stop at the field.
 //     Anything else quoted from the file, and every URL, has what may be a
@@ -79,6 +79,17 @@
 //     that walks it) and its next IdP re-check (recheck_interval later),
 //     so trace chain --logout reports it (SSO403). Shared-cookie receivers
 //     take no backchannel_logout: ssoctl serves no endpoint for them.
+//   - receivers[].max_auth_age (optional, in [1m, 720h]) is how long ago
+//     the user may have logged in at the IdP (the session's
+//     authenticated_at) for the receiver to accept the session. An older
+//     one is refused at /sso, /auth and the upstream proxy; /sso sends the
+//     browser to the issuer's /login with prompt=login, which asks the IdP
+//     for the password again even with a session (Kratos and the dev IdP:
+//     refresh=true), so authenticated_at is new when the walk comes back.
+//     It needs idp.admin_url (the receiver reads authenticated_at there);
+//     shared-cookie receivers take none. The issuer's /sso/check answers
+//     login_required instead of walking when the session is older than the
+//     max_auth_age of any receiver on the walk.
 //   - issuer.cookie.secret and receivers[].cookie.secret are the keys the
 //     roles sign their cookies with, written like token.secret (inline only
 //     with dev: true). HS256 chains may leave them out (the keys are derived
@@ -95,4 +106,12 @@
 //     idp.cookie_domain that does not reach the issuer is a warning rather
 //     than an error when faults.issuer.loop_on_callback is set, since that
 //     fault exists to show the loop such a cookie makes.
+//   - apps (App) are the clients of the issuer's IntrospectPath, usually
+//     the apps behind shared_cookie receivers (docs/introspect.md). Names
+//     are DNS labels and keys are RFC 7617 user names without ':' (letters,
+//     digits, '.', '_', '~', '-', at most 128); both unique. secret is
+//     required, written like token.secret (inline only with dev: true, then
+//     at least 32 bytes). permissions are non-empty words without spaces,
+//     each listed once; traits.permissions.<app name> on the identity, a
+//     list of strings, replaces them for that identity.
 package chain

@@ -26,6 +26,15 @@ const (
 	UIRegistrationPath     = "/ui/registration"                   // issuer: a Kratos registration flow's form (?flow=)
 	UIErrorPath            = "/ui/error"                          // issuer: a Kratos flow's error (?id=)
 	KratosRegistrationPath = "/self-service/registration/browser" // Kratos: starts a browser registration flow
+
+	// Silent check and step-up (pkg/serve check.go, freshness.go).
+	CheckPath          = "/sso/check"              // issuer: a walk if signed in, else back to return_to with error=login_required; never a login page
+	PromptParam        = "prompt"                  // query parameter on LoginPath; PromptLogin forces a fresh IdP login
+	PromptLogin        = "login"                   // OIDC Core §3.1.2.1 prompt=login
+	ErrorParam         = "error"                   // added to return_to by CheckPath: ErrorLoginRequired or ErrorUnavailable
+	ErrorLoginRequired = "login_required"          // OIDC Core §3.1.2.6
+	ErrorUnavailable   = "temporarily_unavailable" // RFC 6749 §4.1.2.1
+	KratosRefreshParam = "refresh"                 // on KratosLoginPath: "true" asks for the password even with a session
 )
 
 // HopKind says what a hop is for.

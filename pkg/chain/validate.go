@@ -126,6 +126,7 @@ func (v *validator) validate() {
 	v.store()
 	v.expect()
 	v.faults()
+	v.apps() // apps.go
 }
 
 func (v *validator) version() {
@@ -644,6 +645,9 @@ func (v *validator) receivers(issuerOK bool) []checkedReceiver {
 			if v.given(base + ".recheck_interval") {
 				v.errorf(base+".recheck_interval", "remove recheck_interval: the issuer's session cookie is its session", "a shared_cookie receiver keeps no cookie to re-check")
 			}
+			if v.given(base + ".max_auth_age") {
+				v.errorf(base+".max_auth_age", "remove max_auth_age: ssoctl does not serve a shared_cookie receiver, so it checks nothing", "a shared_cookie receiver has no max_auth_age")
+			}
 			if v.given(base + ".backchannel_logout") {
 				v.errorf(base+".backchannel_logout", "remove backchannel_logout: the issuer's own cookie is cleared at logout", "a shared_cookie receiver has no back-channel endpoint: ssoctl does not serve it")
 			}
@@ -656,6 +660,7 @@ func (v *validator) receivers(issuerOK bool) []checkedReceiver {
 			v.listen(base+".listen", r.Listen)
 			v.cookie(base+".cookie", &r.Cookie, parts, ok)
 			v.recheckInterval(base+".recheck_interval", r.RecheckInterval)
+			v.maxAuthAge(base+".max_auth_age", r.MaxAuthAge)
 		}
 		if ok {
 			out = append(out, checkedReceiver{index: i, parts: parts})

@@ -147,7 +147,7 @@ func (d *DevIdP) sessionJSON(s devIdPSession, withIdentity bool) client.Session 
 	aal := client.AUTHENTICATORASSURANCELEVEL_AAL1
 	method := "password"
 	active := s.active
-	authAt, issuedAt, expiresAt := s.issuedAt, s.issuedAt, s.expiresAt
+	authAt, issuedAt, expiresAt := s.authAt, s.issuedAt, s.expiresAt
 	out := client.Session{
 		Id:                          s.id,
 		Active:                      &active,

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ssoctl/ssoctl/pkg/chain"
 )
 
 // The dev IdP's browser flow is its own and simple: one HTML form, no
@@ -130,7 +132,8 @@ func (d *DevIdP) loginPage(w http.ResponseWriter, r *http.Request) {
 		d.refuseReturnTo(w, err)
 		return
 	}
-	if _, ok := d.sessionFromRequest(r); ok {
+	// refresh=true (Kratos's step-up) asks for the password even so.
+	if _, ok := d.sessionFromRequest(r); ok && r.URL.Query().Get(chain.KratosRefreshParam) != "true" {
 		devIdPRedirect(w, returnTo)
 		return
 	}
@@ -177,6 +180,9 @@ func (d *DevIdP) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := d.now()
+	if d.refreshLogin(w, r, user, now, returnTo) {
+		return
+	}
 	token, s, err := d.sessions.create(user, now, d.ttl)
 	if err != nil {
 		d.log.Warn("dev idp login", "result", "refused", "reason", "session store full")

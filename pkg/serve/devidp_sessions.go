@@ -16,6 +16,7 @@ type devIdPSession struct {
 	token     [32]byte // SHA-256 of the cookie token; the token itself is not kept
 	user      *devIdPUser
 	issuedAt  time.Time
+	authAt    time.Time // when the password was last typed: issuedAt, or a refresh login's time
 	expiresAt time.Time
 	active    bool
 }
@@ -57,6 +58,7 @@ func (st *devIdPSessions) create(u *devIdPUser, now time.Time, ttl time.Duration
 		token:     sha256.Sum256([]byte(token)),
 		user:      u,
 		issuedAt:  now.UTC(),
+		authAt:    now.UTC(),
 		expiresAt: now.Add(ttl).UTC(),
 		active:    true,
 	}

@@ -30,6 +30,8 @@ type IssuerConfig struct {
 	// first wait before a retry (default 250ms), doubling after.
 	BackchannelClient  *http.Client
 	BackchannelBackoff time.Duration
+	// Apps may call chain.IntrospectPath (introspect.go); none: every call is 401.
+	Apps []IntrospectApp
 }
 
 // Issuer is the accounts role (DESIGN §5, hub mode): it sends a browser
@@ -97,8 +99,10 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	mux.HandleFunc("GET "+chain.LoginPath, is.login)
 	mux.HandleFunc("GET "+chain.CallbackPath, is.callback)
 	mux.HandleFunc("GET "+chain.ContinuePath, is.continueWalk)
+	mux.HandleFunc("GET "+chain.CheckPath, is.check) // check.go
 	is.routeSelfService(mux)
 	is.routeLogout(mux)
+	is.routeIntrospect(mux) // introspect.go
 	if cfg.JWKS != nil {
 		mux.HandleFunc("GET /.well-known/jwks.json", is.jwks)
 	}
@@ -117,7 +121,7 @@ func (is *Issuer) secure() bool { return strings.HasPrefix(is.origin, "https://"
 // browser to the IdP.
 func (is *Issuer) login(w http.ResponseWriter, r *http.Request) {
 	returnTo, ok := is.returnTo(w, r, r.URL.Query().Get(chain.ReturnToParam))
-	if !ok {
+	if !ok || is.promptLogin(w, r, returnTo) { // freshness.go
 		return
 	}
 	sess, err := is.cfg.IdP.Whoami(r.Context(), is.idpCookies(r), "")

@@ -60,8 +60,9 @@ type Receiver struct {
 	recheck  singleflight.Group
 	checkTTL time.Duration
 
-	faults chain.ReceiverFaults // none outside dev chains (see faults.go)
-	logout *receiverLogout      // logout.go
+	faults  chain.ReceiverFaults // none outside dev chains (see faults.go)
+	logout  *receiverLogout      // logout.go
+	stepUps stepUps              // freshness.go
 }
 
 // Identity headers /auth sets for the app behind a receiver.
@@ -204,6 +205,9 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 		rc.refuse(w, r, http.StatusUnauthorized, "idp_session_mismatch", "The token's subject does not match the identity provider's session.", nil)
 		return
 	}
+	if rc.stepUp(w, r, sess, now) { // freshness.go: receivers[].max_auth_age
+		return
+	}
 	ck := rc.self.Cookie
 	expires := now.Add(ck.TTL)
 	if !sess.ExpiresAt.IsZero() && sess.ExpiresAt.Before(expires) {
@@ -285,6 +289,9 @@ func (rc *Receiver) session(r *http.Request) (*CookieSession, error) {
 	if err != nil {
 		return nil, errNotSignedIn
 	}
+	if rc.tooOld(cs.AuthenticatedAt, now) { // freshness.go
+		return nil, errAuthTooOld
+	}
 	revoked, err := rc.cfg.Revocations.Revoked(r.Context(), cs.SessionID)
 	switch {
 	case err != nil:
@@ -338,6 +345,9 @@ func (rc *Receiver) auth(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	case errors.Is(err, errNotSignedIn), errors.Is(err, errRevoked):
 		Annotate(r, slog.String("result", "unauthorized"), slog.String("reason", err.Error()))
+		if errors.Is(err, errAuthTooOld) {
+			w.Header().Set(HeaderAuthReason, ReasonAuthTooOld)
+		}
 		w.WriteHeader(http.StatusUnauthorized)
 	default:
 		rc.cfg.Logger.Warn("forward auth unavailable", "err", err)

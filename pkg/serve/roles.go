@@ -230,11 +230,15 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 		if err != nil {
 			return nil, err
 		}
+		apps, err := ResolveApps(c, env) // introspect.go
+		if err != nil {
+			return nil, err
+		}
 		metrics := NewMetrics()
 		is, err := NewIssuer(IssuerConfig{
 			Chain: c, IdP: idp, Key: keys.Signing, JWKS: keys.JWKS, Sealer: sealer,
 			Now: env.Now, Logger: env.Logger.With("role", "issuer"), Metrics: metrics,
-			BackchannelClient: env.HTTPClient,
+			BackchannelClient: env.HTTPClient, Apps: apps,
 		})
 		if err != nil {
 			return nil, err

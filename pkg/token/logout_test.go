@@ -122,3 +122,27 @@ func TestLogoutTokenReplay(t *testing.T) {
 		t.Errorf("replay codes %v, want [token_replayed]", got)
 	}
 }
+
+// Inspect shows a logout token as one (no typ_mismatch), and checks a
+// handoff by the handoff rules only.
+func TestInspectLogoutToken(t *testing.T) {
+	keys := newTestKeys(t)
+	in, err := token.Inspect(mintLogout(t, keys.hs), fixedClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Warnings) != 0 {
+		t.Errorf("warnings on a good logout token: %v", in.Warnings)
+	}
+	raw, _, err := token.Mint(keys.hs, mintOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	handoff, err := token.Inspect(raw, fixedClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if handoff.Has(token.ErrEventsMissing) || handoff.Has(token.ErrTypMismatch) {
+		t.Errorf("handoff warnings: %v", handoff.Warnings)
+	}
+}
