@@ -237,21 +237,15 @@ func expectLifetime(t *Trace, max time.Duration) Expectation {
 func (b *Browser) expectAuth(ctx context.Context, r Receiver) Expectation {
 	target := strings.TrimSuffix(r.URL, "/") + "/auth"
 	x := Expectation{Name: "auth[" + r.Name + "]", Want: "200 from " + target}
-	ctx, cancel := context.WithTimeout(ctx, b.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
-	if err != nil {
+	resp, err := b.Get(ctx, target)
+	switch {
+	case errors.Is(err, errNotURL):
 		x.Got = "not a URL"
 		return x
-	}
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := b.client.Do(req)
-	if err != nil {
-		x.Got = "unreachable: " + transportError(&request{method: http.MethodGet, url: req.URL}, err, b.now())
+	case err != nil:
+		x.Got = "unreachable: " + err.Error()
 		return x
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-	resp.Body.Close()
 	x.Got = fmt.Sprint(resp.StatusCode)
 	if loc := resp.Header.Get("Location"); loc != "" {
 		x.Got += " → " + redactURL(loc, b.now())
@@ -259,6 +253,9 @@ func (b *Browser) expectAuth(ctx context.Context, r Receiver) Expectation {
 	x.OK = resp.StatusCode == http.StatusOK
 	return x
 }
+
+// errNotURL is Get's error for a target that is not a URL.
+var errNotURL = errors.New("not a URL")
 
 // Get asks target with the cookies the Browser holds, as the browser would
 // after its walk, and follows no redirect: for a caller that needs what a
@@ -269,7 +266,7 @@ func (b *Browser) Get(ctx context.Context, target string) (*http.Response, error
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 	if err != nil {
-		return nil, fmt.Errorf("trace: %q is not a URL", redactURL(target, b.now()))
+		return nil, fmt.Errorf("trace: %q: %w", redactURL(target, b.now()), errNotURL)
 	}
 	req.Header.Set("User-Agent", userAgent)
 	resp, err := b.client.Do(req)

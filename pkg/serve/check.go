@@ -47,7 +47,7 @@ func (is *Issuer) check(w http.ResponseWriter, r *http.Request) {
 // sess's login time (receivers[].max_auth_age).
 func (is *Issuer) freshForWalk(sess *Session, now time.Time) bool {
 	for _, rcv := range is.receivers {
-		if rcv.MaxAuthAge > 0 && (sess.AuthenticatedAt.IsZero() || now.Sub(sess.AuthenticatedAt) > rcv.MaxAuthAge) {
+		if authTooOld(rcv.MaxAuthAge, sess.AuthenticatedAt, now) {
 			return false
 		}
 	}

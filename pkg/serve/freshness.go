@@ -4,12 +4,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ssoctl/ssoctl/pkg/chain"
-	"github.com/ssoctl/ssoctl/pkg/token"
 )
 
 // Step-up (receivers[].max_auth_age): a receiver accepts a session only
@@ -47,7 +45,12 @@ var errAuthTooOld error = authTooOldError{}
 // tooOld reports whether a login at authAt is too old for this receiver
 // at now. An unknown time is too old: freshness cannot be shown.
 func (rc *Receiver) tooOld(authAt, now time.Time) bool {
-	limit := rc.self.MaxAuthAge
+	return authTooOld(rc.self.MaxAuthAge, authAt, now)
+}
+
+// authTooOld is the max_auth_age rule: with a limit, a login at authAt is
+// too old at now when it is older than the limit or its time is unknown.
+func authTooOld(limit time.Duration, authAt, now time.Time) bool {
 	return limit > 0 && (authAt.IsZero() || now.Sub(authAt) > limit)
 }
 
@@ -135,19 +138,6 @@ func (is *Issuer) promptLogin(w http.ResponseWriter, r *http.Request, returnTo s
 	if r.URL.Query().Get(chain.PromptParam) != chain.PromptLogin {
 		return false
 	}
-	// As toIdP, with refresh=true on the IdP's login URL.
-	now := is.cfg.Now()
-	nonce := token.NewID()
-	state := is.cfg.Sealer.Seal("state:login", now.Add(loginStateTTL), returnTo, nonce)
-	http.SetCookie(w, &http.Cookie{
-		Name: loginCookie, Value: nonce, Path: chain.CallbackPath,
-		MaxAge: int(loginStateTTL / time.Second), HttpOnly: true, Secure: is.secure(), SameSite: http.SameSiteLaxMode,
-	})
-	callback := is.origin + chain.CallbackPath + "?" + url.Values{stateParam: {state}}.Encode()
-	target := strings.TrimSuffix(is.cfg.Chain.IdP.PublicURL, "/") + chain.KratosLoginPath + "?" +
-		url.Values{"return_to": {callback}, chain.KratosRefreshParam: {"true"}}.Encode()
-	Annotate(r, slog.String("result", "to_idp"), slog.String("prompt", chain.PromptLogin))
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	is.sendToIdP(w, r, returnTo, true)
 	return true
 }

@@ -164,6 +164,12 @@ func (is *Issuer) returnTo(w http.ResponseWriter, r *http.Request, raw string) (
 // toIdP sends the browser to the IdP's login with a signed state that
 // brings the return_to back, bound to this browser by a short-lived cookie.
 func (is *Issuer) toIdP(w http.ResponseWriter, r *http.Request, returnTo string) {
+	is.sendToIdP(w, r, returnTo, false)
+}
+
+// sendToIdP is toIdP; refresh asks the IdP for the password even when its
+// session exists (Kratos's refresh=true, for prompt=login).
+func (is *Issuer) sendToIdP(w http.ResponseWriter, r *http.Request, returnTo string, refresh bool) {
 	now := is.cfg.Now()
 	nonce := token.NewID()
 	state := is.cfg.Sealer.Seal("state:login", now.Add(loginStateTTL), returnTo, nonce)
@@ -171,11 +177,15 @@ func (is *Issuer) toIdP(w http.ResponseWriter, r *http.Request, returnTo string)
 		Name: loginCookie, Value: nonce, Path: chain.CallbackPath,
 		MaxAge: int(loginStateTTL / time.Second), HttpOnly: true, Secure: is.secure(), SameSite: http.SameSiteLaxMode,
 	})
-	callback := is.origin + chain.CallbackPath + "?" + url.Values{stateParam: {state}}.Encode()
-	target := strings.TrimSuffix(is.cfg.Chain.IdP.PublicURL, "/") + chain.KratosLoginPath + "?" + url.Values{"return_to": {callback}}.Encode()
-	Annotate(r, slog.String("result", "to_idp"))
+	q := url.Values{"return_to": {is.origin + chain.CallbackPath + "?" + url.Values{stateParam: {state}}.Encode()}}
+	attrs := []slog.Attr{slog.String("result", "to_idp")}
+	if refresh {
+		q.Set(chain.KratosRefreshParam, "true")
+		attrs = append(attrs, slog.String("prompt", chain.PromptLogin))
+	}
+	Annotate(r, attrs...)
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, target, http.StatusSeeOther)
+	http.Redirect(w, r, is.idpURL(chain.KratosLoginPath, q), http.StatusSeeOther)
 }
 
 // callback is where the IdP sends the browser after a login. The IdP's
