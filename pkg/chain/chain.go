@@ -301,6 +301,41 @@ func (c *Chain) Receiver(name string) (*Receiver, bool) {
 	return nil, false
 }
 
+// Walked returns the receivers a login walks through, in file order: all
+// but the shared_cookie ones, which read the issuer's cookie instead.
+func (c *Chain) Walked() []Receiver {
+	var out []Receiver
+	for _, r := range c.Receivers {
+		if !r.SharedCookie {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// RelayNeighbours returns, in relay mode, the receivers before and after
+// the named one on the walk: who may hand it a handoff besides the issuer,
+// and whom it hands on to. Either is nil at the ends of the walk, and both
+// are nil in hub mode or for a receiver the walk skips.
+func (c *Chain) RelayNeighbours(name string) (prev, next *Receiver) {
+	if c.Mode != ModeRelay {
+		return nil, nil
+	}
+	walked := c.Walked()
+	for i := range walked {
+		if walked[i].Name != name {
+			continue
+		}
+		if i > 0 {
+			prev = &walked[i-1]
+		}
+		if i+1 < len(walked) {
+			next = &walked[i+1]
+		}
+	}
+	return prev, next
+}
+
 // Allowlist builds the chain's return_to allowlist.
 func (c *Chain) Allowlist() (*Allowlist, error) {
 	return NewAllowlist(c.ReturnTo.Allow)

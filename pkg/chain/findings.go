@@ -27,6 +27,8 @@ var (
 		"require exp and refuse tokens past exp + a small leeway"}
 	FindingRiskyToken = &FindingKind{"SSO106", "a handoff token is missing parts of the profile (typ, jti, sid, …)", SeverityWarning,
 		"mint with typ sso-handoff+jwt, jti, sid, iat and exp (see docs/token-profile.md)"}
+	FindingRelayMint = &FindingKind{"SSO107", "a receiver minted a handoff (relay mode): every receiver can sign anyone in at every other", SeverityWarning,
+		"use mode: hub with an asymmetric token.alg (EdDSA, ES256 or RS256), where only the issuer holds a signing key and receivers hold the public key; if relay must stay, treat every receiver's host as able to sign in any user anywhere on the chain, and keep token.ttl short"}
 	FindingCookieDomain = &FindingKind{"SSO201", "cookie domain is too broad or a public suffix", SeverityError,
 		"leave Domain unset (host-only) unless siblings must share the cookie, and never set it to a public suffix"}
 	FindingCookieFlags = &FindingKind{"SSO202", "session cookie lacks Secure, HttpOnly or SameSite", SeverityError,
@@ -52,7 +54,7 @@ var (
 func FindingKinds() []*FindingKind {
 	return []*FindingKind{
 		FindingLifetimeOverMax, FindingAudience, FindingReplayAccepted, FindingForgeryAccepted,
-		FindingExpiredAccepted, FindingRiskyToken,
+		FindingExpiredAccepted, FindingRiskyToken, FindingRelayMint,
 		FindingCookieDomain, FindingCookieFlags, FindingCookieMissing,
 		FindingRedirectLoop, FindingOpenRedirect, FindingTokenReferer,
 		FindingIdPUnreachable, FindingNoRecheck, FindingSignedInAfterLogout,

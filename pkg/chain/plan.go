@@ -111,10 +111,7 @@ func Plan(c *Chain, returnTo string) ([]Hop, error) {
 		method = http.MethodPost
 	}
 	from := callback
-	for _, r := range c.Receivers {
-		if r.SharedCookie {
-			continue
-		}
+	for _, r := range c.Walked() {
 		sso := strings.TrimSuffix(r.URL, "/") + SSOPath
 		hops = append(hops, Hop{Kind: HopHandoff, From: from, To: sso, Method: method, Audience: r.Name})
 		from = sso

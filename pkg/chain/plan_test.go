@@ -193,3 +193,33 @@ func TestPlanRefuses(t *testing.T) {
 		})
 	}
 }
+
+func TestRelayNeighbours(t *testing.T) {
+	relay := mustLoad(t, "testdata/valid/relay.yaml")
+	names := func(r *Receiver) string {
+		if r == nil {
+			return "-"
+		}
+		return r.Name
+	}
+	for _, tc := range []struct{ name, prev, next string }{
+		{"r1", "-", "r2"}, {"r2", "r1", "r3"}, {"r3", "r2", "-"}, {"nobody", "-", "-"},
+	} {
+		prev, next := relay.RelayNeighbours(tc.name)
+		if names(prev) != tc.prev || names(next) != tc.next {
+			t.Errorf("%s: prev %s next %s, want %s and %s", tc.name, names(prev), names(next), tc.prev, tc.next)
+		}
+	}
+	// A shared_cookie receiver is not on the walk, so relay passes over it.
+	relay.Receivers[1].SharedCookie = true
+	if prev, next := relay.RelayNeighbours("r1"); prev != nil || names(next) != "r3" {
+		t.Errorf("r1 with r2 shared_cookie: prev %s next %s, want - and r3", names(prev), names(next))
+	}
+	if prev, _ := relay.RelayNeighbours("r3"); names(prev) != "r1" {
+		t.Errorf("r3 with r2 shared_cookie: prev %s, want r1", names(prev))
+	}
+	relay.Mode = ModeHub
+	if prev, next := relay.RelayNeighbours("r1"); prev != nil || next != nil {
+		t.Error("hub mode has relay neighbours")
+	}
+}

@@ -108,6 +108,10 @@ type TokenSummary struct {
 	Return    string   `json:"ret,omitempty"`       // redacted like URLs
 	LifetimeS int64    `json:"lifetime_s,omitzero"` // exp - iat, seconds
 	Warnings  []string `json:"warnings,omitempty"`  // pkg/token reason codes from Inspect
+	// MintedBy names the receiver that minted this handoff when it was not
+	// the issuer (relay mode, SSO107): its name in the chain file, or its
+	// host when the walk has no chain file.
+	MintedBy string `json:"minted_by,omitempty"`
 }
 
 // Finding is one thing wrong with a chain, with a stable code from the

@@ -195,6 +195,7 @@ func (w *walker) tokenFindings(n int, host string, c *carriedToken, rcv *Receive
 		w.add(FindingAudience.New(n, host, "the token in %s was minted for %q but sent to the receiver %s",
 			c.where(), placeholderSafe(aud[0]), rcv.Name))
 	}
+	w.relayFinding(n, host, cl, rcv)
 	if in.Has(token.ErrAlgNone) {
 		w.add(FindingForgeryAccepted.New(n, host, "the token in %s is unsigned (alg %q): anyone can mint one", c.where(), placeholderSafe(in.Token.Header.Alg)))
 	}
@@ -207,6 +208,41 @@ func (w *walker) tokenFindings(n int, host string, c *carriedToken, rcv *Receive
 	if len(other) > 0 {
 		w.add(FindingRiskyToken.New(n, host, "the token in %s: %s", c.where(), strings.Join(other, ", ")))
 	}
+}
+
+// relayFinding notes a handoff minted by a receiver rather than the
+// issuer (SSO107): its iss is a receiver of the chain file, or, with no
+// chain file, an origin the walk already handed a token to. That is relay
+// mode: each receiver holds a signing key.
+func (w *walker) relayFinding(n int, host string, cl *token.Claims, rcv *Receiver) {
+	u, err := url.Parse(cl.Issuer)
+	if err != nil || u.Host == "" {
+		return
+	}
+	by := ""
+	if role, r := w.b.roles.of(u); role == roleReceiver {
+		by = r.Name
+	} else if role == roleNone {
+		iss := originOf(u)
+		for _, h := range w.b.handoffs {
+			if h.walk == w.b.walks && h.step < n && h.origin == iss {
+				by = u.Host
+				break
+			}
+		}
+	}
+	if by == "" {
+		return
+	}
+	to := host
+	if rcv != nil {
+		to = rcv.Name
+	}
+	if st := w.t.Steps[n-1].Token; st != nil {
+		st.MintedBy = by
+	}
+	w.add(FindingRelayMint.New(n, host, "%s minted the handoff for %s itself (iss %s), so it holds a key that the other receivers accept",
+		placeholderSafe(by), placeholderSafe(to), placeholderSafe(cl.Issuer)))
 }
 
 // broader reports whether a cookie Domain d reaches more hosts than than:

@@ -34,11 +34,13 @@ type IssuerConfig struct {
 	Apps []IntrospectApp
 }
 
-// Issuer is the accounts role (DESIGN §5, hub mode): it sends a browser
-// without a session to the identity provider, sets its own cookie when the
-// browser comes back, and walks the browser through every receiver with a
-// handoff token bound to that receiver, returning to /sso/continue between
-// hops, until it lands on return_to.
+// Issuer is the accounts role (DESIGN §5): it sends a browser without a
+// session to the identity provider, sets its own cookie when the browser
+// comes back, and walks the browser through every receiver with a handoff
+// token bound to that receiver. In hub mode the browser returns to
+// /sso/continue between hops until it lands on return_to; in relay mode
+// the issuer mints only the first hop and each receiver mints the next
+// (relay.go).
 type Issuer struct {
 	cfg       IssuerConfig
 	origin    string
@@ -89,11 +91,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		formAction: strings.Join(append([]string{"'self'"}, chainOrigins(cfg.Chain)...), " "),
 		faults:     cfg.Chain.IssuerFaults()}
 	warnFaults(cfg.Logger, is.faults.OpenReturnTo || is.faults.LoopOnCallback)
-	for _, r := range cfg.Chain.Receivers {
-		if !r.SharedCookie {
-			is.receivers = append(is.receivers, r)
-		}
-	}
+	is.receivers = cfg.Chain.Walked()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", is.landing)
 	mux.HandleFunc("GET "+chain.LoginPath, is.login)
@@ -273,9 +271,14 @@ func (is *Issuer) hop(w http.ResponseWriter, r *http.Request, wk walk) {
 	}
 	now := is.cfg.Now()
 	rcv := is.receivers[wk.next]
-	state := is.cfg.Sealer.Seal("state:continue", now.Add(continueStateTTL),
-		wk.chn, wk.sid, wk.sub, wk.returnTo, strconv.Itoa(wk.next+1))
-	ret := is.origin + chain.ContinuePath + "?" + url.Values{stateParam: {state}}.Encode()
+	// Relay mode: the first receiver hands on to the next itself, and the
+	// last sends the browser to return_to; the issuer is not visited again.
+	ret := wk.returnTo
+	if is.cfg.Chain.Mode != chain.ModeRelay {
+		state := is.cfg.Sealer.Seal("state:continue", now.Add(continueStateTTL),
+			wk.chn, wk.sid, wk.sub, wk.returnTo, strconv.Itoa(wk.next+1))
+		ret = is.origin + chain.ContinuePath + "?" + url.Values{stateParam: {state}}.Encode()
+	}
 	tok, _, err := token.Mint(is.cfg.Key, token.MintOptions{
 		Issuer: is.origin, Audience: rcv.Name, Subject: wk.sub, SessionID: wk.sid,
 		TTL: is.cfg.Chain.Token.TTL, Chain: wk.chn, Return: ret, Now: is.cfg.Now,

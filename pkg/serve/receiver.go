@@ -42,6 +42,10 @@ type ReceiverConfig struct {
 	// requests; nil means http.DefaultTransport.
 	Upstream          *url.URL
 	UpstreamTransport http.RoundTripper
+	// Signer mints the next receiver's handoff in relay mode (relay.go):
+	// the chain's shared key. Required there on every receiver but the
+	// last; unused in hub mode.
+	Signer *token.Key
 }
 
 // Receiver is one app domain of the chain (DESIGN §6): /sso takes a handoff
@@ -63,6 +67,7 @@ type Receiver struct {
 	faults  chain.ReceiverFaults // none outside dev chains (see faults.go)
 	logout  *receiverLogout      // logout.go
 	stepUps stepUps              // freshness.go
+	relay   receiverRelay        // relay.go
 }
 
 // Identity headers /auth sets for the app behind a receiver.
@@ -111,7 +116,12 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		faults: cfg.Chain.ReceiverFaults(self.Name),
 	}
 	warnFaults(cfg.Logger, len(rc.faults.Ignore) > 0 || rc.faults.SkipIdPRecheck)
+	relayFrom, err := rc.setupRelay(cfg.Signer)
+	if err != nil {
+		return nil, err
+	}
 	rc.verifier, err = token.NewVerifier(cfg.Keys, rc.issuer, self.Name,
+		token.WithIssuers(relayFrom...),
 		token.WithLeeway(cfg.Chain.Token.Leeway),
 		token.WithMaxLifetime(cfg.Chain.Token.MaxTTL),
 		token.WithTimeFunc(cfg.Now),
@@ -225,6 +235,9 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 	Annotate(r, slog.String("result", "accepted"))
 	if rc.cfg.Metrics != nil {
 		rc.cfg.Metrics.Handoff(rc.self.Name, "accepted", "")
+	}
+	if rc.relayOn(w, r, c) { // relay.go: on to the next receiver
+		return
 	}
 	next := rc.origin + "/"
 	if c.Return != "" {

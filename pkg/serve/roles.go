@@ -270,6 +270,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 			Replay: replay, Revocations: revocations, RecheckInterval: cmp.Or(o.RecheckInterval, r.RecheckInterval),
 			Now: env.Now, Logger: env.Logger.With("role", r.Name), Metrics: metrics,
 			Upstream: upstream, UpstreamTransport: env.HTTPClient.Transport,
+			Signer: keys.Signing, // used in relay mode only
 		})
 		if err != nil {
 			return nil, err

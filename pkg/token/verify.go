@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,6 +31,7 @@ type ReplayStore interface {
 type Verifier struct {
 	keys        KeySource
 	issuer      string
+	alsoIssuers []string // WithIssuers
 	audience    string
 	leeway      time.Duration
 	maxLifetime time.Duration
@@ -70,6 +72,15 @@ func WithReplayStore(s ReplayStore) VerifyOption { return func(v *Verifier) { v.
 // the token with ErrReturnNotAllowed and the error's text as detail.
 func WithReturnCheck(check func(ret string) error) VerifyOption {
 	return func(v *Verifier) { v.checkReturn = check }
+}
+
+// WithIssuers also accepts tokens whose iss is one of more, besides the
+// issuer given to NewVerifier. A relay receiver (DESIGN §5) takes handoffs
+// from the issuer and from the receiver before it. Every name added is a
+// party that holds a signing key; the issuer check says who minted a token,
+// it does not stop a key holder from claiming another's name.
+func WithIssuers(more ...string) VerifyOption {
+	return func(v *Verifier) { v.alsoIssuers = append(v.alsoIssuers, more...) }
 }
 
 // NewVerifier returns a Verifier for tokens minted by issuer for audience.
@@ -232,6 +243,7 @@ type claimPolicy struct {
 	leeway      time.Duration
 	maxLifetime time.Duration
 	issuer      string
+	alsoIssuers []string
 	audience    string
 	checkReturn func(string) error
 }
@@ -239,7 +251,7 @@ type claimPolicy struct {
 func (v *Verifier) checkClaims(t *Token, fs *failures) {
 	checkClaimSet(&t.Claims, claimPolicy{
 		now: v.now(), leeway: v.leeway, maxLifetime: v.maxLifetime,
-		issuer: v.issuer, audience: v.audience, checkReturn: v.checkReturn,
+		issuer: v.issuer, alsoIssuers: v.alsoIssuers, audience: v.audience, checkReturn: v.checkReturn,
 	}, fs)
 }
 
@@ -286,8 +298,12 @@ func checkClaimSet(c *Claims, p claimPolicy, fs *failures) {
 	switch {
 	case c.Issuer == "":
 		missing("iss", ErrIssMissing, "no iss claim")
-	case p.issuer != "" && c.Issuer != p.issuer:
-		fs.add(ErrIssuerMismatch, fmt.Sprintf("iss is %q, want %q", c.Issuer, p.issuer))
+	case p.issuer != "" && c.Issuer != p.issuer && !slices.Contains(p.alsoIssuers, c.Issuer):
+		want := fmt.Sprintf("%q", p.issuer)
+		if len(p.alsoIssuers) > 0 {
+			want = fmt.Sprintf("one of %q", append([]string{p.issuer}, p.alsoIssuers...))
+		}
+		fs.add(ErrIssuerMismatch, fmt.Sprintf("iss is %q, want %s", c.Issuer, want))
 	}
 	switch {
 	case len(c.Audience) == 0:

@@ -171,6 +171,10 @@ func hostileTokens(t testing.TB) []verifyCase {
 		{name: "Exp instead of exp", token: sign(hs, hsHeader, good.with("exp", deleted, "Exp", unix(25*time.Second))), want: rs(token.ErrExpMissing)},
 		{name: "iss of another issuer", token: sign(hs, hsHeader, good.with("iss", "https://evil.test")), want: rs(token.ErrIssuerMismatch)},
 		{name: "iss with a trailing slash", token: sign(hs, hsHeader, good.with("iss", testIssuer+"/")), want: rs(token.ErrIssuerMismatch)},
+		// A relay receiver also takes handoffs from the receiver before it.
+		{name: "iss of the relay predecessor, allowed", token: sign(hs, hsHeader, good.with("iss", "https://r1.test")), opts: opts(token.WithIssuers("https://r1.test"))},
+		{name: "iss of a receiver not allowed to relay here", token: sign(hs, hsHeader, good.with("iss", "https://r2.test")), opts: opts(token.WithIssuers("https://r1.test")), want: rs(token.ErrIssuerMismatch)},
+		{name: "the issuer is still accepted beside a relay predecessor", token: valid, opts: opts(token.WithIssuers("https://r1.test"))},
 
 		// Single use.
 		{name: "second use of an accepted token", token: valid, twice: true, want: rs(token.ErrReplayed)},
@@ -453,6 +457,18 @@ func TestInvalidErrorText(t *testing.T) {
 	_, err := v.Verify(context.Background(), tok)
 	want := `invalid token: typ_mismatch: typ is "JWT", want "sso-handoff+jwt": this is some other kind of JWT; ` +
 		`audience_mismatch: aud is "dashboard", want "portal": the token was minted for another receiver`
+	if err == nil || err.Error() != want {
+		t.Errorf("error text:\n got %v\nwant %s", err, want)
+	}
+}
+
+// A relay receiver's refusal names every issuer it would have taken.
+func TestInvalidErrorTextNamesEveryIssuer(t *testing.T) {
+	k := newTestKeys(t)
+	v := newVerifier(t, k.ring(t), token.WithIssuers("https://r1.test"))
+	tok := k.signer(token.HS256).sign(t, header("HS256", "hs1").String(), goodClaims().with("iss", "https://r2.test").String())
+	_, err := v.Verify(context.Background(), tok)
+	want := `invalid token: issuer_mismatch: iss is "https://r2.test", want one of ["` + testIssuer + `" "https://r1.test"]`
 	if err == nil || err.Error() != want {
 		t.Errorf("error text:\n got %v\nwant %s", err, want)
 	}

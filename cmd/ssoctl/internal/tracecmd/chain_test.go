@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/root"
+	"github.com/ssoctl/ssoctl/pkg/chain"
 )
 
 const exampleChain = "../../../../examples/local/chain.yaml"
@@ -340,5 +342,96 @@ func TestSandbox_brokenExamples(t *testing.T) {
 				t.Errorf("finding codes %v, want exactly [%s]", codes, tt.code)
 			}
 		})
+	}
+}
+
+// TestSandbox_relayExample: examples/relay walks from receiver to
+// receiver with no trip back to the issuer, labels each receiver-minted
+// handoff with its minter, and reports it as SSO107, a warning: the trace
+// passes, probes and logout included.
+func TestSandbox_relayExample(t *testing.T) {
+	const file = "../../../../examples/relay/chain.yaml"
+	r := run(t, "", "trace", "chain", "-f", file, "--sandbox", "--probe", "--logout")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	var got []string
+	for _, h := range hopLine.FindAllStringSubmatch(r.stdout, -1) {
+		got = append(got, h[2]+" "+h[3]+" "+h[4])
+	}
+	want := []string{
+		"GET accounts.relay.localhost:9080/login?return_to=… 303",
+		"GET auth.relay.localhost:4533/self-service/login/browser?return_to=… 200",
+		"POST auth.relay.localhost:4533/self-service/login 303",
+		"GET accounts.relay.localhost:9080/callback?state=… 303",
+		"GET shop.relay2.localhost:9081/sso?token=… 303",
+		"GET blog.relay3.localhost:9082/sso?token=… 303",
+		"GET help.relay4.localhost:9083/sso?token=… 303",
+		"GET help.relay4.localhost:9083/ 200",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("hops:\n%s\nwant:\n%s\n\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), r.stdout)
+	}
+	for _, s := range []string{"aud=blog ttl=30s", "by=shop", "by=blog", "SSO107 warning at step 6 on blog.relay3.localhost", "shop minted the handoff for blog itself", "22 of 22 probes refused"} {
+		if !strings.Contains(r.stdout, s) {
+			t.Errorf("the trace does not show %q:\n%s", s, r.stdout)
+		}
+	}
+
+	js := run(t, "", "-o", "json", "trace", "chain", "-f", file, "--sandbox")
+	var doc struct {
+		Steps []struct {
+			Token *struct {
+				Issuer   string `json:"iss"`
+				MintedBy string `json:"minted_by"`
+			} `json:"token"`
+		} `json:"steps"`
+		Findings []struct {
+			Code, Severity string
+			Step           int
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &doc); err != nil || js.code != 0 {
+		t.Fatalf("-o json: exit %d, %v\n%s", js.code, err, js.stdout)
+	}
+	var minted []string
+	for _, s := range doc.Steps {
+		if s.Token != nil {
+			minted = append(minted, s.Token.Issuer+" "+s.Token.MintedBy)
+		}
+	}
+	wantMinted := []string{"http://accounts.relay.localhost:9080 ", "http://shop.relay2.localhost:9081 shop", "http://blog.relay3.localhost:9082 blog"}
+	if !slices.Equal(minted, wantMinted) {
+		t.Errorf("token iss and minted_by: %q, want %q", minted, wantMinted)
+	}
+	if len(doc.Findings) != 2 || doc.Findings[0].Code != "SSO107" || doc.Findings[0].Severity != "warning" || doc.Findings[1].Step != 7 {
+		t.Errorf("findings: %+v, want SSO107 warnings at steps 6 and 7", doc.Findings)
+	}
+}
+
+// TestLive_relay: a relay chain served live, walked with its file and
+// walked from its login URL alone (--start, no file: a chain that is not
+// ssoctl's), is seen as relay both ways.
+func TestLive_relay(t *testing.T) {
+	file := serveChain(t, "mode: relay\n")
+	live := run(t, "", "trace", "chain", "-f", file)
+	if live.code != 0 || !strings.Contains(live.stdout, "by=portal") || !strings.Contains(live.stdout, "SSO107 warning at step 6") {
+		t.Errorf("live with the file: exit %d\n%s\n%s", live.code, live.stdout, live.stderr)
+	}
+	if strings.Contains(live.stdout, "/sso/continue") {
+		t.Errorf("a relay walk went back to the issuer:\n%s", live.stdout)
+	}
+	c, err := chain.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := c.Issuer.URL + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {c.Receivers[1].URL + "/"}}.Encode()
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("wonderland\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bare := run(t, "", "trace", "chain", "--start", start, "--user", "alice@example.com", "--password-file", pw)
+	if !strings.Contains(bare.stdout, "SSO107 warning at step 6") || !strings.Contains(bare.stdout, "by=portal.company2.localhost") {
+		t.Errorf("--start without a file: exit %d\n%s\n%s", bare.code, bare.stdout, bare.stderr)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 
 // serveChain writes the example chain on free ports and serves its roles
 // on their listen addresses, as `ssoctl serve dev` would in another shell,
-// until the test ends. It returns the chain file.
-func serveChain(t *testing.T) string {
+// until the test ends. It returns the chain file. extra is YAML appended to
+// it, such as "mode: relay\n".
+func serveChain(t *testing.T, extra ...string) string {
 	t.Helper()
 	var lns []net.Listener
 	var ports []int
@@ -55,7 +57,7 @@ return_to:
     - http://dashboard.company3.localhost:%d
 expect:
   final_url_prefix: http://dashboard.company3.localhost:%d/
-`, p[0], p[1], p[2], p[3], p[4], p[2], p[3], p[4], p[4])
+`, p[0], p[1], p[2], p[3], p[4], p[2], p[3], p[4], p[4]) + strings.Join(extra, "")
 	file := filepath.Join(t.TempDir(), "chain.yaml")
 	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)

@@ -159,6 +159,9 @@ func tokenLabel(t *chain.TokenSummary) string {
 	if t.JTIPrefix != "" {
 		parts = append(parts, "jti="+strings.TrimSuffix(t.JTIPrefix, "…")+"…")
 	}
+	if t.MintedBy != "" {
+		parts = append(parts, "by="+t.MintedBy)
+	}
 	if strings.HasPrefix(t.In, "form") {
 		parts = append(parts, "(form_post)")
 	}
