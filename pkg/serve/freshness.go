@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,18 +89,31 @@ func (s *stepUps) put(sid string, now time.Time) {
 }
 
 // stepUpURL is the issuer's /login, forcing a fresh IdP login, ending back
-// at this receiver.
-func (rc *Receiver) stepUpURL() string {
+// at back: a URL of this receiver the chain allows, else its root.
+func (rc *Receiver) stepUpURL(back string) string {
+	if !rc.ownAllowed(back) {
+		back = rc.origin + "/"
+	}
 	return rc.issuer + chain.LoginPath + "?" + url.Values{
-		chain.ReturnToParam: {rc.origin + "/"},
+		chain.ReturnToParam: {back},
 		chain.PromptParam:   {chain.PromptLogin},
 	}.Encode()
 }
 
+// ownAllowed reports whether u is on this receiver's origin and passes the
+// chain's return_to allowlist.
+func (rc *Receiver) ownAllowed(u string) bool {
+	a, err := rc.allow.Allow(u)
+	return err == nil && strings.TrimSuffix(a.Scheme+"://"+a.Host, "/") == rc.origin
+}
+
 // stepUp runs at /sso once the handoff and the IdP session check out. A
 // session whose login is older than max_auth_age sets no cookie: the
-// browser goes to log in again. It reports whether it answered.
-func (rc *Receiver) stepUp(w http.ResponseWriter, r *http.Request, sess *Session, now time.Time) bool {
+// browser goes to log in again, and comes back to ret when the handoff was
+// headed for a page of this receiver (a relay's last hop, a deep link),
+// else to its root: a hub's ret is the issuer's walk state, which the new
+// login replaces. It reports whether it answered.
+func (rc *Receiver) stepUp(w http.ResponseWriter, r *http.Request, sess *Session, ret string, now time.Time) bool {
 	if !rc.tooOld(sess.AuthenticatedAt, now) {
 		rc.stepUps.take(sess.ID, now) // done: forget the step-up
 		return false
@@ -110,7 +124,7 @@ func (rc *Receiver) stepUp(w http.ResponseWriter, r *http.Request, sess *Session
 	}
 	page := errorPage{
 		Status: http.StatusUnauthorized, Title: "Not signed in on " + hostOf(rc.origin),
-		RetryURL: rc.stepUpURL(), RetryLabel: "Sign in again", Role: rc.self.Name + " (receiver)",
+		RetryURL: rc.stepUpURL(ret), RetryLabel: "Sign in again", Role: rc.self.Name + " (receiver)",
 	}
 	switch sent, again := rc.stepUps.take(sess.ID, now); {
 	case sess.AuthenticatedAt.IsZero():
@@ -124,7 +138,7 @@ func (rc *Receiver) stepUp(w http.ResponseWriter, r *http.Request, sess *Session
 	default:
 		rc.stepUps.put(sess.ID, now)
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, rc.stepUpURL(), http.StatusSeeOther)
+		http.Redirect(w, r, rc.stepUpURL(ret), http.StatusSeeOther)
 		return true
 	}
 	writeError(w, r, page)

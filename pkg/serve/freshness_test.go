@@ -139,13 +139,39 @@ func TestMaxAuthAgeUpstream(t *testing.T) {
 	}
 	seen := app.count()
 	rc.clock.Advance(2 * time.Hour)
-	resp, _ := b.Get(portalURL + "/deep/page")
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), issuerURL+chain.LoginPath) || app.count() != seen {
-		t.Errorf("a too-old session at the proxy = %d Location %q, app requests %d→%d; want a redirect to log in and nothing proxied",
-			resp.StatusCode, resp.Header.Get("Location"), seen, app.count())
+	deep := portalURL + "/deep/page?tab=2"
+	stepUp := issuerURL + chain.LoginPath + "?" + url.Values{chain.PromptParam: {chain.PromptLogin}, chain.ReturnToParam: {deep}}.Encode()
+	resp, _ := b.Get(deep)
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != stepUp || app.count() != seen {
+		t.Errorf("a too-old session at the proxy = %d Location %q, app requests %d→%d; want %s and nothing proxied",
+			resp.StatusCode, resp.Header.Get("Location"), seen, app.count(), stepUp)
 	}
-	p := b.Visit(portalURL + "/deep/page")
-	if p.Status != http.StatusOK || !strings.HasPrefix(p.URL, portalURL+"/") || !strings.Contains(p.Body, "app /") || countHops(p.Hops, "POST", idpPublic) != 1 {
+	// The step-up asks for the password once and lands on the page the
+	// browser asked for, not the receiver's root.
+	p := b.Visit(deep)
+	if p.Status != http.StatusOK || p.URL != deep || !strings.Contains(p.Body, "app /deep/page") || countHops(p.Hops, "POST", idpPublic) != 1 {
 		t.Errorf("step-up through the proxy ended at %s (%d): %q; hops %v", p.URL, p.Status, p.Body, hopURLs(p.Hops))
+	}
+}
+
+// TestMaxAuthAgeRelayKeepsTheDeepLink: in relay mode the last receiver's
+// handoff carries the walk's return_to, so a step-up there comes back to
+// that page after the new login.
+func TestMaxAuthAgeRelayKeepsTheDeepLink(t *testing.T) {
+	yaml := strings.Replace(relayChain, "    url: http://dashboard.company3.localhost:8082\n", "    url: http://dashboard.company3.localhost:8082\n    max_auth_age: 1h\n", 1)
+	if yaml == relayChain {
+		t.Fatal("test setup: max_auth_age not added")
+	}
+	rc := startChain(t, yaml)
+	b := rc.alice()
+	deep := dashboardURL + "/reports?q=1"
+	if p := b.Visit(loginURL(deep)); p.URL != deep {
+		t.Fatalf("first login ended at %s (%d): %v", p.URL, p.Status, hopURLs(p.Hops))
+	}
+	rc.clock.Advance(2 * time.Hour)
+	p := b.Visit(loginURL(deep))
+	stepUp := issuerURL + chain.LoginPath + "?" + url.Values{chain.PromptParam: {chain.PromptLogin}, chain.ReturnToParam: {deep}}.Encode()
+	if p.URL != deep || countHops(p.Hops, "GET", stepUp) != 1 || countHops(p.Hops, "POST", idpPublic) != 1 {
+		t.Errorf("relay step-up ended at %s (%d), want %s via %s; hops:\n%s", p.URL, p.Status, deep, stepUp, strings.Join(hopURLs(p.Hops), "\n"))
 	}
 }

@@ -215,7 +215,7 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 		rc.refuse(w, r, http.StatusUnauthorized, "idp_session_mismatch", "The token's subject does not match the identity provider's session.", nil)
 		return
 	}
-	if rc.stepUp(w, r, sess, now) { // freshness.go: receivers[].max_auth_age
+	if rc.stepUp(w, r, sess, c.Return, now) { // freshness.go: receivers[].max_auth_age
 		return
 	}
 	ck := rc.self.Cookie

@@ -132,7 +132,7 @@ func (rc *Receiver) upstreamHandler(target *url.URL, transport http.RoundTripper
 		case err == nil:
 		case errors.Is(err, errNotSignedIn), errors.Is(err, errRevoked):
 			Annotate(r, slog.String("result", "unauthorized"), slog.String("reason", err.Error()))
-			rc.signInFirst(w, r)
+			rc.signInFirst(w, r, errors.Is(err, errAuthTooOld))
 			return
 		default:
 			rc.cfg.Logger.Warn("upstream: session check unavailable", "err", err)
@@ -156,14 +156,19 @@ func (rc *Receiver) upstreamHandler(target *url.URL, transport http.RoundTripper
 // signInFirst answers a signed-out request for the app: a browser
 // navigating is sent to log in and comes back to the same URL; anything
 // else gets 401, since a script or an API client cannot follow a login.
-func (rc *Receiver) signInFirst(w http.ResponseWriter, r *http.Request) {
+// stepUp (a session older than max_auth_age) asks the IdP for the password
+// again even though the session exists.
+func (rc *Receiver) signInFirst(w http.ResponseWriter, r *http.Request, stepUp bool) {
 	w.Header().Set("Cache-Control", "no-store")
 	mode := r.Header.Get("Sec-Fetch-Mode")
 	if (r.Method == http.MethodGet || r.Method == http.MethodHead) && (mode == "" || mode == "navigate") {
-		login := rc.loginURL()
 		back := rc.origin + r.URL.RequestURI()
-		if _, err := rc.allow.Allow(back); err == nil {
-			login = rc.issuer + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {back}}.Encode()
+		login := rc.stepUpURL(back)
+		if !stepUp {
+			login = rc.loginURL()
+			if rc.ownAllowed(back) {
+				login = rc.issuer + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {back}}.Encode()
+			}
 		}
 		http.Redirect(w, r, login, http.StatusFound)
 		return
