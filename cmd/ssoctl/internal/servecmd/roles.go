@@ -18,6 +18,9 @@ type RoleOptions struct {
 	common
 	Name     string // serve receiver: which receiver
 	Upstream string // serve receiver: overrides the receiver's upstream
+	// UpstreamSet is --upstream given at all: an empty value (an unset
+	// $APP_URL) is refused, not taken as no override.
+	UpstreamSet bool
 
 	role  string
 	f     *cmdutil.Factory
@@ -70,7 +73,10 @@ production: users and sessions live in memory.`,
 func newRoleCmd(f *cmdutil.Factory, role string, cmd *cobra.Command) *cobra.Command {
 	opts := &RoleOptions{IO: f.IO, f: f, role: role}
 	cmd.Args = cobra.NoArgs
-	cmd.RunE = func(cmd *cobra.Command, args []string) error { return roleRun(cmd.Context(), opts) }
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		opts.UpstreamSet = cmd.Flags().Changed("upstream")
+		return roleRun(cmd.Context(), opts)
+	}
 	opts.common.register(cmd.Flags())
 	if role == "receiver" {
 		cmd.Flags().StringVar(&opts.Name, "name", "", "which receiver of the chain file to run (required)")
@@ -116,7 +122,7 @@ func roleRun(ctx context.Context, opts *RoleOptions) error {
 		if r.SharedCookie {
 			return cmdutil.UsageError("", "receiver %q is a shared-cookie receiver: it validates the issuer's parent-domain cookie and needs no /sso", opts.Name)
 		}
-		if opts.Upstream != "" {
+		if opts.UpstreamSet || opts.Upstream != "" {
 			u, err := serve.ParseUpstream(opts.Upstream)
 			if err != nil {
 				return cmdutil.UsageError("pass the app's address, like --upstream http://127.0.0.1:3000", "--upstream: %v", err)
