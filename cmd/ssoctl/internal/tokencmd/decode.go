@@ -36,6 +36,10 @@ key-bearing headers, no typ, no aud, no jti, a lifetime over 30s, duplicate JSON
 members) and never fails because a token is expired. Use 'ssoctl token verify'
 to check the signature and claims.
 
+An ID token or JWT access token (typ JWT or at+jwt, or none, with OIDC claims) is
+shown as one: which kind it looks like, its OIDC claims (azp, auth_time, acr,
+amr, email, client_id, scope; a nonce only as present), and warnings that fit it.
+
 Exit status: 0 when a token was decoded (warnings or not), 1 when the input holds
 no readable token, 2 on usage errors.`,
 		Example: `  ssoctl token decode eyJhbGciOiJIUzI1NiIs...
@@ -58,7 +62,10 @@ type decodeView struct {
 	SchemaVersion int    `json:"schema_version"`
 	Verified      bool   `json:"verified"`
 	FoundIn       string `json:"found_in"`
+	Kind          string `json:"kind,omitempty"`     // set for ID and access tokens
+	KindWhy       string `json:"kind_why,omitempty"` // what made it look like one
 	tokenView
+	OIDC     *oidcView    `json:"oidc,omitempty"`
 	Warnings []reasonView `json:"warnings"`
 }
 
@@ -82,6 +89,13 @@ func decodeRun(opts *DecodeOptions) error {
 	}
 	if in.Extra > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "ssoctl: note: %d more token(s) found in the input; decoding the first, from %s\n", in.Extra, in.Where)
+	}
+	if kind, _ := token.KindOf(insp.Token); kind == token.KindIDToken || kind == token.KindAccessToken {
+		oi, err := token.InspectOIDC(in.Token, now, kind)
+		if err != nil {
+			return cmdutil.FailedError("", "cannot decode the token from %s: %v", in.Where, err)
+		}
+		return decodeOIDC(opts, format, in, oi, now)
 	}
 	if format == cmdutil.FormatJSON {
 		return cmdutil.WriteJSON(opts.IO.Out, decodeView{

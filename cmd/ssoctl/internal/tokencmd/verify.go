@@ -25,6 +25,14 @@ type VerifyOptions struct {
 	MaxLifetime time.Duration
 	Quiet       bool
 
+	// ID tokens and JWT access tokens (verify_oidc.go).
+	OIDCIssuer     string
+	OIDCAudience   string
+	Nonce          string
+	MaxAge         time.Duration
+	AccessToken    bool
+	maxLifetimeSet bool
+
 	f *cmdutil.Factory
 }
 
@@ -45,8 +53,16 @@ at most --max-lifetime; a ret that is a plain absolute URL; no duplicate JSON
 members; at most 8 KiB. Single use (jti replay) is the receiver's to enforce and
 is not checked here.
 
+With --oidc-issuer URL --audience CLIENT_ID it verifies an OpenID Connect ID
+token instead (or a JWT access token, typ at+jwt, with --access-token): discovery
+at URL/.well-known/openid-configuration, the signature with the provider's JWK
+Set (go-oidc; algorithms the provider advertises, never none or HMAC), iss equal
+to URL, aud containing the client id, azp, exp/iat/nbf (--leeway), --nonce and
+--max-age (auth_time). See docs/oidc-tokens.md.
+
 Exit status: 0 valid, 1 invalid (every reason listed; codes in -o json),
-2 usage error, 3 the --jwks-url could not be fetched.`,
+2 usage error, 3 the --jwks-url could not be fetched (or, with --oidc-issuer,
+the provider's discovery document or JWK Set).`,
 		Example: `  ssoctl token verify "$TOKEN" --iss https://accounts.example.com --aud portal --secret-env SSO_SECRET
   ssoctl token verify 'https://portal.example.org/sso?token=eyJ...' --iss https://accounts.example.com \
       --aud portal --jwks-url https://accounts.example.com/.well-known/jwks.json
@@ -54,8 +70,12 @@ Exit status: 0 valid, 1 invalid (every reason listed; codes in -o json),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = args
+			opts.maxLifetimeSet = cmd.Flags().Changed("max-lifetime")
 			if runF != nil {
 				return runF(opts)
+			}
+			if opts.OIDCIssuer != "" {
+				return verifyOIDCRun(cmd.Context(), opts)
 			}
 			return verifyRun(cmd.Context(), opts)
 		},
@@ -67,6 +87,11 @@ Exit status: 0 valid, 1 invalid (every reason listed; codes in -o json),
 	fl.DurationVar(&opts.MaxLifetime, "max-lifetime", token.DefaultMaxLifetime, "refuse tokens whose exp - iat is longer")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "print nothing; the exit status says it all")
 	opts.Keys.register(fl, true)
+	fl.StringVar(&opts.OIDCIssuer, "oidc-issuer", "", "verify an ID token (or, with --access-token, a JWT access token) from the OpenID provider at `URL`: discovery and its JWKS")
+	fl.StringVar(&opts.OIDCAudience, "audience", "", "with --oidc-issuer: the client id the ID token must be for (the resource for an access token)")
+	fl.StringVar(&opts.Nonce, "nonce", "", "with --oidc-issuer: the nonce sent in the authentication request; the ID token must carry it")
+	fl.DurationVar(&opts.MaxAge, "max-age", 0, "with --oidc-issuer: refuse an ID token whose auth_time is longer ago (the max_age request parameter)")
+	fl.BoolVar(&opts.AccessToken, "access-token", false, "with --oidc-issuer: the token is a JWT access token (RFC 9068, typ at+jwt), not an ID token")
 	return cmd
 }
 
@@ -87,6 +112,9 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	format, err := opts.f.OutputFormat()
 	if err != nil {
 		return err
+	}
+	if set := oidcOnlyFlags(opts); len(set) > 0 {
+		return cmdutil.UsageError("add --oidc-issuer URL to verify an ID token or access token", "%s applies only with --oidc-issuer", strings.Join(set, ", "))
 	}
 	if opts.Issuer == "" {
 		return cmdutil.UsageError("pass the issuer origin the token must come from, e.g. --iss https://accounts.example.com", "--iss is required")
@@ -228,6 +256,16 @@ func verifyHints(opts *VerifyOptions, tok *token.Token, failures []*token.Failur
 		case token.ErrSignatureInvalid:
 			if opts.Keys.SecretEnv != "" || opts.Keys.SecretFile != "" {
 				add("the secret differs from the minter's; check for a trailing newline or a base64 value decoded on one side only (secrets are used exactly as given)")
+			}
+		case token.ErrTypMismatch, token.ErrTypMissing:
+			if tok != nil {
+				if kind, why := token.KindOf(tok); kind == token.KindIDToken || kind == token.KindAccessToken {
+					flag := ""
+					if kind == token.KindAccessToken {
+						flag = " --access-token"
+					}
+					add(fmt.Sprintf("this looks like an %s (%s), not a handoff; verify it with --oidc-issuer URL --audience CLIENT_ID%s", strings.TrimPrefix(kind.String(), "JWT "), why, flag))
+				}
 			}
 		case token.ErrExpired, token.ErrIssuedInFuture, token.ErrNotYetValid:
 			add("handoffs live seconds; if minter and verifier clocks disagree, fix NTP rather than raising --leeway")
