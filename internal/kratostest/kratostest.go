@@ -1,8 +1,8 @@
 // Package kratostest runs a real Ory Kratos for ssoctl's tests, through
 // scripts/kratos.sh: built once from the Go module proxy into
 // $HOME/.cache/ssoctl, configured for one chain (dsn: memory, the password
-// method, an identity schema with email and role traits, the issuer's /ui
-// pages as Kratos's UI), on free loopback ports.
+// method, an identity schema with email and role traits and nothing
+// else, the issuer's /ui pages as Kratos's UI), on free loopback ports.
 //
 // When Kratos cannot be built or started the test fails with the reason
 // under CI (CI=true); elsewhere it is skipped with the reason, and -short
@@ -12,6 +12,7 @@ package kratostest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -51,6 +52,7 @@ type Kratos struct {
 	dir       string
 	env       []string
 	admin     *client.APIClient
+	public    *client.APIClient
 }
 
 // Start starts a Kratos for o and stops it when the test ends.
@@ -84,10 +86,8 @@ func Start(t testing.TB, o Options) *Kratos {
 	)
 	k.run(t, script, "start")
 	t.Cleanup(func() { k.run(t, script, "stop") })
-	cfg := client.NewConfiguration()
-	cfg.Servers = client.ServerConfigurations{{URL: "http://127.0.0.1:" + strconv.Itoa(adm)}}
-	cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	k.admin = client.NewAPIClient(cfg)
+	k.admin = loopbackClient(adm)
+	k.public = loopbackClient(pub)
 	return k
 }
 
@@ -127,9 +127,24 @@ func (k *Kratos) run(t testing.TB, script, verb string) {
 	}
 }
 
+func loopbackClient(port int) *client.APIClient {
+	cfg := client.NewConfiguration()
+	cfg.Servers = client.ServerConfigurations{{URL: "http://127.0.0.1:" + strconv.Itoa(port)}}
+	cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	return client.NewAPIClient(cfg)
+}
+
 // CreateIdentity adds a person with a password through the admin API
 // (IdentityAPI.CreateIdentity) and returns the identity's id.
 func (k *Kratos) CreateIdentity(t testing.TB, email, password, role string) string {
+	t.Helper()
+	return k.CreateIdentityWithAdminMetadata(t, email, password, role, nil)
+}
+
+// CreateIdentityWithAdminMetadata is CreateIdentity with the identity's
+// metadata_admin, which only the admin API can set or read (for example
+// {"permissions": {"wiki": ["wiki:read"]}}, docs/introspect.md).
+func (k *Kratos) CreateIdentityWithAdminMetadata(t testing.TB, email, password, role string, metadataAdmin map[string]any) string {
 	t.Helper()
 	traits := map[string]any{"email": email}
 	if role != "" {
@@ -142,11 +157,48 @@ func (k *Kratos) CreateIdentity(t testing.TB, email, password, role string) stri
 			Config: &client.IdentityWithCredentialsPasswordConfig{Password: &password},
 		}},
 	}
+	if metadataAdmin != nil {
+		body.MetadataAdmin = metadataAdmin
+	}
 	id, resp, err := k.admin.IdentityAPI.CreateIdentity(context.Background()).CreateIdentityBody(body).Execute()
 	if err != nil {
-		t.Fatalf("kratostest: create identity %s: %v (%s)", email, err, status(resp))
+		// Kratos says in the body which trait its schema refused.
+		var detail string
+		if apiErr := (*client.GenericOpenAPIError)(nil); errors.As(err, &apiErr) {
+			detail = ": " + string(apiErr.Body())
+		}
+		t.Fatalf("kratostest: create identity %s: %v (%s)%s", email, err, status(resp), detail)
 	}
 	return id.Id
+}
+
+// Register signs a person up through Kratos's self-service registration
+// for API clients (FrontendAPI.CreateNativeRegistrationFlow, then
+// UpdateRegistrationFlow with the password method), as anyone who can
+// reach the public API may. It returns the HTTP status of the submission
+// and, on success, the new identity's id; the error body when Kratos
+// refused it.
+func (k *Kratos) Register(t testing.TB, password string, traits map[string]any) (code int, identityID, refusal string) {
+	t.Helper()
+	ctx := context.Background()
+	flow, resp, err := k.public.FrontendAPI.CreateNativeRegistrationFlow(ctx).Execute()
+	if err != nil {
+		t.Fatalf("kratostest: create registration flow: %v (%s)", err, status(resp))
+	}
+	body := client.UpdateRegistrationFlowWithPasswordMethodAsUpdateRegistrationFlowBody(
+		client.NewUpdateRegistrationFlowWithPasswordMethod("password", password, traits))
+	done, resp, err := k.public.FrontendAPI.UpdateRegistrationFlow(ctx).Flow(flow.Id).UpdateRegistrationFlowBody(body).Execute()
+	if resp == nil {
+		t.Fatalf("kratostest: submit registration: %v", err)
+	}
+	if err != nil {
+		var apiErr *client.GenericOpenAPIError
+		if errors.As(err, &apiErr) {
+			refusal = string(apiErr.Body())
+		}
+		return resp.StatusCode, "", refusal
+	}
+	return resp.StatusCode, done.GetIdentity().Id, ""
 }
 
 // Sessions lists an identity's active sessions' ids.

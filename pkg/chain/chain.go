@@ -45,6 +45,10 @@ const (
 	IdPOIDC   IdPKind = "oidc"   // any OpenID Connect provider; the issuer is a relying party
 )
 
+// DefaultOIDCScopes are the scopes an OIDC chain asks for by default:
+// openid for the ID token, email and profile for the identity headers.
+var DefaultOIDCScopes = []string{"openid", "email", "profile"}
+
 // IdP is the identity provider block.
 type IdP struct {
 	Kind IdPKind `yaml:"kind"`
@@ -68,6 +72,10 @@ type IdP struct {
 	// (kind oidc only).
 	ClientID     string    `yaml:"client_id"`
 	ClientSecret SecretRef `yaml:"client_secret"`
+	// Scopes the issuer asks the provider for (kind oidc only); default
+	// DefaultOIDCScopes. Add offline_access for a refresh token, which lets
+	// the issuer re-check the login after the access token expires.
+	Scopes []string `yaml:"scopes"`
 	// Users are the dev IdP's accounts (kind dev only).
 	Users []User `yaml:"users"`
 }
@@ -78,6 +86,11 @@ type User struct {
 	Password SecretRef      `yaml:"password"` // inline only with dev: true
 	Role     string         `yaml:"role"`     // copied into the identity's traits as "role"
 	Traits   map[string]any `yaml:"traits"`   // Kratos-style identity traits
+	// MetadataAdmin is the identity's Kratos metadata_admin: what an admin
+	// set, which the user can neither read nor change, unlike traits.
+	// metadata_admin.permissions.<app> grants an app's permissions at
+	// /sso/introspect (docs/introspect.md).
+	MetadataAdmin map[string]any `yaml:"metadata_admin"`
 }
 
 // Issuer is the accounts role: it logs users in and signs handoff tokens.

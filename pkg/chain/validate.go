@@ -1,12 +1,14 @@
 package chain
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/mail"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -380,10 +382,14 @@ func (v *validator) idp() (public urlParts, publicOK bool) {
 			v.missing("idp.client_id", "add the client id the provider issued for the issuer")
 		}
 		v.secret("idp.client_secret", &p.ClientSecret)
+		if len(p.Scopes) > 0 && !slices.Contains(p.Scopes, "openid") {
+			v.errorf("idp.scopes", "add openid to idp.scopes", "idp.scopes %q lacks openid: without it the provider returns no ID token", p.Scopes)
+		}
 	}
 	if p.Kind != IdPOIDC {
 		notFor("idp.client_id", "remove it", p.ClientID != "")
 		notFor("idp.client_secret", "remove it", !p.ClientSecret.IsZero())
+		notFor("idp.scopes", "remove it", len(p.Scopes) > 0)
 	}
 	return public, publicOK
 }
@@ -474,6 +480,15 @@ func (v *validator) users() {
 		v.secret(base+".password", &u.Password)
 		if _, ok := u.Traits["role"]; ok && u.Role != "" {
 			v.errorf(base+".role", "keep one of them", "%s sets role both as role and as traits.role", base)
+		}
+		// The dev IdP serves both as JSON, as Kratos does.
+		for _, f := range []struct {
+			key string
+			m   map[string]any
+		}{{"traits", u.Traits}, {"metadata_admin", u.MetadataAdmin}} {
+			if _, err := json.Marshal(f.m); err != nil {
+				v.errorf(base+"."+f.key, "use strings, finite numbers, booleans, lists and maps with string keys", "%s.%s is not JSON: %v", base, f.key, err)
+			}
 		}
 	}
 }

@@ -269,6 +269,21 @@ func TestRules(t *testing.T) {
 			file: devWith(`{kind: oidc, public_url: "http://login.t.localhost:5555", client_id: c, client_secret: s, cookie_domain: t.localhost}`, ""),
 			want: "4:111: idp.cookie_domain does not apply to idp.kind oidc",
 		},
+		{
+			name: "OpenID scopes without openid",
+			file: devWith(`{kind: oidc, public_url: "http://login.t.localhost:5555", client_id: c, client_secret: s, scopes: [email, profile]}`, ""),
+			want: `4:104: idp.scopes ["email" "profile"] lacks openid: without it the provider returns no ID token`,
+		},
+		{
+			name: "OpenID scopes with openid",
+			file: devWith(`{kind: oidc, public_url: "http://login.t.localhost:5555", client_id: c, client_secret: s, scopes: [openid, offline_access]}`, ""),
+			want: "",
+		},
+		{
+			name: "scopes for Kratos",
+			file: devWith(`{kind: kratos, public_url: "http://auth.t.localhost:4433", scopes: [openid]}`, ""),
+			want: "4:73: idp.scopes does not apply to idp.kind kratos",
+		},
 
 		// recheck_interval
 		{

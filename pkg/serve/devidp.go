@@ -72,6 +72,9 @@ type DevUser struct {
 	Password []byte
 	Role     string         // copied into the identity's traits as "role"
 	Traits   map[string]any // further identity traits, as Kratos keeps them
+	// MetadataAdmin is the identity's metadata_admin, as Kratos keeps it:
+	// the admin API's identity lookup returns it, whoami never does.
+	MetadataAdmin map[string]any
 }
 
 // DevIdP is the embedded development identity provider (ssoctl serve idp):
@@ -104,6 +107,9 @@ type devIdPUser struct {
 	email  string
 	hash   []byte
 	traits map[string]any // read-only after construction
+	// metadataAdmin is read-only after construction, nil when the user has
+	// none; only GET /admin/identities/{id} returns it.
+	metadataAdmin map[string]any
 }
 
 const (
@@ -123,6 +129,7 @@ const (
 	devIdPLoginPath       = "/self-service/login"
 	devIdPLogoutPath      = "/self-service/logout/browser"
 	devIdPAdminSessions   = "/admin/sessions/"
+	devIdPAdminIdentities = "/admin/identities/"
 	devIdPHealthAlivePath = "/health/alive"
 	devIdPHealthReadyPath = "/health/ready"
 )
@@ -282,7 +289,7 @@ func NewDevIdPFromChain(c *chain.Chain, env Env) (*DevIdP, error) {
 		if err != nil {
 			return nil, fmt.Errorf("dev idp: idp.users[%d].password: %w", i, err)
 		}
-		cfg.Users = append(cfg.Users, DevUser{Email: u.Email, Password: pw, Role: u.Role, Traits: u.Traits})
+		cfg.Users = append(cfg.Users, DevUser{Email: u.Email, Password: pw, Role: u.Role, Traits: u.Traits, MetadataAdmin: u.MetadataAdmin})
 	}
 	return NewDevIdP(cfg)
 }
@@ -292,7 +299,7 @@ func NewDevIdPFromChain(c *chain.Chain, env Env) (*DevIdP, error) {
 func (d *DevIdP) Public() http.Handler { return d.public }
 
 // Admin returns the handler for the admin API: GET and DELETE
-// /admin/sessions/{id} and the health checks.
+// /admin/sessions/{id}, GET /admin/identities/{id} and the health checks.
 func (d *DevIdP) Admin() http.Handler { return d.admin }
 
 // CookieDomain is the Domain the session cookie is set on; empty for a
@@ -388,24 +395,40 @@ func devIdPNewUser(cu DevUser, cost int) (*devIdPUser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cu.Email, err)
 	}
-	traits := map[string]any{}
-	if len(cu.Traits) > 0 {
-		// A JSON round trip copies the traits (the caller keeps its map) and
-		// proves they marshal, so whoami can never fail on them.
-		data, err := json.Marshal(cu.Traits)
-		if err != nil {
-			return nil, fmt.Errorf("%s: traits: %w", cu.Email, err)
-		}
-		if err := json.Unmarshal(data, &traits); err != nil {
-			return nil, fmt.Errorf("%s: traits: %w", cu.Email, err)
-		}
+	traits, err := devIdPJSONCopy(cu.Traits)
+	if err != nil {
+		return nil, fmt.Errorf("%s: traits: %w", cu.Email, err)
+	}
+	if traits == nil {
+		traits = map[string]any{}
+	}
+	metadataAdmin, err := devIdPJSONCopy(cu.MetadataAdmin)
+	if err != nil {
+		return nil, fmt.Errorf("%s: metadata_admin: %w", cu.Email, err)
 	}
 	traits["email"] = cu.Email
 	if cu.Role != "" {
 		traits["role"] = cu.Role
 	}
 	email := strings.ToLower(cu.Email)
-	return &devIdPUser{id: devIdPIdentityID(email), email: email, hash: hash, traits: traits}, nil
+	return &devIdPUser{id: devIdPIdentityID(email), email: email, hash: hash, traits: traits, metadataAdmin: metadataAdmin}, nil
+}
+
+// devIdPJSONCopy copies m through JSON, so the caller keeps its map and
+// the IdP's answers can never fail to marshal it; nil for an empty m.
+func devIdPJSONCopy(m map[string]any) (map[string]any, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // devIdPIdentityID derives a user's identity id from the email, so the

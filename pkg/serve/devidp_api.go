@@ -54,6 +54,17 @@ func (d *DevIdP) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		default:
 			devIdPMethodNotAllowed(w, "GET, DELETE")
 		}
+	case strings.HasPrefix(p, devIdPAdminIdentities):
+		id, ok := kratosSessionID(strings.TrimPrefix(p, devIdPAdminIdentities))
+		if !ok {
+			devIdPNotFound(w)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			devIdPMethodNotAllowed(w, "GET")
+			return
+		}
+		d.adminGetIdentity(w, id)
 	default:
 		devIdPNotFound(w)
 	}
@@ -130,6 +141,21 @@ func (d *DevIdP) adminGetSession(w http.ResponseWriter, r *http.Request, id stri
 	devIdPWriteJSON(w, http.StatusOK, d.sessionJSON(s, withIdentity))
 }
 
+// adminGetIdentity is GET /admin/identities/{id}: the identity with its
+// metadata_admin, as Kratos's getIdentity returns it (its credentials left
+// out: the chain's client never reads them).
+func (d *DevIdP) adminGetIdentity(w http.ResponseWriter, id string) {
+	for _, u := range d.users {
+		if u.id == id {
+			ident := d.identityJSON(u)
+			ident.MetadataAdmin = u.metadataAdmin
+			devIdPWriteJSON(w, http.StatusOK, ident)
+			return
+		}
+	}
+	devIdPNotFound(w)
+}
+
 // adminDisableSession is DELETE /admin/sessions/{id}: 204 for a session it
 // holds, revoked or not, and 404 for one it does not, as Kratos.
 func (d *DevIdP) adminDisableSession(w http.ResponseWriter, id string) {
@@ -160,20 +186,28 @@ func (d *DevIdP) sessionJSON(s devIdPSession, withIdentity bool) client.Session 
 		},
 	}
 	if withIdentity {
-		state := "active"
-		created := d.createdAt
-		out.Identity = &client.Identity{
-			Id:             s.user.id,
-			SchemaId:       "default",
-			SchemaUrl:      d.origin + devIdPSchemaURLPath,
-			State:          &state,
-			StateChangedAt: &created,
-			CreatedAt:      &created,
-			UpdatedAt:      &created,
-			Traits:         s.user.traits,
-		}
+		// Never metadata_admin: Kratos leaves it out of every session
+		// document, whoami's and the admin API's alike.
+		ident := d.identityJSON(s.user)
+		out.Identity = &ident
 	}
 	return out
+}
+
+// identityJSON is the Kratos identity document without metadata_admin.
+func (d *DevIdP) identityJSON(u *devIdPUser) client.Identity {
+	state := "active"
+	created := d.createdAt
+	return client.Identity{
+		Id:             u.id,
+		SchemaId:       "default",
+		SchemaUrl:      d.origin + devIdPSchemaURLPath,
+		State:          &state,
+		StateChangedAt: &created,
+		CreatedAt:      &created,
+		UpdatedAt:      &created,
+		Traits:         u.traits,
+	}
 }
 
 // devIdPErrorBody is Kratos's error envelope, {"error": {...}}, with the

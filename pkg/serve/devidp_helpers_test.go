@@ -109,7 +109,8 @@ func idpAllowlist(t *testing.T) func(string) error {
 func idpUsers() []serve.DevUser {
 	return []serve.DevUser{
 		{Email: "alice@example.com", Password: []byte("wonderland"), Role: "admin",
-			Traits: map[string]any{"name": map[string]any{"first": "Alice"}}},
+			Traits:        map[string]any{"name": map[string]any{"first": "Alice"}},
+			MetadataAdmin: map[string]any{"permissions": map[string]any{"wiki": []string{"wiki:admin"}}}},
 		{Email: "Bob@Example.com", Password: []byte("builder"), Traits: map[string]any{"role": 7}},
 	}
 }

@@ -407,6 +407,7 @@ func TestNewDevIdPRefuses(t *testing.T) {
 		{"an email with a display name", func(c *serve.DevIdPConfig) { c.Users[0].Email = "Alice <alice@example.com>" }, "plain address"},
 		{"no users", func(c *serve.DevIdPConfig) { c.Users = nil }, "no users"},
 		{"traits that are not JSON", func(c *serve.DevIdPConfig) { c.Users[0].Traits = map[string]any{"f": func() {}} }, "traits"},
+		{"metadata_admin that is not JSON", func(c *serve.DevIdPConfig) { c.Users[0].MetadataAdmin = map[string]any{"f": func() {}} }, "metadata_admin"},
 		{"no public URL", func(c *serve.DevIdPConfig) { c.PublicURL = "" }, "no public URL"},
 		{"a public URL with a path", func(c *serve.DevIdPConfig) { c.PublicURL = idpPublicURL + "/idp" }, "origin"},
 		{"a public URL with userinfo", func(c *serve.DevIdPConfig) { c.PublicURL = "http://admin:hunter2@auth.company.localhost" }, "user and password"},
@@ -477,6 +478,28 @@ func TestDevIdPJSONDecodesWithClientGo(t *testing.T) {
 	admin := rawGet(t, h, idpAdminURL+"/admin/sessions/"+s.Id+"?expand=Identity", nil)
 	if admin.Body != whoami.Body {
 		t.Errorf("admin with expand=Identity differs from whoami:\n%s\n%s", admin.Body, whoami.Body)
+	}
+	// metadata_admin is for the admin API's identity only, as in Kratos:
+	// never in a session document, whoami's or the admin API's.
+	if strings.Contains(whoami.Body, "metadata_admin") || strings.Contains(whoami.Body, "wiki:admin") {
+		t.Errorf("whoami carries metadata_admin: %s", whoami.Body)
+	}
+	identity := rawGet(t, h, idpAdminURL+"/admin/identities/"+id.Id, nil)
+	var full client.Identity
+	if err := json.Unmarshal([]byte(identity.Body), &full); err != nil || identity.StatusCode != http.StatusOK {
+		t.Fatalf("admin identity: %d %v %s", identity.StatusCode, err, identity.Body)
+	}
+	perms, _ := full.MetadataAdmin["permissions"].(map[string]any)
+	if full.Id != id.Id || fmt.Sprint(perms["wiki"]) != "[wiki:admin]" || len(full.AdditionalProperties) > 0 {
+		t.Errorf("admin identity: %s", identity.Body)
+	}
+	for _, p := range []string{"/admin/identities/6f1c9d3e-2b7a-4c1d-9e8f-0a1b2c3d4e5f", "/admin/identities/..%2Fsessions", "/admin/identities/"} {
+		if r := rawGet(t, h, idpAdminURL+p, nil); r.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", p, r.StatusCode)
+		}
+	}
+	if r := rawGet(t, h, idpPublicURL+"/admin/identities/"+id.Id, nil); r.StatusCode != http.StatusNotFound {
+		t.Errorf("the public API answers the admin identity: %d", r.StatusCode)
 	}
 	bare := rawGet(t, h, idpAdminURL+"/admin/sessions/"+s.Id, nil)
 	var noIdentity client.Session

@@ -8,11 +8,16 @@ import (
 
 // Session is what the chain knows about one identity-provider session.
 type Session struct {
-	ID              string // the IdP session id: the handoff's sid
-	IdentityID      string // the identity id: the handoff's sub
-	Email           string // traits.email, when the identity has one
-	Role            string // traits.role, when the identity has one
-	Traits          map[string]any
+	ID         string         // the IdP session id: the handoff's sid
+	IdentityID string         // the identity id: the handoff's sub
+	Email      string         // traits.email, when the identity has one
+	Role       string         // traits.role, when the identity has one
+	Traits     map[string]any // user-editable in Kratos (registration, settings)
+	// MetadataAdmin is the identity's metadata_admin: set through the admin
+	// API only, neither readable nor changeable by the user. Only
+	// AdminMetadataReader.SessionWithAdminMetadata fills it; Kratos leaves it
+	// out of every session document.
+	MetadataAdmin   map[string]any
 	Active          bool
 	AuthenticatedAt time.Time
 	ExpiresAt       time.Time // zero when the IdP did not say
@@ -41,6 +46,18 @@ type IdentityProvider interface {
 	Revoke(ctx context.Context, id string) error
 	// Ready reports whether the IdP answers, for /readyz.
 	Ready(ctx context.Context) error
+}
+
+// AdminMetadataReader is an IdentityProvider that also reads what an admin
+// set on an identity (Kratos's metadata_admin). The issuer's introspection
+// grants permissions from it; traits cannot serve, as Kratos's
+// self-service registration and settings flows let users write their own.
+type AdminMetadataReader interface {
+	// SessionWithAdminMetadata is Session with Session.MetadataAdmin
+	// filled from the identity through the admin API (Kratos
+	// IdentityAPI.GetIdentity). It fails with ErrNoSession when the
+	// session or its identity is gone.
+	SessionWithAdminMetadata(ctx context.Context, id string) (*Session, error)
 }
 
 // ErrNoSession means the IdP answered and there is no usable session.

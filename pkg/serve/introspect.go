@@ -195,7 +195,8 @@ func (in *introspector) unauthorized(w http.ResponseWriter, r *http.Request, kno
 }
 
 // session opens the issuer's cookie and asks the IdP about its session by
-// id, as the receivers do: gone or inactive is inactive; no admin API
+// id, as the receivers do, with the identity's metadata_admin where the
+// IdP keeps one (AdminMetadataReader): gone or inactive is inactive; no admin API
 // trusts the cookie until it expires; an IdP that cannot answer is an
 // error (503, fail closed).
 func (in *introspector) session(ctx context.Context, app *IntrospectApp, value string) (IntrospectResponse, error) {
@@ -208,7 +209,12 @@ func (in *introspector) session(ctx context.Context, app *IntrospectApp, value s
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	perms := app.Permissions
-	sess, err := is.cfg.IdP.Session(ctx, cs.SessionID)
+	var sess *Session
+	if md, ok := is.cfg.IdP.(AdminMetadataReader); ok {
+		sess, err = md.SessionWithAdminMetadata(ctx, cs.SessionID)
+	} else {
+		sess, err = is.cfg.IdP.Session(ctx, cs.SessionID)
+	}
 	switch {
 	case errors.Is(err, ErrNoAdminAPI):
 	case errors.Is(err, ErrNoSession):
@@ -218,7 +224,7 @@ func (in *introspector) session(ctx context.Context, app *IntrospectApp, value s
 	case !sess.Usable(now) || sess.IdentityID != cs.Subject:
 		return IntrospectResponse{}, nil
 	default:
-		if p, ok := traitPermissions(sess.Traits, app.Name); ok {
+		if p, ok := adminPermissions(sess.MetadataAdmin, app.Name); ok {
 			perms = p
 		}
 	}
@@ -228,12 +234,13 @@ func (in *introspector) session(ctx context.Context, app *IntrospectApp, value s
 	}, nil
 }
 
-// traitPermissions reads traits.permissions[app]: a list of strings
-// replaces the app's permissions from the chain file. Anything else there
-// (a string, a list with a non-string) is ignored, so a malformed identity
-// gets the chain file's permissions, never more.
-func traitPermissions(traits map[string]any, app string) ([]string, bool) {
-	all, ok := traits["permissions"].(map[string]any)
+// adminPermissions reads metadata_admin.permissions[app]: a list of
+// strings replaces the app's permissions from the chain file. Anything
+// else there (a string, a list with a non-string) is ignored, so a
+// malformed identity gets the chain file's permissions, never more.
+// Traits are never read: Kratos lets users write their own.
+func adminPermissions(metadata map[string]any, app string) ([]string, bool) {
+	all, ok := metadata["permissions"].(map[string]any)
 	if !ok {
 		return nil, false
 	}

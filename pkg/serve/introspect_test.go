@@ -27,7 +27,8 @@ const (
 // sharedCookieChain is seed 002: the issuer's cookie on the parent domain
 // company.localhost, read by the wiki and the blog on hosts under it,
 // which ask the issuer about it at /sso/introspect. Alice's identity
-// carries her own wiki permissions; the blog's come from the file.
+// carries her own wiki permissions in metadata_admin, which only an admin
+// sets; the blog's come from the file.
 const sharedCookieChain = `version: 1
 name: company
 dev: true
@@ -36,7 +37,7 @@ idp:
   public_url: http://auth.company.localhost:4433
   admin_url: http://auth.company.localhost:4434
   users:
-    - {email: alice@example.com, password: wonderland, role: admin, traits: {permissions: {wiki: [wiki:read, wiki:admin]}}}
+    - {email: alice@example.com, password: wonderland, role: admin, metadata_admin: {permissions: {wiki: [wiki:read, wiki:admin]}}}
 issuer:
   url: http://accounts.company.localhost:8080
   cookie: {name: accounts_session, ttl: 8h, domain: company.localhost}
@@ -97,7 +98,14 @@ func startLoggedChain(t *testing.T, yaml string) (*runningChain, *lockedBuffer) 
 // on the shared parent domain, receives it.
 func issuerCookie(t *testing.T, rc *runningChain) string {
 	t.Helper()
-	b := rc.alice()
+	return issuerCookieOf(t, rc, "alice@example.com")
+}
+
+// issuerCookieOf is issuerCookie for any user of sharedCookieChain.
+func issuerCookieOf(t *testing.T, rc *runningChain, email string) string {
+	t.Helper()
+	b := browsertest.New(rc.t, rc.net)
+	b.Email, b.Password = email, "wonderland"
 	if p := b.Visit(loginURL(issuerURL + "/")); p.Status != http.StatusOK {
 		t.Fatalf("login ended with %d at %s", p.Status, p.URL)
 	}
@@ -158,7 +166,7 @@ func TestIntrospectAnswersAppsWithIdentityAndPermissions(t *testing.T) {
 		call  introspectCall
 		perms []string
 	}{
-		{"basic auth, permissions from the identity's traits", introspectCall{basic: []string{"wiki-app", wikiSecret}, body: cookieBody(cookie)}, []string{"wiki:read", "wiki:admin"}},
+		{"basic auth, permissions from the identity's metadata_admin", introspectCall{basic: []string{"wiki-app", wikiSecret}, body: cookieBody(cookie)}, []string{"wiki:read", "wiki:admin"}},
 		{"JSON credentials, permissions from the chain file", introspectCall{body: string(bodyCreds), contentType: "application/json; charset=utf-8"}, []string{"blog:read", "blog:comment"}},
 	}
 	for _, tt := range tests {
@@ -187,6 +195,67 @@ func TestIntrospectAnswersAppsWithIdentityAndPermissions(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), wikiSecret) || strings.Contains(logs.String(), blogSecret) {
 		t.Errorf("an app secret is in the logs:\n%s", logs)
+	}
+}
+
+// permissionUsers try every way of getting more than the chain file
+// grants: their own traits, which Kratos lets users edit, and malformed
+// metadata.
+const permissionUsers = `
+    - {email: mallory@example.com, password: wonderland, traits: {permissions: {wiki: [wiki:admin], blog: []}}}
+    - {email: dana@example.com, password: wonderland, metadata_admin: {permissions: {wiki: "wiki:admin"}}}
+    - {email: erin@example.com, password: wonderland, metadata_admin: {permissions: {wiki: [wiki:admin, 7]}}}
+    - {email: frank@example.com, password: wonderland, metadata_admin: {permissions: {wiki: [wiki:admin, ""]}}}
+    - {email: grace@example.com, password: wonderland, metadata_admin: {permissions: {wiki: []}}}
+    - {email: heidi@example.com, password: wonderland, metadata_admin: {permissions: [wiki:admin]}}
+`
+
+// Only metadata_admin.permissions.<app>, as a list of non-empty strings,
+// replaces the chain file's permissions; traits never do, and anything
+// malformed falls back to the chain file's, never more.
+func TestIntrospectPermissionsComeFromAdminMetadataOnly(t *testing.T) {
+	yaml := strings.Replace(sharedCookieChain, "wiki:admin]}}}\n", "wiki:admin]}}}"+permissionUsers, 1)
+	if yaml == sharedCookieChain {
+		t.Fatal("no place for the users in sharedCookieChain")
+	}
+	rc, logs := startLoggedChain(t, yaml)
+	wiki, blog := []string{"wiki-app", wikiSecret}, []string{"blog-app", blogSecret}
+	tests := []struct {
+		description string
+		email       string
+		app         []string
+		perms       []string
+	}{
+		{description: "traits.permissions grant nothing: the user wrote them", email: "mallory@example.com", app: wiki, perms: []string{"wiki:read"}},
+		{description: "traits.permissions take nothing away either", email: "mallory@example.com", app: blog, perms: []string{"blog:read", "blog:comment"}},
+		{description: "a string, not a list: the chain file's", email: "dana@example.com", app: wiki, perms: []string{"wiki:read"}},
+		{description: "a list with a number: the chain file's", email: "erin@example.com", app: wiki, perms: []string{"wiki:read"}},
+		{description: "a list with an empty string: the chain file's", email: "frank@example.com", app: wiki, perms: []string{"wiki:read"}},
+		{description: "permissions a list, not a map by app: the chain file's", email: "heidi@example.com", app: wiki, perms: []string{"wiki:read"}},
+		{description: "an empty list grants nothing", email: "grace@example.com", app: wiki, perms: []string{}},
+		{description: "metadata_admin for another app: the chain file's", email: "alice@example.com", app: blog, perms: []string{"blog:read", "blog:comment"}},
+		{description: "metadata_admin replaces the chain file's", email: "alice@example.com", app: wiki, perms: []string{"wiki:read", "wiki:admin"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			resp, body := introspect(t, rc, introspectCall{basic: tt.app, body: cookieBody(issuerCookieOf(t, rc, tt.email))})
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			var got serve.IntrospectResponse
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatal(err)
+			}
+			if !got.Active || got.Email != tt.email {
+				t.Errorf("answer %s, want %s's active session", body, tt.email)
+			}
+			if got.Permissions == nil || strings.Join(got.Permissions, " ") != strings.Join(tt.perms, " ") {
+				t.Errorf("permissions %q, want %q", got.Permissions, tt.perms)
+			}
+		})
+	}
+	if strings.Contains(logs.String(), "wiki:admin") {
+		t.Errorf("an identity's metadata is in the logs:\n%s", logs)
 	}
 }
 

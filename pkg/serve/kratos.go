@@ -35,7 +35,10 @@ type Kratos struct {
 	now      func() time.Time
 }
 
-var _ IdentityProvider = (*Kratos)(nil)
+var (
+	_ IdentityProvider    = (*Kratos)(nil)
+	_ AdminMetadataReader = (*Kratos)(nil)
+)
 
 // KratosOption tunes NewKratos.
 type KratosOption func(*Kratos)
@@ -186,6 +189,32 @@ func (k *Kratos) Session(ctx context.Context, id string) (*Session, error) {
 	return k.session("get session", s)
 }
 
+// SessionWithAdminMetadata is Session plus the identity's metadata_admin,
+// read through IdentityAPI.GetIdentity (GET /admin/identities/{id}): that is
+// the only Kratos endpoint that returns it. Kratos v1 drops metadata_admin
+// from every identity inside a session document, the admin API's
+// GetSession with the identity expanded included (identity.Identity's
+// MarshalJSON), so a session lookup alone can never carry it.
+func (k *Kratos) SessionWithAdminMetadata(ctx context.Context, id string) (*Session, error) {
+	s, err := k.Session(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	identityID, ok := kratosSessionID(s.IdentityID) // identity ids are UUIDs too
+	if !ok {
+		return nil, fmt.Errorf("identity provider answered get session with an identity id that is not a UUID")
+	}
+	ident, resp, err := k.admin.IdentityAPI.GetIdentity(ctx, identityID).Execute()
+	if err := kratosResult("get identity", resp, err); err != nil {
+		return nil, err
+	}
+	if ident == nil || !strings.EqualFold(ident.Id, identityID) {
+		return nil, fmt.Errorf("identity provider answered get identity with another identity's id")
+	}
+	s.MetadataAdmin = ident.MetadataAdmin
+	return s, nil
+}
+
 // Revoke ends a session through the admin API (IdentityAPI.DisableSession).
 // Kratos answers 404 for a session it does not know; that is not an error
 // here, so revoking stays idempotent.
@@ -247,6 +276,8 @@ func (k *Kratos) session(op string, s *client.Session) (*Session, error) {
 		AuthenticatedAt: s.GetAuthenticatedAt(),
 		ExpiresAt:       s.GetExpiresAt(),
 	}
+	// id.MetadataAdmin stays unread: a session document never carries it
+	// from Kratos, so one that does is not to be trusted with it.
 	if traits, ok := id.Traits.(map[string]any); ok {
 		out.Traits = traits
 		out.Email, _ = traits["email"].(string)

@@ -162,6 +162,41 @@ func wantAlice(t *testing.T, what string, s *serve.Session, sid string) {
 	}
 }
 
+// Only SessionWithAdminMetadata reads metadata_admin, from the admin
+// API's identity; whoami and the session lookup never carry it.
+func TestKratosAdminMetadataOnlyFromTheIdentity(t *testing.T) {
+	h := startDevIdP(t, serve.DevIdPConfig{})
+	b := h.browser()
+	b.mustLogin()
+	ctx := context.Background()
+	who, err := h.kratos.Whoami(ctx, b.cookieHeader(idpPublicURL), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID, err := h.kratos.Session(ctx, who.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if who.MetadataAdmin != nil || byID.MetadataAdmin != nil {
+		t.Errorf("whoami %v, session by id %v: want no metadata_admin", who.MetadataAdmin, byID.MetadataAdmin)
+	}
+	full, err := h.kratos.SessionWithAdminMetadata(ctx, who.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAlice(t, "session with admin metadata", full, who.ID)
+	perms, _ := full.MetadataAdmin["permissions"].(map[string]any)
+	if wiki, _ := perms["wiki"].([]any); len(wiki) != 1 || wiki[0] != "wiki:admin" {
+		t.Errorf("MetadataAdmin = %v", full.MetadataAdmin)
+	}
+	if err := h.kratos.Revoke(ctx, who.ID); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := h.kratos.SessionWithAdminMetadata(ctx, who.ID); !errors.Is(err, serve.ErrNoSession) || s != nil {
+		t.Errorf("after revocation: %v %v, want ErrNoSession", s, err)
+	}
+}
+
 func TestKratosIdentityWithoutStringRole(t *testing.T) {
 	h := startDevIdP(t, serve.DevIdPConfig{})
 	b := h.browser()
