@@ -6,12 +6,16 @@ import "time"
 // the session everywhere, front-channel through the browser and
 // back-channel server to server.
 const (
-	LogoutPath              = "/logout"              // issuer: logs out everywhere; receiver: sends the browser to the issuer's
-	LogoutContinuePath      = "/logout/continue"     // issuer: a receiver hands the front-channel walk back here
-	FrontchannelLogoutPath  = "/logout/frontchannel" // receiver: clears its cookie, then back to LogoutContinuePath
-	BackchannelLogoutPath   = "/backchannel-logout"  // receiver: POST logout_token=… (OIDC Back-Channel Logout 1.0)
-	PostLogoutRedirectParam = "post_logout_redirect" // query parameter on LogoutPath
-	LogoutTokenParam        = "logout_token"         // form field on BackchannelLogoutPath
+	LogoutPath             = "/logout"              // issuer: logs out everywhere; receiver: sends the browser to the issuer's
+	LogoutContinuePath     = "/logout/continue"     // issuer: a receiver hands the front-channel walk back here
+	FrontchannelLogoutPath = "/logout/frontchannel" // receiver: clears its cookie, then back to LogoutContinuePath
+	BackchannelLogoutPath  = "/backchannel-logout"  // receiver: POST logout_token=… (OIDC Back-Channel Logout 1.0)
+	// OIDCBackchannelLogoutPath is the issuer's back-channel logout
+	// endpoint for an OpenID provider (idp.kind oidc): register it as the
+	// client's backchannel_logout_uri.
+	OIDCBackchannelLogoutPath = "/oidc/backchannel-logout"
+	PostLogoutRedirectParam   = "post_logout_redirect" // query parameter on LogoutPath
+	LogoutTokenParam          = "logout_token"         // form field on BackchannelLogoutPath
 )
 
 // DefaultLogoutDeadline is how soon after the logout walk trace chain

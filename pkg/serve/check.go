@@ -28,9 +28,13 @@ func (is *Issuer) check(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	sess, err := is.cfg.IdP.Whoami(r.Context(), is.idpCookies(r), "")
+	sess, err := is.currentSession(r)
 	now := is.cfg.Now()
 	switch {
+	case is.oidc != nil && errors.Is(err, ErrNoSession):
+		// The provider's session is on its own host: ask it without a
+		// page (prompt=none); its login_required comes back to /callback.
+		is.oidcAuthorize(w, r, returnTo, promptNone)
 	case err == nil && sess.Usable(now) && is.freshForWalk(sess, now):
 		is.startWalk(w, r, sess, returnTo)
 	case err == nil && sess.Usable(now):

@@ -54,9 +54,10 @@ var devIdPPages = sync.OnceValue(func() *template.Template {
 <h1>{{.Title}}</h1>
 {{if .Error}}<p class="error" role="alert" id="devidp-error">{{.Error}}</p>
 {{end}}{{if .Message}}<p>{{.Message}}</p>
-{{end}}{{if .Login}}<form method="post" action="/self-service/login"{{if .Error}} aria-describedby="devidp-error"{{end}}>
+{{end}}{{if .Login}}<form method="post" action="{{if .Action}}{{.Action}}{{else}}/self-service/login{{end}}"{{if .Error}} aria-describedby="devidp-error"{{end}}>
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
-{{if .ReturnTo}}<input type="hidden" name="return_to" value="{{.ReturnTo}}">
+{{if .Challenge}}<input type="hidden" name="login_challenge" value="{{.Challenge}}">
+{{end}}{{if .ReturnTo}}<input type="hidden" name="return_to" value="{{.ReturnTo}}">
 {{end}}<label for="email">Email</label>
 <input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}">
 <label for="password">Password</label>
@@ -84,6 +85,8 @@ type devIdPPage struct {
 	Email      string
 	LinkURL    string
 	LinkText   string
+	Action     string // the form's target; default /self-service/login
+	Challenge  string // Hydra's login_challenge (devidp_hydra.go)
 }
 
 // devIdPSecurityHeaders go on every answer. formAction adds an origin to
@@ -102,16 +105,22 @@ func devIdPSecurityHeaders(h http.Header, formAction string) {
 }
 
 func (d *DevIdP) render(w http.ResponseWriter, p devIdPPage) {
+	fa := d.formAction
+	if fa == "" {
+		fa = devIdPOrigin(p.ReturnTo)
+	}
+	d.renderAllowing(w, p, fa)
+}
+
+// renderAllowing renders p with formAction as the CSP form-action origins
+// besides 'self'.
+func (d *DevIdP) renderAllowing(w http.ResponseWriter, p devIdPPage, fa string) {
 	p.Name = d.name
 	var buf bytes.Buffer
 	if err := devIdPPages().Execute(&buf, p); err != nil {
 		d.log.Error("dev idp page", "error", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
-	}
-	fa := d.formAction
-	if fa == "" {
-		fa = devIdPOrigin(p.ReturnTo)
 	}
 	devIdPSecurityHeaders(w.Header(), fa)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")

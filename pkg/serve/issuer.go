@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/serve/store"
 	"github.com/ssoctl/ssoctl/pkg/token"
 )
 
@@ -54,6 +55,11 @@ type Issuer struct {
 	// selfService reads Kratos's flows for the /ui pages (kind kratos).
 	selfService SelfService
 	logout      *issuerLogout // logout.go
+	// oidc is the relying party of an idp.kind oidc chain (oidc_issuer.go);
+	// nil otherwise.
+	oidc *OIDC
+	// logoutJTIs are the provider's logout tokens already used.
+	logoutJTIs *store.MemoryReplay
 }
 
 // Walk state and login cookies live minutes at most: long enough for a
@@ -92,6 +98,10 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		faults:     cfg.Chain.IssuerFaults()}
 	warnFaults(cfg.Logger, is.faults.OpenReturnTo || is.faults.LoopOnCallback)
 	is.receivers = cfg.Chain.Walked()
+	is.oidc, _ = cfg.IdP.(*OIDC)
+	if is.oidc != nil {
+		is.logoutJTIs = store.NewMemoryReplay(store.MemoryOptions{Now: cfg.Now})
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", is.landing)
 	mux.HandleFunc("GET "+chain.LoginPath, is.login)
@@ -100,6 +110,9 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	mux.HandleFunc("GET "+chain.CheckPath, is.check) // check.go
 	is.routeSelfService(mux)
 	is.routeLogout(mux)
+	if is.oidc != nil {
+		mux.HandleFunc("POST "+chain.OIDCBackchannelLogoutPath, is.oidcBackchannelLogout) // oidc_issuer.go
+	}
 	is.routeIntrospect(mux) // introspect.go
 	if cfg.JWKS != nil {
 		mux.HandleFunc("GET /.well-known/jwks.json", is.jwks)
@@ -122,7 +135,7 @@ func (is *Issuer) login(w http.ResponseWriter, r *http.Request) {
 	if !ok || is.promptLogin(w, r, returnTo) { // freshness.go
 		return
 	}
-	sess, err := is.cfg.IdP.Whoami(r.Context(), is.idpCookies(r), "")
+	sess, err := is.currentSession(r) // oidc_issuer.go
 	switch {
 	case err == nil:
 		is.startWalk(w, r, sess, returnTo)
@@ -168,6 +181,14 @@ func (is *Issuer) toIdP(w http.ResponseWriter, r *http.Request, returnTo string)
 // sendToIdP is toIdP; refresh asks the IdP for the password even when its
 // session exists (Kratos's refresh=true, for prompt=login).
 func (is *Issuer) sendToIdP(w http.ResponseWriter, r *http.Request, returnTo string, refresh bool) {
+	if is.oidc != nil {
+		prompt := ""
+		if refresh {
+			prompt = chain.PromptLogin
+		}
+		is.oidcAuthorize(w, r, returnTo, prompt)
+		return
+	}
 	now := is.cfg.Now()
 	nonce := token.NewID()
 	state := is.cfg.Sealer.Seal("state:login", now.Add(loginStateTTL), returnTo, nonce)
@@ -190,6 +211,10 @@ func (is *Issuer) sendToIdP(w http.ResponseWriter, r *http.Request, returnTo str
 // session cookie (on the parent domain) comes with it; whoami turns it into
 // a session.
 func (is *Issuer) callback(w http.ResponseWriter, r *http.Request) {
+	if is.oidc != nil {
+		is.oidcCallback(w, r)
+		return
+	}
 	now := is.cfg.Now()
 	f, _, err := is.cfg.Sealer.Open("state:login", r.URL.Query().Get(stateParam), now, 2)
 	nonce, cerr := r.Cookie(loginCookie)

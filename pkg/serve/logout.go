@@ -83,11 +83,15 @@ func (is *Issuer) logoutStart(w http.ResponseWriter, r *http.Request) {
 	if sid == "" {
 		// No issuer cookie (another tab logged out, or it expired): the IdP
 		// session the browser still holds is the one to end.
-		if sess, err := is.cfg.IdP.Whoami(r.Context(), is.idpCookies(r), ""); err == nil {
+		if sess, err := is.currentSession(r); err == nil {
 			sid, sub = sess.ID, sess.IdentityID
 		}
 	}
 	result := "no_session"
+	hint := ""
+	if is.oidc != nil && sid != "" {
+		hint = is.oidc.IDTokenHint(sid) // before Revoke forgets it
+	}
 	if sid != "" {
 		result = "revoked"
 		if err := is.cfg.IdP.Revoke(r.Context(), sid); err != nil {
@@ -102,6 +106,9 @@ func (is *Issuer) logoutStart(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: ck.Name, Value: "", Path: "/", Domain: ck.Domain, MaxAge: -1,
 		HttpOnly: true, Secure: is.secure(), SameSite: http.SameSiteLaxMode})
 	Annotate(r, slog.String("result", result))
+	if is.oidcEndSession(w, r, hint, post) { // the provider first, then the receivers
+		return
+	}
 	is.logoutHop(w, r, post, 0)
 }
 
@@ -147,7 +154,9 @@ func (is *Issuer) logoutContinue(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		next, nerr = strconv.Atoi(f[1])
 	}
-	if err != nil || nerr != nil || next < 1 || next > len(is.receivers) {
+	// next 0 comes back from the OpenID provider's end_session_endpoint
+	// (oidcEndSession): the walk has not visited a receiver yet.
+	if err != nil || nerr != nil || next < 0 || next > len(is.receivers) {
 		// The sign-out itself happened at /logout; only the walk's
 		// progress is lost. Land on the issuer.
 		Annotate(r, slog.String("result", "refused"), slog.String("reason", "logout_state_invalid"))

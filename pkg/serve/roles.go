@@ -170,6 +170,16 @@ func NewIdentityProvider(c *chain.Chain, env Env) (IdentityProvider, error) {
 	switch c.IdP.Kind {
 	case chain.IdPDev, chain.IdPKratos:
 		return NewKratos(c.IdP.PublicURL, c.IdP.AdminURL, env.HTTPClient, WithKratosClock(env.Now))
+	case chain.IdPOIDC:
+		// The issuer asks the provider again as often as the most demanding
+		// receiver re-checks.
+		var every time.Duration
+		for _, r := range c.Walked() {
+			if r.RecheckInterval > 0 && (every == 0 || r.RecheckInterval < every) {
+				every = r.RecheckInterval
+			}
+		}
+		return NewOIDC(c, env, OIDCOptions{RecheckInterval: every})
 	}
 	return nil, fmt.Errorf("idp.kind %q is not supported yet", c.IdP.Kind)
 }

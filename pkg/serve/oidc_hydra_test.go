@@ -1,0 +1,319 @@
+package serve_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ssoctl/ssoctl/internal/browsertest"
+	"github.com/ssoctl/ssoctl/internal/hydratest"
+	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/serve"
+)
+
+// The OIDC chain of these tests: a real Ory Hydra is the provider, the dev
+// IdP is Hydra's login and consent provider, and the issuer is Hydra's
+// client. The issuer listens on 127.0.0.1 under its own port because Hydra
+// itself POSTs back-channel logouts to it, and Hydra resolves names with
+// the system resolver, not the tests' dialer.
+const (
+	oidcLoginURL = "http://login.company.localhost:4455"
+)
+
+type oidcChain struct {
+	t         *testing.T
+	net       *browsertest.Net
+	hydra     *hydratest.Hydra
+	issuer    string
+	roles     *serve.Roles
+	logoutMu  sync.Mutex
+	logoutRaw []string // logout tokens Hydra delivered to the issuer
+}
+
+func startOIDCChain(t *testing.T) *oidcChain { return startOIDCChainRecheck(t, time.Minute) }
+
+// startOIDCChainRecheck is startOIDCChain with every receiver re-checking
+// its sessions at most every recheck.
+func startOIDCChainRecheck(t *testing.T, recheck time.Duration) *oidcChain {
+	t.Helper()
+	oc := &oidcChain{t: t, net: browsertest.NewNet()}
+	oc.hydra = hydratest.Start(t, hydratest.Options{
+		Host:       "hydra.company.localhost",
+		LoginURL:   oidcLoginURL + serve.HydraLoginPath,
+		ConsentURL: oidcLoginURL + serve.HydraConsentPath,
+		LogoutURL:  oidcLoginURL + serve.HydraLogoutPath,
+	})
+	for _, u := range []string{oc.hydra.PublicURL(), oc.hydra.AdminURL()} {
+		pu, _ := url.Parse(u)
+		oc.net.Map(u, "127.0.0.1:"+pu.Port())
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc.issuer = "http://" + ln.Addr().String()
+	id, secret := oc.hydra.CreateClient(t, hydratest.Client{
+		Name:                   "ssoctl issuer",
+		RedirectURIs:           []string{oc.issuer + chain.CallbackPath},
+		PostLogoutRedirectURIs: []string{oc.issuer + chain.LogoutContinuePath},
+		BackchannelLogoutURI:   oc.issuer + chain.OIDCBackchannelLogoutPath,
+	})
+	yaml := fmt.Sprintf(`version: 1
+name: oidc
+dev: true
+idp:
+  kind: oidc
+  public_url: %s
+  client_id: %s
+  client_secret: {env: OIDC_CLIENT_SECRET}
+  scopes: [openid, email, profile, offline_access]
+issuer:
+  url: %s
+token: {alg: HS256, ttl: 30s}
+receivers:
+  - {name: portal, url: "%s", recheck_interval: %s}
+  - {name: dashboard, url: "%s", recheck_interval: %s}
+return_to:
+  allow: ["%s", "%s", "%s"]
+`, oc.hydra.PublicURL(), id, oc.issuer, portalURL, recheck, dashboardURL, recheck, oc.issuer, portalURL, dashboardURL)
+	c, err := chain.Parse("chain.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := serve.Env{
+		HTTPClient: oc.net.Client(),
+		LookupEnv: func(k string) (string, bool) {
+			if k == "OIDC_CLIENT_SECRET" {
+				return secret, true
+			}
+			return "", false
+		},
+	}
+	env.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	oc.roles, err = serve.NewRoles(c, env, serve.RoleOptions{RecheckInterval: recheck})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == chain.OIDCBackchannelLogoutPath {
+			body, _ := io.ReadAll(r.Body)
+			if form, err := url.ParseQuery(string(body)); err == nil {
+				oc.logoutMu.Lock()
+				oc.logoutRaw = append(oc.logoutRaw, form.Get("logout_token"))
+				oc.logoutMu.Unlock()
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		oc.roles.Issuer.ServeHTTP(w, r)
+	})
+	srv := &http.Server{Handler: record, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	oc.net.Map(oc.issuer, ln.Addr().String())
+	oc.net.Serve(t, portalURL, oc.roles.Receivers["portal"])
+	oc.net.Serve(t, dashboardURL, oc.roles.Receivers["dashboard"])
+
+	idp, err := serve.NewDevIdP(serve.DevIdPConfig{
+		Name: "oidc", PublicURL: oidcLoginURL, PasswordCost: bcrypt.MinCost,
+		Users: []serve.DevUser{{Email: "alice@example.com", Password: []byte("wonderland"), Role: "admin"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc.net.Serve(t, oidcLoginURL, idp.HydraProvider(oc.hydra.OAuth2API(), oc.hydra.PublicURL()))
+	return oc
+}
+
+func (oc *oidcChain) alice() *browsertest.Browser {
+	b := browsertest.New(oc.t, oc.net)
+	b.Email, b.Password = "alice@example.com", "wonderland"
+	return b
+}
+
+func (oc *oidcChain) login(b *browsertest.Browser, returnTo string) browsertest.Page {
+	oc.t.Helper()
+	return b.Visit(oc.issuer + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode())
+}
+
+func (oc *oidcChain) fail(format string, args ...any) {
+	oc.t.Helper()
+	oc.t.Fatalf(format+"\nhydra log (tail):\n%s", append(args, tail(oc.hydra.Log(), 20))...)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func TestOIDCLoginThroughHydraSignsInEverywhere(t *testing.T) {
+	oc := startOIDCChain(t)
+	b := oc.alice()
+	p := oc.login(b, dashboardURL+"/")
+	if p.URL != dashboardURL+"/" || p.Status != http.StatusOK {
+		oc.fail("login ended at %s (%d): %s\nhops:\n%s", p.URL, p.Status, p.Body, strings.Join(hopURLs(p.Hops), "\n"))
+	}
+	for _, want := range []string{
+		"GET " + oc.hydra.PublicURL() + "/oauth2/auth",
+		"POST " + oidcLoginURL + serve.HydraLoginPath,
+		"GET " + oidcLoginURL + serve.HydraConsentPath,
+		"GET " + oc.issuer + chain.CallbackPath,
+		"GET " + portalURL + chain.SSOPath,
+		"GET " + dashboardURL + chain.SSOPath,
+	} {
+		if !containsHop(p.Hops, want) {
+			t.Errorf("no hop %s in:\n%s", want, strings.Join(hopURLs(p.Hops), "\n"))
+		}
+	}
+	for _, h := range p.Hops {
+		if strings.HasPrefix(h.URL, oc.hydra.PublicURL()+"/oauth2/auth?") {
+			q, _ := url.Parse(h.URL)
+			v := q.Query()
+			if v.Get("code_challenge_method") != "S256" || v.Get("code_challenge") == "" || v.Get("nonce") == "" || v.Get("state") == "" || v.Get("code_verifier") != "" {
+				t.Errorf("authorization request lacks PKCE S256, nonce or state, or leaks the verifier: %v", v)
+			}
+			break
+		}
+	}
+	// The ID token's claims reach the apps behind every receiver.
+	for _, origin := range []string{portalURL, dashboardURL} {
+		resp, _ := b.Get(origin + "/auth")
+		if resp.StatusCode != http.StatusOK || resp.Header.Get(serve.HeaderEmail) != "alice@example.com" || resp.Header.Get(serve.HeaderRole) != "admin" {
+			t.Errorf("%s/auth = %d email=%q role=%q", origin, resp.StatusCode, resp.Header.Get(serve.HeaderEmail), resp.Header.Get(serve.HeaderRole))
+		}
+	}
+	// A second login needs no password: the issuer's cookie holds the session.
+	b.Password = ""
+	if p := oc.login(b, portalURL+"/"); p.URL != portalURL+"/" {
+		t.Errorf("second login ended at %s (%d): %v", p.URL, p.Status, hopURLs(p.Hops))
+	}
+}
+
+func containsHop(hs []browsertest.Hop, want string) bool {
+	for _, h := range hopURLs(hs) {
+		if h == want {
+			return true
+		}
+	}
+	return false
+}
+
+// Hydra ending its login session (by sid, which notifies clients) delivers
+// a logout token to the issuer; the issuer ends the session and tells every
+// receiver, so /auth is 401 everywhere without the browser visiting.
+// Replaying that logout token is refused.
+func TestOIDCBackchannelLogoutFromHydra(t *testing.T) {
+	oc := startOIDCChain(t)
+	b := oc.alice()
+	if p := oc.login(b, dashboardURL+"/"); p.URL != dashboardURL+"/" {
+		oc.fail("login ended at %s (%d): %v", p.URL, p.Status, hopURLs(p.Hops))
+	}
+	resp, _ := b.Get(portalURL + "/auth")
+	sid := resp.Header.Get(serve.HeaderSession)
+	if sid == "" {
+		t.Fatal("no session id at the portal")
+	}
+	oc.hydra.RevokeLoginSession(t, sid)
+	for _, origin := range []string{portalURL, dashboardURL} {
+		if got := waitAuth(b, origin, http.StatusUnauthorized, 5*time.Second); got != http.StatusUnauthorized {
+			oc.fail("%s/auth = %d 5 s after Hydra revoked the session, want 401", origin, got)
+		}
+	}
+	oc.logoutMu.Lock()
+	raws := append([]string(nil), oc.logoutRaw...)
+	oc.logoutMu.Unlock()
+	if len(raws) == 0 {
+		oc.fail("Hydra delivered no logout token")
+	}
+	resp, err := http.PostForm(oc.issuer+chain.OIDCBackchannelLogoutPath, url.Values{"logout_token": {raws[0]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "invalid_request") {
+		t.Errorf("a replayed logout token = %d %s, want 400 invalid_request", resp.StatusCode, body)
+	}
+}
+
+// Logout at the issuer ends the Hydra session too (RP-initiated logout),
+// then walks the receivers; a silent check afterwards answers
+// login_required without showing a login page.
+func TestOIDCLogoutEndsTheHydraSession(t *testing.T) {
+	oc := startOIDCChain(t)
+	b := oc.alice()
+	if p := oc.login(b, dashboardURL+"/"); p.URL != dashboardURL+"/" {
+		oc.fail("login ended at %s (%d): %v", p.URL, p.Status, hopURLs(p.Hops))
+	}
+	p := b.Visit(oc.issuer + chain.LogoutPath)
+	if p.URL != oc.issuer+"/" || !containsHop(p.Hops, "GET "+oc.hydra.PublicURL()+"/oauth2/sessions/logout") || !containsHop(p.Hops, "GET "+oidcLoginURL+serve.HydraLogoutPath) {
+		oc.fail("logout ended at %s (%d); hops:\n%s", p.URL, p.Status, strings.Join(hopURLs(p.Hops), "\n"))
+	}
+	for _, origin := range []string{portalURL, dashboardURL} {
+		if got := authStatus(b, origin); got != http.StatusUnauthorized {
+			t.Errorf("%s/auth after logout = %d, want 401", origin, got)
+		}
+	}
+	// Silent check: no session at the issuer nor at Hydra.
+	check := oc.issuer + chain.CheckPath + "?" + url.Values{chain.ReturnToParam: {portalURL + "/"}}.Encode()
+	p = b.Visit(check)
+	want := portalURL + "/?" + chain.ErrorParam + "=" + chain.ErrorLoginRequired
+	if p.URL != want || containsHop(p.Hops, "GET "+oidcLoginURL+serve.HydraLoginPath) {
+		oc.fail("silent check after logout ended at %s (%d), want %s and no login page; hops:\n%s", p.URL, p.Status, want, strings.Join(hopURLs(p.Hops), "\n"))
+	}
+	// And a login asks for the password again: Hydra's session is gone.
+	b.Password = ""
+	p = oc.login(b, portalURL+"/")
+	if !strings.HasPrefix(p.URL, oidcLoginURL+serve.HydraLoginPath) {
+		oc.fail("a login after logout ended at %s (%d), want Hydra's login page", p.URL, p.Status)
+	}
+}
+
+// testWriter sends the roles' log to the test's log, shown on failure.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// The provider withdrawing the grant (Hydra revoking the consent and its
+// tokens, with no logout token sent) ends the session at the next
+// re-check: the issuer's refresh-token grant is refused.
+func TestOIDCRecheckFollowsTheProvider(t *testing.T) {
+	oc := startOIDCChainRecheck(t, time.Second)
+	b := oc.alice()
+	if p := oc.login(b, dashboardURL+"/"); p.URL != dashboardURL+"/" {
+		oc.fail("login ended at %s (%d): %v", p.URL, p.Status, hopURLs(p.Hops))
+	}
+	resp, _ := b.Get(portalURL + "/auth")
+	sub := resp.Header.Get(serve.HeaderSubject)
+	time.Sleep(1100 * time.Millisecond)
+	if got := authStatus(b, portalURL); got != http.StatusOK {
+		oc.fail("portal /auth after a re-check with the grant in place = %d, want 200", got)
+	}
+	r, err := oc.hydra.OAuth2API().RevokeOAuth2ConsentSessions(context.Background()).Subject(sub).All(true).Execute()
+	if err != nil {
+		t.Fatalf("revoking the consent at Hydra: %v (%v)", err, r)
+	}
+	for _, origin := range []string{portalURL, dashboardURL} {
+		if got := waitAuth(b, origin, http.StatusUnauthorized, 5*time.Second); got != http.StatusUnauthorized {
+			oc.fail("%s/auth = %d after Hydra withdrew the grant, want 401 within the re-check interval", origin, got)
+		}
+	}
+}
