@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ssoctl/ssoctl/pkg/chain"
-	"github.com/ssoctl/ssoctl/pkg/serve/store"
 	"github.com/ssoctl/ssoctl/pkg/token"
 )
 
@@ -264,8 +263,11 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 			return nil, err
 		}
 		metrics := NewMetrics()
-		replay := store.NewMemoryReplay(store.MemoryOptions{Now: env.Now})
-		revocations := store.NewMemoryRevocations(store.MemoryOptions{Now: env.Now})
+		replay, revocations, storesReady, err := newReceiverStores(c, r.Name, env) // stores.go
+		if err != nil {
+			return nil, fmt.Errorf("receiver %s: %w", r.Name, err)
+		}
+		ready := allReady(ready, storesReady) // this receiver's /readyz also pings its stores
 		// A fresh Metrics has no stores yet, so neither can fail.
 		_ = metrics.RegisterStoreSize("replay", replay.Len)
 		_ = metrics.RegisterStoreSize("revocations", revocations.Len)

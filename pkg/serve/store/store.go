@@ -1,8 +1,9 @@
 // Package store holds the chain's server-side state: the replay store that
 // makes each handoff token single use, and the revocation store that signs
-// a session out on every receiver. Memory implementations are bounded and
-// expiring; Redis ones (for several instances per role) come later and pass
-// the same contract tests.
+// a session out on every receiver. Memory implementations (the default,
+// for one instance per role) are bounded and expiring; Redis ones (redis.go,
+// for several instances per role) share the state between instances, and
+// both pass the same contract tests (storetest).
 package store
 
 import (

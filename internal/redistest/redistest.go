@@ -1,0 +1,130 @@
+// Package redistest runs a real redis-server for ssoctl's tests, through
+// scripts/redis.sh: one per test, on a free loopback port, with a temporary
+// working directory and nothing kept on disk. No in-process fake stands in
+// for it, so expiry, NX and pub/sub are Redis's own.
+//
+// When redis-server is not installed the test is skipped, except under CI
+// (CI=true), where scripts/redis.sh installs Debian's package and any
+// failure fails the test with the reason; -short skips it without trying.
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Server is one running redis-server.
+type Server struct {
+	// URL is redis://127.0.0.1:PORT/0; it stays the same across Stop and
+	// Restart.
+	URL    string
+	dir    string
+	script string
+}
+
+// Start starts a redis-server, stops it when the test ends and returns its
+// URL.
+func Start(t testing.TB) string {
+	t.Helper()
+	return StartServer(t).URL
+}
+
+// StartServer is Start for a test that also stops and restarts Redis.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("redistest: -short: not starting a real redis-server")
+	}
+	ci := os.Getenv("CI") == "true"
+	if _, err := exec.LookPath("redis-server"); err != nil && !ci {
+		t.Skip("redistest: redis-server is not installed (./scripts/redis.sh install); a failure under CI=true")
+	}
+	s := &Server{dir: t.TempDir(), script: filepath.Join(repoRoot(t), "scripts", "redis.sh")}
+	out, err := s.run("start")
+	if err != nil {
+		msg := fmt.Sprintf("redistest: %v", err)
+		if !ci {
+			t.Skip(msg + "\n(a failure under CI=true)")
+		}
+		t.Fatal(msg)
+	}
+	s.URL = out
+	t.Cleanup(func() {
+		if _, err := s.run("stop"); err != nil {
+			t.Errorf("redistest: %v", err)
+		}
+	})
+	return s
+}
+
+// Stop stops Redis, as a crash or an outage would; clients see their
+// connections refused until Restart.
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	if _, err := s.run("stop"); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+}
+
+// Restart starts Redis again on the same port after Stop. It comes back
+// empty: the server keeps nothing on disk.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	out, err := s.run("start")
+	if err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	if out != s.URL {
+		t.Fatalf("redistest: restarted at %s, want %s", out, s.URL)
+	}
+}
+
+// Log is what redis-server has logged so far, for a failing test to show.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
+	return string(b)
+}
+
+// run calls scripts/redis.sh verb DIR and returns its stdout's last line.
+func (s *Server) run(verb string) (string, error) {
+	// Installing from Debian's mirrors under CI can take a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.script, verb, s.dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("scripts/redis.sh %s: %v\n%s", verb, err, stderr.String())
+	}
+	out := strings.TrimSpace(stdout.String())
+	if i := strings.LastIndexByte(out, '\n'); i >= 0 {
+		out = out[i+1:]
+	}
+	return out, nil
+}
+
+// repoRoot is the directory holding go.mod, above the test's directory.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("redistest: no go.mod above the test's directory")
+		}
+		dir = parent
+	}
+}

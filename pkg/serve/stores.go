@@ -1,0 +1,125 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/serve/store"
+)
+
+// ErrStoreConfig is a chain whose store block cannot be used as written:
+// the Redis URL's variable is unset, or its value is not a Redis URL.
+var ErrStoreConfig = errors.New("store is misconfigured")
+
+// sizedReplayStore and sizedRevocationStore are a receiver's stores with
+// the size its store gauge reports (Metrics.RegisterStoreSize).
+type (
+	sizedReplayStore interface {
+		store.ReplayStore
+		Len() int
+	}
+	sizedRevocationStore interface {
+		store.RevocationStore
+		Len() int
+	}
+)
+
+// newReceiverStores returns the replay and revocation stores of one
+// receiver, as the chain's store block says (DESIGN §10), and what the
+// receiver's /readyz must check besides the IdP (nil: nothing).
+//
+// Memory, the default, keeps both in the process: right for one instance
+// per receiver. Redis shares them between every instance: jtis under
+// "ssoctl:<chain>:<receiver>:", as a token is for one audience; revocations
+// under "ssoctl:<chain>:shared:", as a session id is the IdP's and a
+// session signed out at one receiver is signed out at all.
+func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplayStore, sizedRevocationStore, func(context.Context) error, error) {
+	env.defaults()
+	if c.Store.Redis == nil {
+		return store.NewMemoryReplay(store.MemoryOptions{Now: env.Now}),
+			store.NewMemoryRevocations(store.MemoryOptions{Now: env.Now}), nil, nil
+	}
+	name := c.Store.Redis.URLEnv
+	url, ok := env.LookupEnv(name)
+	url = strings.TrimSpace(url)
+	if !ok || url == "" {
+		return nil, nil, nil, fmt.Errorf("%w: store.redis.url_env: %s is not set; export it as the Redis URL (redis://:PASSWORD@HOST:6379/0, rediss:// for TLS)", ErrStoreConfig, name)
+	}
+	r, err := store.NewRedis(store.RedisOptions{URL: url, Prefix: "ssoctl:" + c.Name + ":", Now: env.Now})
+	if err != nil {
+		// NewRedis's error never repeats the URL.
+		return nil, nil, nil, fmt.Errorf("%w: store.redis.url_env: %s: %w", ErrStoreConfig, name, err)
+	}
+	revocations := chainRevocations{
+		RedisRevocations: r.Under("shared:").Revocations(),
+		longest:          longestCookieTTL(c),
+		now:              env.Now,
+	}
+	ready := func(ctx context.Context) error {
+		if err := r.Ping(ctx); err != nil {
+			return Unavailable("store", err)
+		}
+		return nil
+	}
+	return r.Under(receiver + ":").Replay(), revocations, ready, nil
+}
+
+// chainRevocations is the revocation store the receivers of a chain share
+// in Redis. A receiver revokes a session for as long as its own cookie can
+// live; shared, the revocation must cover the longest-lived cookie of the
+// chain, or a receiver with a longer cookie would take the session back
+// when the shorter revocation ends.
+type chainRevocations struct {
+	*store.RedisRevocations
+	longest time.Duration
+	now     func() time.Time
+}
+
+// Revoke revokes sessionID until until or the longest cookie lifetime from
+// now, whichever is later. An until already past still revokes nothing.
+func (s chainRevocations) Revoke(ctx context.Context, sessionID string, until time.Time) error {
+	now := s.now()
+	if until.After(now) {
+		until = later(until, now.Add(s.longest))
+	}
+	return s.RedisRevocations.Revoke(ctx, sessionID, until)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// longestCookieTTL is the longest cookie lifetime of the issuer and the
+// receivers ssoctl serves.
+func longestCookieTTL(c *chain.Chain) time.Duration {
+	longest := c.Issuer.Cookie.TTL
+	for _, r := range c.Receivers {
+		if !r.SharedCookie {
+			longest = max(longest, r.Cookie.TTL)
+		}
+	}
+	return longest
+}
+
+// allReady is ready when every check in checks (nil ones skipped) is.
+func allReady(checks ...func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var errs []error
+		for _, check := range checks {
+			if check == nil {
+				continue
+			}
+			if err := check(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+}

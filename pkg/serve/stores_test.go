@@ -1,0 +1,213 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssoctl/ssoctl/internal/browsertest"
+	"github.com/ssoctl/ssoctl/internal/redistest"
+	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/serve/store"
+)
+
+// storesChain is a dev chain whose receivers' cookies live 1s and 3s,
+// so a shared revocation's lifetime shows within a test; store is appended.
+const storesChain = `version: 1
+name: stores
+dev: true
+idp:
+  kind: dev
+  public_url: http://auth.stores.localhost:4433
+  admin_url: http://auth.stores.localhost:4434
+  users:
+    - {email: alice@example.com, password: wonderland}
+issuer:
+  url: http://accounts.stores.localhost:8080
+  cookie: {name: accounts_session, ttl: 1s}
+token: {alg: HS256, ttl: 30s, leeway: 5s}
+mode: hub
+receivers:
+  - name: portal
+    url: http://portal.stores2.localhost:8081
+    cookie: {name: portal_session, ttl: 1s}
+  - name: dashboard
+    url: http://dashboard.stores3.localhost:8082
+    cookie: {name: dashboard_session, ttl: 3s}
+return_to:
+  allow: [http://accounts.stores.localhost:8080, http://portal.stores2.localhost:8081, http://dashboard.stores3.localhost:8082]
+`
+
+func parseStoresChain(t *testing.T, store string) *chain.Chain {
+	t.Helper()
+	c, err := chain.Parse("chain.yaml", []byte(storesChain+store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// envWith is an Env whose environment holds only vars.
+func envWith(vars map[string]string) Env {
+	return Env{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
+}
+
+func TestStoresFromTheChainFile(t *testing.T) {
+	const password = "hunter2-LEAK"
+	tests := []struct {
+		name      string
+		store     string
+		env       map[string]string
+		wantType  string // the replay store's type
+		wantReady bool   // a readiness check besides the IdP's
+		wantErr   string
+	}{
+		{name: "no store block: memory", wantType: "*store.MemoryReplay"},
+		{name: "memory", store: "store: {memory: {}}\n", wantType: "*store.MemoryReplay"},
+		{
+			name:  "redis from the variable url_env names",
+			store: "store: {redis: {url_env: SSO_REDIS}}\n", env: map[string]string{"SSO_REDIS": "redis://:" + password + "@127.0.0.1:1/0\n"},
+			wantType: "*store.RedisReplay", wantReady: true,
+		},
+		{
+			name:    "redis with its variable unset",
+			store:   "store: {redis: {url_env: SSO_REDIS}}\n",
+			wantErr: "SSO_REDIS is not set; export it as the Redis URL",
+		},
+		{
+			name:  "redis with its variable empty",
+			store: "store: {redis: {url_env: SSO_REDIS}}\n", env: map[string]string{"SSO_REDIS": " "},
+			wantErr: "SSO_REDIS is not set",
+		},
+		{
+			name:  "redis with a URL that is not Redis's",
+			store: "store: {redis: {url_env: SSO_REDIS}}\n", env: map[string]string{"SSO_REDIS": "https://:" + password + "@redis.internal/0"},
+			wantErr: "SSO_REDIS: redis URL: the scheme must be redis:// or rediss://",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := parseStoresChain(t, tt.store)
+			replay, revocations, ready, err := newReceiverStores(c, "portal", envWith(tt.env))
+			if tt.wantErr != "" {
+				if !errors.Is(err, ErrStoreConfig) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want ErrStoreConfig saying %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), password) {
+					t.Errorf("error repeats the Redis password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := typeName(replay); got != tt.wantType {
+				t.Errorf("replay store is %s, want %s", got, tt.wantType)
+			}
+			if revocations == nil {
+				t.Error("no revocation store")
+			}
+			if (ready != nil) != tt.wantReady {
+				t.Errorf("readiness check: %v, want one: %v", ready != nil, tt.wantReady)
+			}
+		})
+	}
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case *store.MemoryReplay:
+		return "*store.MemoryReplay"
+	case *store.RedisReplay:
+		return "*store.RedisReplay"
+	}
+	return "unknown"
+}
+
+// redisStores returns receiver's stores on url, as one more instance of it.
+func redisStores(t *testing.T, c *chain.Chain, receiver, url string) (sizedReplayStore, sizedRevocationStore, func(context.Context) error) {
+	t.Helper()
+	replay, revocations, ready, err := newReceiverStores(c, receiver, envWith(map[string]string{"REDIS_URL": url}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return replay, revocations, ready
+}
+
+func TestStoresRedisSharedBetweenInstancesAndReceivers(t *testing.T) {
+	url := redistest.Start(t)
+	c := parseStoresChain(t, "store: {redis: {url_env: REDIS_URL}}\n")
+	ctx := context.Background()
+	portal1, portalRev, _ := redisStores(t, c, "portal", url)
+	portal2, _, _ := redisStores(t, c, "portal", url)
+	dashboard, dashboardRev, _ := redisStores(t, c, "dashboard", url)
+	until := time.Now().Add(time.Minute)
+
+	if fresh, err := portal1.Consume(ctx, "jti-1", until); !fresh || err != nil {
+		t.Fatalf("portal instance 1: Consume = %v, %v; want fresh", fresh, err)
+	}
+	if fresh, err := portal2.Consume(ctx, "jti-1", until); fresh || err != nil {
+		t.Errorf("portal instance 2: Consume of a jti instance 1 used = %v, %v; want used", fresh, err)
+	}
+	if fresh, err := dashboard.Consume(ctx, "jti-1", until); !fresh || err != nil {
+		t.Errorf("dashboard: Consume of a jti portal used = %v, %v; want fresh (jtis are per audience)", fresh, err)
+	}
+
+	// portal revokes for its own 1s cookie; dashboard's cookie lives 3s,
+	// and the shared revocation must outlive it.
+	if err := portalRev.Revoke(ctx, "sid-1", time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got, err := dashboardRev.Revoked(ctx, "sid-1"); !got || err != nil {
+		t.Errorf("dashboard, after portal's cookie lifetime: Revoked = %v, %v; want true until the longest cookie (3s) has passed", got, err)
+	}
+}
+
+// TestStoresReceiverReadyzFollowsRedis stops Redis under a running
+// receiver: /readyz goes red naming the store, and green again once Redis
+// is back, with no restart.
+func TestStoresReceiverReadyzFollowsRedis(t *testing.T) {
+	srv := redistest.StartServer(t)
+	c := parseStoresChain(t, "store: {redis: {url_env: REDIS_URL}}\n")
+	n := browsertest.NewNet()
+	env := Env{HTTPClient: n.Client(), LookupEnv: envWith(map[string]string{"REDIS_URL": srv.URL}).LookupEnv}
+	idp, err := NewDevIdPFromChain(c, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Serve(t, c.IdP.PublicURL, idp.Public())
+	n.Serve(t, c.IdP.AdminURL, idp.Admin())
+	roles, err := NewRoles(c, env, RoleOptions{Only: []string{"portal"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readyz := func() (int, string) {
+		w := httptest.NewRecorder()
+		roles.Receivers["portal"].ServeHTTP(w, httptest.NewRequest(http.MethodGet, c.Receivers[0].URL+"/readyz", nil))
+		return w.Code, w.Body.String()
+	}
+	if code, body := readyz(); code != http.StatusOK {
+		t.Fatalf("/readyz with Redis up = %d %q, want 200", code, body)
+	}
+	srv.Stop(t)
+	if code, body := readyz(); code != http.StatusServiceUnavailable || !strings.Contains(body, "store") || strings.Contains(body, "127.0.0.1") {
+		t.Errorf("/readyz with Redis down = %d %q, want 503 naming the store and no address", code, body)
+	}
+	srv.Restart(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := readyz()
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz 10s after Redis came back = %d %q, want 200", code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
