@@ -151,11 +151,6 @@ start() {
 	          "ory.sh/kratos": {
 	            "credentials": {"password": {"identifier": true}}
 	          }
-	        },
-	        "role": {
-	          "type": "string",
-	          "title": "Role",
-	          "enum": ["member", "admin", "viewer"]
 	        }
 	      },
 	      "required": ["email"],

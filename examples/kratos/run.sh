@@ -28,7 +28,10 @@ trap './scripts/kratos.sh stop "$dir"' EXIT
 echo "Kratos is up on $KRATOS_PUBLIC_URL (admin $KRATOS_ADMIN_URL; log $dir/kratos.log)"
 
 # The identity, through Kratos's admin API (dsn: memory: it is gone when Kratos stops).
-body=$(printf '{"schema_id":"default","traits":{"email":"alice@example.com","role":"admin"},"credentials":{"password":{"config":{"password":"%s"}}}}' "$password")
+# The role goes in metadata_public, which only the admin API can write: traits
+# are the user's own (registration, settings), and receivers send the role to
+# apps as X-Auth-Role.
+body=$(printf '{"schema_id":"default","traits":{"email":"alice@example.com"},"metadata_public":{"role":"admin"},"credentials":{"password":{"config":{"password":"%s"}}}}' "$password")
 curl -fsS -o /dev/null -H 'Content-Type: application/json' -d "$body" http://127.0.0.1:4434/admin/identities
 echo "added alice@example.com (role admin); sign in with KRATOS_EXAMPLE_PASSWORD's value (default wonderland-kratos)"
 echo

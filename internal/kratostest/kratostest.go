@@ -1,8 +1,9 @@
 // Package kratostest runs a real Ory Kratos for ssoctl's tests, through
 // scripts/kratos.sh: built once from the Go module proxy into
 // $HOME/.cache/ssoctl, configured for one chain (dsn: memory, the password
-// method, an identity schema with email and role traits and nothing
-// else, the issuer's /ui pages as Kratos's UI), on free loopback ports.
+// method, an identity schema with an email trait and nothing else, the
+// issuer's /ui pages as Kratos's UI), on free loopback ports. A role is
+// the identity's metadata_public.role, which only the admin API sets.
 //
 // When Kratos cannot be built or started the test fails with the reason
 // under CI (CI=true); elsewhere it is skipped with the reason, and -short
@@ -135,7 +136,9 @@ func loopbackClient(port int) *client.APIClient {
 }
 
 // CreateIdentity adds a person with a password through the admin API
-// (IdentityAPI.CreateIdentity) and returns the identity's id.
+// (IdentityAPI.CreateIdentity) and returns the identity's id. A role, when
+// not empty, goes in the identity's metadata_public ({"role": role}):
+// users cannot change it, while traits are theirs to edit.
 func (k *Kratos) CreateIdentity(t testing.TB, email, password, role string) string {
 	t.Helper()
 	return k.CreateIdentityWithAdminMetadata(t, email, password, role, nil)
@@ -146,16 +149,15 @@ func (k *Kratos) CreateIdentity(t testing.TB, email, password, role string) stri
 // {"permissions": {"wiki": ["wiki:read"]}}, docs/introspect.md).
 func (k *Kratos) CreateIdentityWithAdminMetadata(t testing.TB, email, password, role string, metadataAdmin map[string]any) string {
 	t.Helper()
-	traits := map[string]any{"email": email}
-	if role != "" {
-		traits["role"] = role
-	}
 	body := client.CreateIdentityBody{
 		SchemaId: "default",
-		Traits:   traits,
+		Traits:   map[string]any{"email": email},
 		Credentials: &client.IdentityWithCredentials{Password: &client.IdentityWithCredentialsPassword{
 			Config: &client.IdentityWithCredentialsPasswordConfig{Password: &password},
 		}},
+	}
+	if role != "" {
+		body.MetadataPublic = map[string]any{"role": role}
 	}
 	if metadataAdmin != nil {
 		body.MetadataAdmin = metadataAdmin
@@ -199,6 +201,29 @@ func (k *Kratos) Register(t testing.TB, password string, traits map[string]any) 
 		return resp.StatusCode, "", refusal
 	}
 	return resp.StatusCode, done.GetIdentity().Id, ""
+}
+
+// Login signs a person in through Kratos's self-service login for API
+// clients (FrontendAPI.CreateNativeLoginFlow, then UpdateLoginFlow with the
+// password method) and returns the session token and the session's id,
+// for a test to ask whoami with the token and the admin API by id.
+func (k *Kratos) Login(t testing.TB, email, password string) (sessionToken, sessionID string) {
+	t.Helper()
+	ctx := context.Background()
+	flow, resp, err := k.public.FrontendAPI.CreateNativeLoginFlow(ctx).Execute()
+	if err != nil {
+		t.Fatalf("kratostest: create login flow: %v (%s)", err, status(resp))
+	}
+	body := client.UpdateLoginFlowWithPasswordMethodAsUpdateLoginFlowBody(
+		client.NewUpdateLoginFlowWithPasswordMethod(email, "password", password))
+	done, resp, err := k.public.FrontendAPI.UpdateLoginFlow(ctx).Flow(flow.Id).UpdateLoginFlowBody(body).Execute()
+	if err != nil {
+		t.Fatalf("kratostest: log %s in: %v (%s)", email, err, status(resp))
+	}
+	if done.GetSessionToken() == "" || done.Session.Id == "" {
+		t.Fatalf("kratostest: log %s in: no session token or session in the answer", email)
+	}
+	return done.GetSessionToken(), done.Session.Id
 }
 
 // Sessions lists an identity's active sessions' ids.

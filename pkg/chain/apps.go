@@ -20,7 +20,8 @@ const IntrospectPath = "/sso/introspect"
 // receives the issuer's cookie may be one.
 type App struct {
 	// Name identifies the app in logs and selects its entry in an
-	// identity's traits.permissions; a DNS label, like receiver names.
+	// identity's metadata_admin.permissions; a DNS label, like receiver
+	// names.
 	Name string `yaml:"name"`
 	// Key is the app's client id: what it sends as the HTTP Basic user name
 	// (or the JSON "key"). Not a secret.
@@ -29,8 +30,9 @@ type App struct {
 	// (inline only with dev: true).
 	Secret SecretRef `yaml:"secret"`
 	// Permissions are what the introspection answer grants every active
-	// session for this app, unless the identity's traits.permissions holds
-	// a list for the app's name, which then replaces them.
+	// session for this app, unless the identity's metadata_admin.permissions
+	// holds a list for the app's name, which then replaces them. (Never
+	// traits: Kratos lets users write their own.)
 	Permissions []string `yaml:"permissions"`
 }
 
@@ -47,7 +49,7 @@ func (v *validator) apps() {
 		base := fmt.Sprintf("apps[%d]", i)
 		switch {
 		case a.Name == "":
-			v.missing(base+".name", "add name: <app name>, like wiki; it names the app in logs and in traits.permissions")
+			v.missing(base+".name", "add name: <app name>, like wiki; it names the app in logs and in metadata_admin.permissions")
 		case !receiverNameRE().MatchString(a.Name):
 			v.errorf(base+".name", "use lower-case letters, digits and '-', like wiki", "app name %s is not a DNS label", quote(a.Name))
 		default:

@@ -112,6 +112,6 @@
 //     digits, '.', '_', '~', '-', at most 128); both unique. secret is
 //     required, written like token.secret (inline only with dev: true, then
 //     at least 32 bytes). permissions are non-empty words without spaces,
-//     each listed once; traits.permissions.<app name> on the identity, a
-//     list of strings, replaces them for that identity.
+//     each listed once; metadata_admin.permissions.<app name> on the
+//     identity, a list of strings, replaces them for that identity.
 package chain

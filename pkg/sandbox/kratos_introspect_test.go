@@ -280,9 +280,10 @@ func TestIntrospect_kratosSharedCookie(t *testing.T) {
 }
 
 // Mallory signs herself up through Kratos's public self-service
-// registration and asks for the wiki's admin permission in her traits, as
-// the schema once allowed: Kratos refuses the traits, and the account she
-// can make gets the chain file's permissions only.
+// registration and asks for the wiki's admin permission, or the admin role,
+// in her traits, as the schema once allowed: Kratos refuses the traits, and
+// the account she can make gets no role and the chain file's permissions
+// only.
 func TestIntrospect_kratosSelfServiceCannotGrantPermissions(t *testing.T) {
 	t.Parallel()
 	sc := startSharedCookieKratos(t)
@@ -292,6 +293,8 @@ func TestIntrospect_kratosSelfServiceCannotGrantPermissions(t *testing.T) {
 		traits      map[string]any
 	}{
 		{description: "traits.permissions", traits: map[string]any{"email": email, "permissions": map[string]any{"wiki": []string{"wiki:admin"}}}},
+		{description: "traits.role", traits: map[string]any{"email": email, "role": "admin"}},
+		{description: "metadata_public inside the traits", traits: map[string]any{"email": email, "metadata_public": map[string]any{"role": "admin"}}},
 		{description: "metadata_admin inside the traits", traits: map[string]any{"email": email, "metadata_admin": map[string]any{"permissions": map[string]any{"wiki": []string{"wiki:admin"}}}}},
 	}
 	for _, tt := range tests {
@@ -321,8 +324,8 @@ func TestIntrospect_kratosSelfServiceCannotGrantPermissions(t *testing.T) {
 			t.Fatalf("%s: %d %s", app.key, resp.StatusCode, body)
 		}
 		perms, _ := json.Marshal(got.Permissions)
-		if !got.Active || got.Subject != id || string(perms) != app.want {
-			t.Errorf("%s: %s, want mallory's active session with %s", app.key, body, app.want)
+		if !got.Active || got.Subject != id || got.Role != "" || string(perms) != app.want {
+			t.Errorf("%s: %s, want mallory's active session with no role and %s", app.key, body, app.want)
 		}
 	}
 }

@@ -109,7 +109,8 @@ func TestKratos_loginWalksTheChain(t *testing.T) {
 			t.Errorf("expectation %s: want %s, got %s", x.Name, x.Want, x.Got)
 		}
 	}
-	// The identity's traits reach every receiver's forward auth.
+	// The identity's email and metadata_public.role reach every receiver's
+	// forward auth.
 	sessions := k.Sessions(t, id)
 	if len(sessions) != 1 {
 		t.Fatalf("Kratos holds %d sessions for the identity, want 1", len(sessions))
@@ -139,6 +140,84 @@ func TestKratos_loginWalksTheChain(t *testing.T) {
 	for _, p := range tr.Probes {
 		if !p.Refused || p.Skipped != "" {
 			t.Errorf("probe %s on %s: refused %v, skipped %q: %s", p.Name, p.Target, p.Refused, p.Skipped, p.Detail)
+		}
+	}
+}
+
+// The role is the identity's metadata_public.role, which a real Kratos
+// returns both from whoami and from the admin API's session lookup (the
+// receivers' re-check), with nothing in the traits.
+func TestKratos_roleFromMetadataPublic(t *testing.T) {
+	t.Parallel()
+	c, k := kratosChain(t)
+	id := k.CreateIdentity(t, kratosUser, kratosPass, "admin")
+	sb := start(t, c, serve.Env{})
+	token, sid := k.Login(t, kratosUser, kratosPass)
+	ctx := context.Background()
+	idp := sb.IdP()
+	calls := []struct {
+		name string
+		get  func() (*serve.Session, error)
+	}{
+		{"whoami by session token", func() (*serve.Session, error) { return idp.Whoami(ctx, "", token) }},
+		{"admin session by id", func() (*serve.Session, error) { return idp.Session(ctx, sid) }},
+	}
+	if r, ok := idp.(serve.AdminMetadataReader); ok {
+		calls = append(calls, struct {
+			name string
+			get  func() (*serve.Session, error)
+		}{"admin session with the identity", func() (*serve.Session, error) { return r.SessionWithAdminMetadata(ctx, sid) }})
+	}
+	for _, call := range calls {
+		s, err := call.get()
+		if err != nil {
+			t.Errorf("%s: %v\n%s", call.name, err, k.Log())
+			continue
+		}
+		if s.ID != sid || s.IdentityID != id || s.Email != kratosUser || s.Role != "admin" {
+			t.Errorf("%s: session %s identity %s email %q role %q, want %s %s %s admin", call.name, s.ID, s.IdentityID, s.Email, s.Role, sid, id, kratosUser)
+		}
+		if _, ok := s.Traits["role"]; ok {
+			t.Errorf("%s: traits %v carry a role", call.name, s.Traits)
+		}
+	}
+}
+
+// Mallory signs herself up through Kratos's public self-service
+// registration as an admin, as the identity schema once allowed: Kratos
+// refuses traits.role, and the account she can make carries no role to
+// any receiver.
+func TestKratos_selfServiceCannotSetRole(t *testing.T) {
+	t.Parallel()
+	c, k := kratosChain(t)
+	sb := start(t, c, serve.Env{})
+	code, id, refusal := k.Register(t, kratosPass, map[string]any{"email": kratosUser, "role": "admin"})
+	if code != http.StatusBadRequest || id != "" {
+		t.Fatalf("registration with traits.role: %d, identity %q, want 400 and none", code, id)
+	}
+	if !strings.Contains(refusal, "additionalProperties") {
+		t.Errorf("the refusal does not name the schema's additionalProperties: %s", refusal)
+	}
+	code, id, refusal = k.Register(t, kratosPass, map[string]any{"email": kratosUser})
+	if code != http.StatusOK || id == "" {
+		t.Fatalf("registration with the email only: %d %s", code, refusal)
+	}
+
+	b, tr := kratosWalk(t, sb, kratosPass)
+	if tr.Failed() {
+		t.Fatalf("walk failed: %v\n%s", tr.Findings, strings.Join(stepsOf(tr), "\n"))
+	}
+	for _, r := range c.Receivers {
+		resp, err := b.Get(context.Background(), r.URL+"/auth")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := resp.Header
+		if resp.StatusCode != http.StatusOK || h.Get("X-Auth-Email") != kratosUser || h.Get("X-Auth-Subject") != id {
+			t.Errorf("%s /auth: %d email %q subject %q, want 200 for %s", r.Name, resp.StatusCode, h.Get("X-Auth-Email"), h.Get("X-Auth-Subject"), id)
+		}
+		if v := h.Values("X-Auth-Role"); len(v) > 0 {
+			t.Errorf("%s /auth: X-Auth-Role %q for a self-registered user, want none", r.Name, v)
 		}
 	}
 }

@@ -70,8 +70,11 @@ type DevIdPConfig struct {
 type DevUser struct {
 	Email    string
 	Password []byte
-	Role     string         // copied into the identity's traits as "role"
-	Traits   map[string]any // further identity traits, as Kratos keeps them
+	// Role is served as the identity's metadata_public.role, where Kratos
+	// keeps what users may read but not change; never as a trait, which a
+	// Kratos user can edit.
+	Role   string
+	Traits map[string]any // further identity traits, as Kratos keeps them
 	// MetadataAdmin is the identity's metadata_admin, as Kratos keeps it:
 	// the admin API's identity lookup returns it, whoami never does.
 	MetadataAdmin map[string]any
@@ -107,6 +110,9 @@ type devIdPUser struct {
 	email  string
 	hash   []byte
 	traits map[string]any // read-only after construction
+	// metadataPublic is read-only after construction, nil when the user has
+	// no role; every identity document carries it, as Kratos's do.
+	metadataPublic map[string]any
 	// metadataAdmin is read-only after construction, nil when the user has
 	// none; only GET /admin/identities/{id} returns it.
 	metadataAdmin map[string]any
@@ -407,11 +413,13 @@ func devIdPNewUser(cu DevUser, cost int) (*devIdPUser, error) {
 		return nil, fmt.Errorf("%s: metadata_admin: %w", cu.Email, err)
 	}
 	traits["email"] = cu.Email
+	var metadataPublic map[string]any
 	if cu.Role != "" {
-		traits["role"] = cu.Role
+		metadataPublic = map[string]any{"role": cu.Role}
 	}
 	email := strings.ToLower(cu.Email)
-	return &devIdPUser{id: devIdPIdentityID(email), email: email, hash: hash, traits: traits, metadataAdmin: metadataAdmin}, nil
+	return &devIdPUser{id: devIdPIdentityID(email), email: email, hash: hash, traits: traits,
+		metadataPublic: metadataPublic, metadataAdmin: metadataAdmin}, nil
 }
 
 // devIdPJSONCopy copies m through JSON, so the caller keeps its map and

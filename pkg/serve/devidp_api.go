@@ -195,6 +195,8 @@ func (d *DevIdP) sessionJSON(s devIdPSession, withIdentity bool) client.Session 
 }
 
 // identityJSON is the Kratos identity document without metadata_admin.
+// It carries metadata_public (the role), as Kratos's whoami and session
+// documents do.
 func (d *DevIdP) identityJSON(u *devIdPUser) client.Identity {
 	state := "active"
 	created := d.createdAt
@@ -207,6 +209,7 @@ func (d *DevIdP) identityJSON(u *devIdPUser) client.Identity {
 		CreatedAt:      &created,
 		UpdatedAt:      &created,
 		Traits:         u.traits,
+		MetadataPublic: u.metadataPublic,
 	}
 }
 

@@ -111,7 +111,9 @@ func idpUsers() []serve.DevUser {
 		{Email: "alice@example.com", Password: []byte("wonderland"), Role: "admin",
 			Traits:        map[string]any{"name": map[string]any{"first": "Alice"}},
 			MetadataAdmin: map[string]any{"permissions": map[string]any{"wiki": []string{"wiki:admin"}}}},
-		{Email: "Bob@Example.com", Password: []byte("builder"), Traits: map[string]any{"role": 7}},
+		// bob's traits name a role, as a Kratos user could write their own;
+		// it must reach no one as his role.
+		{Email: "Bob@Example.com", Password: []byte("builder"), Traits: map[string]any{"role": "admin"}},
 	}
 }
 

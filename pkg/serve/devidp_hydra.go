@@ -173,7 +173,7 @@ func (h *hydraProvider) consent(w http.ResponseWriter, r *http.Request) {
 	claims := map[string]any{}
 	if u := h.d.userByID(cr.GetSubject()); u != nil {
 		claims["email"] = u.email
-		if role, ok := u.traits["role"].(string); ok && role != "" {
+		if role, ok := u.metadataPublic["role"].(string); ok && role != "" {
 			claims["role"] = role
 		}
 	}

@@ -244,7 +244,7 @@ func (d *DevIdP) home(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who := s.user.email
-	if role, _ := s.user.traits["role"].(string); role != "" {
+	if role, _ := s.user.metadataPublic["role"].(string); role != "" {
 		who += " (" + role + ")"
 	}
 	d.render(w, devIdPPage{Status: http.StatusOK, Title: "Signed in",

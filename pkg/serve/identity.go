@@ -8,11 +8,14 @@ import (
 
 // Session is what the chain knows about one identity-provider session.
 type Session struct {
-	ID         string         // the IdP session id: the handoff's sid
-	IdentityID string         // the identity id: the handoff's sub
-	Email      string         // traits.email, when the identity has one
-	Role       string         // traits.role, when the identity has one
-	Traits     map[string]any // user-editable in Kratos (registration, settings)
+	ID         string // the IdP session id: the handoff's sid
+	IdentityID string // the identity id: the handoff's sub
+	Email      string // traits.email, when the identity has one
+	// Role is the identity's metadata_public.role, when it is a string:
+	// receivers send it as X-Auth-Role and apps trust it, so it comes from
+	// what only the admin API can set, never from traits.
+	Role   string
+	Traits map[string]any // user-editable in Kratos (registration, settings)
 	// MetadataAdmin is the identity's metadata_admin: set through the admin
 	// API only, neither readable nor changeable by the user. Only
 	// AdminMetadataReader.SessionWithAdminMetadata fills it; Kratos leaves it

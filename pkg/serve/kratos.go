@@ -281,8 +281,12 @@ func (k *Kratos) session(op string, s *client.Session) (*Session, error) {
 	if traits, ok := id.Traits.(map[string]any); ok {
 		out.Traits = traits
 		out.Email, _ = traits["email"].(string)
-		out.Role, _ = traits["role"].(string)
 	}
+	// The role is metadata_public.role, which whoami and the admin session
+	// lookup both return and only the admin API can write. traits.role is
+	// never read: Kratos's registration and settings flows let a user set
+	// their own traits, and apps trust X-Auth-Role.
+	out.Role, _ = id.MetadataPublic["role"].(string)
 	now := k.now()
 	switch {
 	case !out.Active:

@@ -197,19 +197,74 @@ func TestKratosAdminMetadataOnlyFromTheIdentity(t *testing.T) {
 	}
 }
 
-func TestKratosIdentityWithoutStringRole(t *testing.T) {
+// bob's traits say role: admin, as a Kratos user could register or set
+// them; his role stays empty on every call, and Traits keeps the trait.
+func TestKratosTraitsRoleIsNotTheRole(t *testing.T) {
 	h := startDevIdP(t, serve.DevIdPConfig{})
 	b := h.browser()
 	if resp := b.login("bob@example.com", "builder", idpCallback); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login: %d", resp.StatusCode)
 	}
-	s, err := h.kratos.Whoami(context.Background(), b.cookieHeader(idpPublicURL), "")
+	ctx := context.Background()
+	who, err := h.kratos.Whoami(ctx, b.cookieHeader(idpPublicURL), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// traits.role is 7, not a string: Role stays empty, Traits keeps it.
-	if s.Email != "Bob@Example.com" || s.Role != "" || s.Traits["role"] != float64(7) {
-		t.Errorf("Email %q Role %q Traits %v", s.Email, s.Role, s.Traits)
+	byID, err := h.kratos.Session(ctx, who.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := h.kratos.SessionWithAdminMetadata(ctx, who.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*serve.Session{who, byID, full} {
+		if s.Email != "Bob@Example.com" || s.Role != "" || s.Traits["role"] != "admin" {
+			t.Errorf("Email %q Role %q Traits %v, want no role", s.Email, s.Role, s.Traits)
+		}
+	}
+}
+
+// The role is metadata_public.role when it is a string, and nothing else:
+// not traits.role, not a role of another type.
+func TestKratosRoleOnlyFromMetadataPublic(t *testing.T) {
+	const identityID = "1b8e4b2c-7f1a-4d2e-9c3b-5a6f7e8d9c0b"
+	for _, tc := range []struct {
+		description string
+		identity    string // the identity's fields after id and schema
+		want        string
+	}{
+		{description: "metadata_public.role", identity: `"traits":{"email":"a@example.com"},"metadata_public":{"role":"admin"}`, want: "admin"},
+		{description: "traits.role alone is no role", identity: `"traits":{"email":"a@example.com","role":"admin"}`},
+		{description: "metadata_public.role wins over traits.role", identity: `"traits":{"role":"admin"},"metadata_public":{"role":"viewer"}`, want: "viewer"},
+		{description: "metadata_public.role that is a number", identity: `"traits":{},"metadata_public":{"role":7}`},
+		{description: "metadata_public.role that is a list", identity: `"traits":{},"metadata_public":{"role":["admin"]}`},
+		{description: "metadata_public null", identity: `"traits":{"role":"admin"},"metadata_public":null`},
+		{description: "metadata_admin.role is not read from a session", identity: `"traits":{},"metadata_admin":{"role":"admin"}`},
+	} {
+		t.Run(tc.description, func(t *testing.T) {
+			body := `{"id":"` + fakeSID + `","active":true,"expires_at":"2999-01-01T00:00:00Z",` +
+				`"identity":{"id":"` + identityID + `","schema_id":"default","schema_url":"x",` + tc.identity + `}}`
+			net := newIDPLoopback()
+			net.serve(t, idpPublicURL, kratosFakeSession(body))
+			net.serve(t, idpAdminURL, kratosFakeSession(body))
+			k, err := serve.NewKratos(idpPublicURL, idpAdminURL, net.client(), serve.WithKratosClock(func() time.Time { return idpEpoch }))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			who, err := k.Whoami(ctx, fakeCookie, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			byID, err := k.Session(ctx, fakeSID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if who.Role != tc.want || byID.Role != tc.want {
+				t.Errorf("whoami role %q, session role %q, want %q", who.Role, byID.Role, tc.want)
+			}
+		})
 	}
 }
 
