@@ -76,15 +76,29 @@ type IdP struct {
 	// DefaultOIDCScopes. Add offline_access for a refresh token, which lets
 	// the issuer re-check the login after the access token expires.
 	Scopes []string `yaml:"scopes"`
+	// HydraLogin runs the dev IdP's users as Ory Hydra's login, consent and
+	// logout provider (kind oidc with dev: true only), so an OIDC chain on
+	// Hydra runs on one machine; Users are then its accounts.
+	HydraLogin *HydraLogin `yaml:"hydra_login"`
 	// Users are the dev IdP's accounts (kind dev only).
 	Users []User `yaml:"users"`
+}
+
+// HydraLogin is where ssoctl serves Hydra's login, consent and logout
+// pages (urls.login, urls.consent and urls.logout in Hydra's config are
+// URL + /hydra/login, /hydra/consent and /hydra/logout) and how it reaches
+// Hydra's admin API.
+type HydraLogin struct {
+	URL      string `yaml:"url"`
+	Listen   string `yaml:"listen"`
+	AdminURL string `yaml:"admin_url"`
 }
 
 // User is one account of the dev IdP.
 type User struct {
 	Email    string         `yaml:"email"`
 	Password SecretRef      `yaml:"password"` // inline only with dev: true
-	Role     string         `yaml:"role"`     // copied into the identity's traits as "role"
+	Role     string         `yaml:"role"`     // served as the identity's metadata_public.role, which users cannot edit
 	Traits   map[string]any `yaml:"traits"`   // Kratos-style identity traits
 	// MetadataAdmin is the identity's Kratos metadata_admin: what an admin
 	// set, which the user can neither read nor change, unlike traits.

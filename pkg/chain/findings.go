@@ -13,7 +13,7 @@ type FindingKind struct {
 }
 
 // The catalog. SSO1xx tokens, SSO2xx cookies, SSO3xx redirects, SSO4xx the
-// IdP and sessions.
+// IdP and sessions, SSO5xx OpenID Connect.
 var (
 	FindingLifetimeOverMax = &FindingKind{"SSO101", "handoff token lives longer than the maximum", SeverityError,
 		"mint handoffs with a lifetime of at most 30 s (token.ttl); a long-lived handoff is a bearer credential"}
@@ -47,6 +47,18 @@ var (
 		"re-check the IdP session at most every recheck_interval and refuse it once revoked"}
 	FindingSignedInAfterLogout = &FindingKind{"SSO403", "receiver still signed in after logout", SeverityError,
 		"give the receiver a back-channel logout endpoint (backchannel_logout: true, the default) and revoke the logout token's sid at once; the front-channel clears one browser's cookie and the IdP re-check comes a recheck_interval late"}
+	FindingOIDCNoState = &FindingKind{"SSO501", "an OpenID Connect authorization request has no state", SeverityError,
+		"send a fresh, unguessable state with every authorization request, bind it to the browser (a cookie) and refuse a callback whose state does not match"}
+	FindingOIDCNoPKCE = &FindingKind{"SSO502", "an authorization code request has no PKCE, or uses the plain method", SeverityError,
+		"send code_challenge with code_challenge_method=S256 (RFC 7636) and the verifier with the code, and make the provider require PKCE for the client"}
+	FindingOIDCRedirectURI = &FindingKind{"SSO503", "the provider accepted a changed redirect_uri", SeverityError,
+		"register the client's exact redirect URIs at the provider and make it compare redirect_uri with them exactly, never by prefix or origin"}
+	FindingOIDCCodeReplay = &FindingKind{"SSO504", "the provider redeemed an authorization code twice", SeverityError,
+		"make the provider refuse a code the second time it is presented (RFC 6749 §4.1.2), and revoke the tokens issued for it"}
+	FindingOIDCIDToken = &FindingKind{"SSO505", "an ID token fails verification (alg, iss, aud, nonce or exp)", SeverityError,
+		"sign ID tokens with an asymmetric algorithm the discovery document announces, with iss the issuer, aud the client, the request's nonce and a near exp; relying parties must check every one"}
+	FindingOIDCFragmentTokens = &FindingKind{"SSO506", "tokens travel in a URL fragment (implicit or hybrid flow)", SeverityError,
+		"use the authorization code flow (response_type=code) with PKCE, or response_mode=form_post, so that no token sits in a URL"}
 )
 
 // FindingKinds lists the catalog in code order, for documentation and
@@ -58,6 +70,8 @@ func FindingKinds() []*FindingKind {
 		FindingCookieDomain, FindingCookieFlags, FindingCookieMissing,
 		FindingRedirectLoop, FindingOpenRedirect, FindingTokenReferer,
 		FindingIdPUnreachable, FindingNoRecheck, FindingSignedInAfterLogout,
+		FindingOIDCNoState, FindingOIDCNoPKCE, FindingOIDCRedirectURI, FindingOIDCCodeReplay, FindingOIDCIDToken,
+		FindingOIDCFragmentTokens,
 	}
 }
 

@@ -37,6 +37,11 @@ type ProbeOptions struct {
 	// RecheckInterval is how long the receivers trust their cookie before
 	// asking the IdP again (the chain's longest recheck_interval).
 	RecheckInterval time.Duration
+	// OIDCClients are relying parties' credentials: for each client of
+	// the walk's authorization requests named here, code_replay plays the
+	// client, checks its ID token (SSO505) and redeems its code twice
+	// (SSO504). Without them code_replay does not run.
+	OIDCClients []OIDCClient
 }
 
 // The probes, as ProbeResult.Name names them.
@@ -95,7 +100,13 @@ var returnToParams = []string{"return_to", "redirect_uri", "next", "continue", "
 //     any hop there is SSO302;
 //   - revoked_session: the walk's IdP session revoked, the receivers'
 //     recheck interval passed, then /auth with the walk's cookies must
-//     answer 401 or 403 (SSO402).
+//     answer 401 or 403 (SSO402);
+//   - redirect_uri_host, redirect_uri_path: first of all, each OpenID
+//     Connect authorization request of the walk again, signed in, with its
+//     redirect_uri moved to ProbeForeignURL's host or under another path;
+//     a code sent there is SSO503 (see probeOIDC); with the client's
+//     credentials (o.OIDCClients), code_replay: a code of its own redeemed,
+//     its ID token verified (SSO505), and redeemed again (SSO504).
 //
 // Token probes go out from a browser with no cookies, one request each;
 // nothing a probe does follows a redirect off the chain. Fresh tokens are
@@ -109,7 +120,16 @@ var returnToParams = []string{"return_to", "redirect_uri", "next", "continue", "
 // one skipped ProbeResult that says why. revoked_session runs last and
 // leaves the walk's session revoked.
 func (b *Browser) Probe(ctx context.Context, t *Trace, o ProbeOptions) {
+	oidc := false
+	if t.Unreachable == "" && len(t.Steps) > 0 {
+		oidc = newProber(ctx, b, t, o).probeOIDC()
+	}
 	if why := b.unfinished(t); why != "" {
+		if oidc && len(b.lastHandoffs()) == 0 {
+			// An OpenID Connect login without handoffs: its probes ran,
+			// and there is no receiver to say anything about.
+			return
+		}
 		t.Probes = append(t.Probes, ProbeResult{Name: ProbeAll, Target: "every receiver", Skipped: why})
 		return
 	}

@@ -20,11 +20,13 @@ import (
 //     SAMLResponse, …) become <redacted>, and parameters named like a token
 //     (token, id_token, access_token, …) holding something that is not a
 //     JWT become <token>: an opaque bearer token is still a bearer token;
+//   - an authorization code, a PKCE code_verifier and Hydra's login,
+//     consent and logout challenges become <redacted> too: a walk can stop
+//     before the relying party redeems the code (a refused callback), and a
+//     challenge answers for its flow until it is accepted;
 //   - a URL's userinfo becomes (redacted);
-//   - state, code, nonce and flow stay: they are single use (a code is
-//     worthless without the client's secret or PKCE verifier once it has
-//     been redeemed, which the walk just did) and they are what one compares
-//     across hops and log lines when a walk goes wrong.
+//   - state, nonce and flow stay: they are single use and they are what
+//     one compares across hops and log lines when a walk goes wrong.
 //
 // Cookie values and form bodies are never recorded at all.
 
@@ -47,6 +49,11 @@ var credentialParams = map[string]bool{
 	"password": true, "passwd": true, "pwd": true, "pass": true, "passphrase": true,
 	"secret": true, "client_secret": true, "api_key": true, "apikey": true,
 	"private_key": true, "credential": true, "credentials": true, "samlresponse": true,
+	// OAuth 2.0 and Ory Hydra: an authorization code (or the PKCE verifier
+	// that redeems it) is a one-time credential, and a login, consent or
+	// logout challenge answers for the flow it names.
+	"code": true, "code_verifier": true, "device_code": true,
+	"login_challenge": true, "consent_challenge": true, "logout_challenge": true,
 }
 
 // tokenParams are parameter names that carry bearer tokens, JWT or not.

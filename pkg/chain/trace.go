@@ -70,8 +70,11 @@ type Step struct {
 	Form       string        `json:"form,omitempty"` // "login" or "form_post"
 	SetCookies []CookieInfo  `json:"set_cookies,omitempty"`
 	Token      *TokenSummary `json:"token,omitempty"`
-	Findings   []Finding     `json:"findings,omitempty"`
-	Error      string        `json:"error,omitempty"` // transport error, or a Location no browser can follow; never holds a token
+	// OIDC is set when this request is an OpenID Connect authorization
+	// request or the answer to one at its redirect_uri.
+	OIDC     *OIDCSummary `json:"oidc,omitempty"`
+	Findings []Finding    `json:"findings,omitempty"`
+	Error    string       `json:"error,omitempty"` // transport error, or a Location no browser can follow; never holds a token
 }
 
 // CookieInfo is a cookie as parsed from Set-Cookie (or held by the jar),
@@ -114,6 +117,35 @@ type TokenSummary struct {
 	MintedBy string `json:"minted_by,omitempty"`
 }
 
+// OIDCSummary describes an OpenID Connect (OAuth 2.0) step of a walk: an
+// authorization request (OpenID Connect Core 1.0 §3.1.2.1, RFC 6749 §4.1.1)
+// or the provider's answer at its redirect_uri (§3.1.2.5, §3.1.2.6). It
+// holds no value that signs anyone in or ties a login to a browser: a
+// code, a state, a nonce and tokens are reported as present only.
+type OIDCSummary struct {
+	Kind         string   `json:"kind"` // "authorization_request", "callback" or "error"
+	ClientID     string   `json:"client_id,omitempty"`
+	Scope        []string `json:"scope,omitempty"`
+	ResponseType string   `json:"response_type,omitempty"`
+	ResponseMode string   `json:"response_mode,omitempty"`
+	// CodeChallengeMethod is the PKCE method (RFC 7636): "" for none,
+	// "plain" (also for a code_challenge without a method, §4.3) or "S256".
+	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
+	State               bool   `json:"state"`
+	Nonce               bool   `json:"nonce,omitzero"`
+	Prompt              string `json:"prompt,omitempty"`
+	MaxAge              string `json:"max_age,omitempty"`
+	RedirectURI         string `json:"redirect_uri,omitempty"` // redacted, its code and state shown as present only
+	// In says where a callback carried its parameters: "query",
+	// "fragment" or "form".
+	In     string   `json:"in,omitempty"`
+	Code   bool     `json:"code,omitzero"`
+	Tokens []string `json:"tokens,omitempty"` // names of the tokens a callback carried (access_token, id_token)
+	// Error and ErrorDescription are an error answer's (RFC 6749 §4.1.2.1).
+	Error            string `json:"error,omitempty"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
 // Finding is one thing wrong with a chain, with a stable code from the
 // catalog (FindingKinds).
 type Finding struct {
@@ -139,7 +171,7 @@ type Expectation struct {
 // return_to, the issuer) after the walk, and whether it was refused, as it
 // must be. It never holds the token it sent.
 type ProbeResult struct {
-	Name   string `json:"name"`   // "replay", "expired", "wrong_audience", "tampered_signature", "alg_none", "foreign_ret", "return_to", "revoked_session"
+	Name   string `json:"name"`   // "replay", "expired", "wrong_audience", "tampered_signature", "alg_none", "foreign_ret", "return_to", "revoked_session", "redirect_uri_host", "redirect_uri_path", "code_replay"
 	Target string `json:"target"` // receiver name (host:port without a chain file), or the issuer's host:port
 	Status int    `json:"status"` // what it answered
 	// Refused reports that the attack failed: a 4xx/5xx (or a redirect back
@@ -154,6 +186,9 @@ type ProbeResult struct {
 	Location string `json:"location,omitempty"`
 	// Detail says in a line what was sent and what came back.
 	Detail string `json:"detail,omitempty"`
+	// Token is the ID token a code_replay probe got for its first code,
+	// decoded without a key (it is verified for SSO505); never the token.
+	Token *TokenSummary `json:"token,omitempty"`
 }
 
 // TraceSchemaVersion is the version of Trace's JSON shape.

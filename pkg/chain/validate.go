@@ -374,7 +374,7 @@ func (v *validator) idp() (public urlParts, publicOK bool) {
 	case IdPOIDC:
 		v.checkURL("idp.public_url", &p.PublicURL, withPath, "add idp.public_url, the provider's issuer URL (discovery starts there)")
 		notFor("idp.admin_url", "remove it; OpenID providers have no Kratos admin API", p.AdminURL != "")
-		notFor("idp.users", "create the users at the provider", len(p.Users) > 0)
+		v.hydraLogin()
 		notFor("idp.listen", "remove it; ssoctl does not run the provider", p.Listen != "")
 		notFor("idp.admin_listen", "remove it; ssoctl does not run the provider", p.AdminListen != "")
 		notFor("idp.cookie_domain", "remove it; the issuer keeps its own session with an OpenID provider", p.CookieDomain != "")
@@ -387,11 +387,35 @@ func (v *validator) idp() (public urlParts, publicOK bool) {
 		}
 	}
 	if p.Kind != IdPOIDC {
+		notFor("idp.hydra_login", "remove it", p.HydraLogin != nil)
 		notFor("idp.client_id", "remove it", p.ClientID != "")
 		notFor("idp.client_secret", "remove it", !p.ClientSecret.IsZero())
 		notFor("idp.scopes", "remove it", len(p.Scopes) > 0)
 	}
 	return public, publicOK
+}
+
+// hydraLogin checks an OIDC chain's idp.hydra_login: development only,
+// with the users it signs in; without it the provider has the users.
+func (v *validator) hydraLogin() {
+	p := &v.c.IdP
+	h := p.HydraLogin
+	if h == nil {
+		if len(p.Users) > 0 {
+			v.errorf("idp.users", "create the users at the provider, or add idp.hydra_login to have ssoctl sign them in for Ory Hydra", "idp.users does not apply to idp.kind oidc without idp.hydra_login")
+		}
+		return
+	}
+	if !v.c.Dev {
+		v.errorf("idp.hydra_login", "set dev: true, or remove hydra_login and run a login provider of your own", "idp.hydra_login is for development chains: its users and passwords live in the chain file")
+	}
+	v.originURL("idp.hydra_login.url", &h.URL, "add idp.hydra_login.url, where browsers reach the login pages, like http://127.0.0.1:4455")
+	v.checkURL("idp.hydra_login.admin_url", &h.AdminURL, withPathAny, "add idp.hydra_login.admin_url, Hydra's admin API, like http://127.0.0.1:4445")
+	v.listen("idp.hydra_login.listen", h.Listen)
+	if len(p.Users) == 0 {
+		v.missing("idp.users", "add at least one user for the login pages, like {email: alice@example.com, password: wonderland}")
+	}
+	v.users()
 }
 
 // idpCookieDomain checks that the IdP's session cookie reaches the issuer,
@@ -480,6 +504,8 @@ func (v *validator) users() {
 		v.secret(base+".password", &u.Password)
 		if _, ok := u.Traits["role"]; ok && u.Role != "" {
 			v.errorf(base+".role", "keep one of them", "%s sets role both as role and as traits.role", base)
+		} else if ok {
+			v.warnf(base+".traits", "write role: "+fmt.Sprint(u.Traits["role"])+" beside email instead", "%s.traits.role gives no role: the role is metadata_public.role, which users cannot edit, and traits they can", base)
 		}
 		// The dev IdP serves both as JSON, as Kratos does.
 		for _, f := range []struct {

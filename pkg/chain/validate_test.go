@@ -280,6 +280,26 @@ func TestRules(t *testing.T) {
 			want: "",
 		},
 		{
+			name: "dev users for an OpenID provider without hydra_login",
+			file: devWith(`{kind: oidc, public_url: "http://login.t.localhost:5555", client_id: c, client_secret: s, users: [{email: a@example.com, password: p}]}`, ""),
+			want: "4:103: idp.users does not apply to idp.kind oidc without idp.hydra_login",
+		},
+		{
+			name: "hydra_login without Hydra's admin URL",
+			file: devWith(`{kind: oidc, public_url: "http://hydra.t.localhost:4444", client_id: c, client_secret: s, hydra_login: {url: "http://login.t.localhost:4455"}, users: [{email: a@example.com, password: p}]}`, ""),
+			want: "4:96: idp.hydra_login.admin_url is missing",
+		},
+		{
+			name: "hydra_login with its users",
+			file: devWith(`{kind: oidc, public_url: "http://hydra.t.localhost:4444", client_id: c, client_secret: s, hydra_login: {url: "http://login.t.localhost:4455", admin_url: "http://hydra.t.localhost:4445"}, users: [{email: a@example.com, password: p}]}`, ""),
+			want: "",
+		},
+		{
+			name: "hydra_login for Kratos",
+			file: devWith(`{kind: kratos, public_url: "http://auth.t.localhost:4433", hydra_login: {url: "http://login.t.localhost:4455"}}`, ""),
+			want: "4:78: idp.hydra_login does not apply to idp.kind kratos",
+		},
+		{
 			name: "scopes for Kratos",
 			file: devWith(`{kind: kratos, public_url: "http://auth.t.localhost:4433", scopes: [openid]}`, ""),
 			want: "4:73: idp.scopes does not apply to idp.kind kratos",

@@ -101,6 +101,10 @@ type Browser struct {
 	// loginOrigin is where the credentials were first submitted; without a
 	// Chain they go nowhere else.
 	loginOrigin string
+	// authRequests is every OpenID Connect authorization request a walk
+	// made, as sent, for callbacks to be matched with and the redirect_uri
+	// probe to replay. Never in a Trace.
+	authRequests []oidcAuth
 }
 
 // handoff is one handoff token the walk carried to a receiver, as sent.
@@ -328,6 +332,16 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 	if carried != nil {
 		st.Token = summarize(carried, now)
 	}
+	oidc, auth := w.recognizeOIDC(r)
+	if oidc != nil {
+		// Whatever the chain calls this origin, the request is an OpenID
+		// Connect step, and a token it carries is the provider's, not a
+		// handoff.
+		st.OIDC, st.Kind = oidc, HopOIDCCallback
+		if auth != nil {
+			st.Kind = HopOIDCAuth
+		}
+	}
 
 	began := time.Now()
 	x, err := w.send(ctx, r)
@@ -361,6 +375,14 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 		}
 	}
 	w.t.Steps = append(w.t.Steps, st)
+	if auth != nil {
+		auth.step = st.N
+		w.oidcFindings(st.N, host, auth)
+		b.authRequests = append(b.authRequests, *auth)
+	}
+	if loc != nil {
+		w.fragmentTokenFinding(st.N, host, loc)
+	}
 
 	if carried != nil && st.Kind == HopHandoff {
 		w.sawHandoff = true
@@ -634,6 +656,8 @@ func (w *walker) onChain(u *url.URL) bool {
 var oneTimeParams = map[string]bool{
 	"state": true, "nonce": true, "code": true, "flow": true, "session_state": true,
 	"code_challenge": true, "request_id": true, "_": true,
+	// Ory Hydra's: a new one each time it sends the browser on.
+	"login_challenge": true, "consent_challenge": true, "login_verifier": true, "consent_verifier": true,
 }
 
 // loopKey is a request with its one-time values stripped, in its own
@@ -723,7 +747,7 @@ func (w *walker) finish(last *url.URL) {
 		// A page the walk ends on is where the login landed, unless the
 		// IdP, a receiver's handoff or one of the issuer's own endpoints
 		// answered it (a login form, an error page).
-		if w.b.chain != nil && st.Status >= 200 && st.Status < 300 && st.Kind != HopIdPLogin && st.Kind != HopHandoff && !w.b.roles.isIssuerEndpoint(last) {
+		if w.b.chain != nil && st.Status >= 200 && st.Status < 300 && st.Kind != HopIdPLogin && st.Kind != HopOIDCAuth && st.Kind != HopHandoff && !w.b.roles.isIssuerEndpoint(last) {
 			st.Kind = HopFinal
 		}
 	}

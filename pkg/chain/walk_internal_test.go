@@ -77,7 +77,7 @@ func TestRedactURL(t *testing.T) {
 			"https://portal.company2.com/sso/<token aud=portal ttl=30s>/done"},
 		{"passwords and secrets, any case, - for _",
 			"https://idp.example/login?user=bob&Password=hunter2&client-secret=s3&code=xyz&state=st",
-			"https://idp.example/login?user=bob&Password=<redacted>&client-secret=<redacted>&code=xyz&state=st"},
+			"https://idp.example/login?user=bob&Password=<redacted>&client-secret=<redacted>&code=<redacted>&state=st"},
 		{"an opaque bearer token under a token name",
 			"https://app.example/cb?access_token=ory_st_abcdef&session_token=x",
 			"https://app.example/cb?access_token=<token>&session_token=<token>"},

@@ -666,7 +666,7 @@ func TestWalkRedacts(t *testing.T) {
 	tr := walk(t, a.browser(nil, "", ""), acmeApp1+"/a")
 	secretsAbsent(t, tr, "s3cr3t", "hunter2")
 	placeholder := "<token aud=app1 ttl=30s>"
-	wantB := "http://(redacted)@app1.shop.example:8002/b?password=<redacted>&state=st-1&code=c-1&return_to=" +
+	wantB := "http://(redacted)@app1.shop.example:8002/b?password=<redacted>&state=st-1&code=<redacted>&return_to=" +
 		url.QueryEscape(acmeApp1+"/c?token=") + placeholder + "#id_token=" + placeholder
 	if got := tr.Steps[0].Location; got != wantB {
 		t.Errorf("Location:\n got %s\nwant %s", got, wantB)

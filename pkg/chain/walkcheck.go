@@ -35,7 +35,13 @@ func newRoleMap(c *Chain) roleMap {
 	if u, err := url.Parse(c.Issuer.URL); err == nil && u.Host != "" {
 		m.issuer = originOf(u)
 	}
-	for _, raw := range []string{c.IdP.PublicURL, c.IdP.AdminURL} {
+	idp := []string{c.IdP.PublicURL, c.IdP.AdminURL}
+	if hl := c.IdP.HydraLogin; hl != nil {
+		// The login and consent pages a dev OIDC chain serves for Hydra are
+		// the IdP's login as a browser meets it: the walk signs in there.
+		idp = append(idp, hl.URL)
+	}
+	for _, raw := range idp {
 		if u, err := url.Parse(raw); err == nil && u.Host != "" {
 			m.idp = append(m.idp, originOf(u))
 			if m.idpURL == nil {

@@ -29,8 +29,9 @@ func newCmdDev(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev -f FILE",
 		Short: "Run every role of a chain in one process",
-		Long: `Run the chain's dev IdP (for idp.kind dev), issuer and receivers in one process,
-each on its listen address, and print the URL to open.
+		Long: `Run the chain's dev IdP (for idp.kind dev, or as Ory Hydra's login pages for
+idp.kind oidc with idp.hydra_login), issuer and receivers in one process, each on
+its listen address, and print the URL to open.
 
 Host names under .localhost (accounts.company.localhost, portal.company2.localhost)
 reach this machine in Chromium and Firefox without any hosts-file change, and each
@@ -58,6 +59,15 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 		if servers, err = devIdPServers(ch, e, log); err != nil {
 			return err
 		}
+	}
+	if ch.IdP.Kind == chain.IdPOIDC && ch.IdP.HydraLogin != nil {
+		h, err := serve.NewHydraLoginFromChain(ch, e)
+		if err != nil {
+			return cmdutil.UsageError("", "%v", err)
+		}
+		hl := ch.IdP.HydraLogin
+		servers = append(servers, &server{role: "hydra login", url: hl.URL, listen: hl.Listen,
+			h: serve.Observe("hydra-login", h, serve.ObserveOptions{Logger: log, Now: e.Now})})
 	}
 	roles, err := serve.NewRoles(ch, e, serve.RoleOptions{})
 	if err != nil {
@@ -108,7 +118,7 @@ func printDev(w io.Writer, ch *chain.Chain, servers []*server) {
 		login += "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode()
 	}
 	fmt.Fprintf(w, "\nOpen %s\n", login)
-	if ch.IdP.Kind == chain.IdPDev && len(ch.IdP.Users) > 0 {
+	if (ch.IdP.Kind == chain.IdPDev || ch.IdP.HydraLogin != nil) && len(ch.IdP.Users) > 0 {
 		fmt.Fprintf(w, "and sign in as %s (its password is in the chain file).\n", ch.IdP.Users[0].Email)
 	}
 	fmt.Fprintln(w, "Ctrl-C stops.")

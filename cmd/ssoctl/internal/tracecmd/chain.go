@@ -57,7 +57,12 @@ type ChainOptions struct {
 	PasswordEnv  string
 	PasswordFile string
 	Probe        bool
-	Timeout      time.Duration
+	// ClientID with a secret from ClientSecretEnv or ClientSecretFile lets
+	// --probe play that OpenID Connect client (code_replay).
+	ClientID         string
+	ClientSecretEnv  string
+	ClientSecretFile string
+	Timeout          time.Duration
 	// Logout walks the issuer's /logout after the login and checks that
 	// every receiver signs the session out within LogoutDeadline.
 	Logout         bool
@@ -118,6 +123,14 @@ After the walk every receiver's /auth must answer 200. --probe then sends each
 receiver hostile variants (replay, expired, wrong audience, tampered signature,
 alg none, foreign ret, revoked session) and expects every one refused.
 
+An OpenID Connect login anywhere in the walk shows as oidc_auth and oidc_callback
+hops (client, scope, PKCE method, state and nonce present or not; SSO501 no
+state, SSO502 no PKCE, SSO506 tokens in a URL fragment). --probe sends its
+authorization request again with another redirect_uri (SSO503) and, given the
+client's credentials (the file's idp.client_id and client_secret, or --client-id
+with --client-secret-env or --client-secret-file), plays the client: a code of
+its own redeemed, its ID token verified (SSO505), and redeemed again (SSO504).
+
 --logout then logs out at the issuer's /logout (front-channel through every
 receiver) and asks each receiver's /auth, with a copy of the cookie it held,
 until it answers 401: the lag per receiver is reported, and a receiver still
@@ -177,6 +190,9 @@ accepted probe; 2 a bad chain file or flags; 3 a host was unreachable.`,
 	fl.StringVar(&opts.PasswordEnv, "password-env", "", "read --user's password from environment variable `NAME`")
 	fl.StringVar(&opts.PasswordFile, "password-file", "", "read --user's password from `PATH` (- for stdin)")
 	fl.BoolVar(&opts.Probe, "probe", false, "after the walk, send every receiver hostile handoffs and expect each refused")
+	fl.StringVar(&opts.ClientID, "client-id", "", "with --probe, play the OpenID Connect client `ID` of the walk (code exchange, ID token checks)")
+	fl.StringVar(&opts.ClientSecretEnv, "client-secret-env", "", "read --client-id's secret from environment variable `NAME`")
+	fl.StringVar(&opts.ClientSecretFile, "client-secret-file", "", "read --client-id's secret from `PATH`")
 	fl.BoolVar(&opts.Logout, "logout", false, "after the walk, log out at the issuer and expect every receiver signed out within --logout-deadline")
 	fl.DurationVar(&opts.LogoutDeadline, "logout-deadline", chain.DefaultLogoutDeadline, "with --logout, how soon every receiver's /auth must answer 401, as a `DURATION`")
 	fl.DurationVar(&opts.Timeout, "timeout", DefaultTimeout, "give up on a request after `DURATION`; its host then counts as unreachable")
@@ -260,6 +276,11 @@ func chainRun(ctx context.Context, opts *ChainOptions) error {
 		}
 	default:
 		req.Mode = ModeStart
+	}
+	if opts.Probe {
+		if req.Probes.OIDCClients, err = opts.oidcClients(c); err != nil {
+			return err
+		}
 	}
 	req.Start = opts.Start
 	if req.Start == "" {

@@ -36,6 +36,14 @@ func (opts *ChainOptions) checkFlags() (*checkedFlags, error) {
 			"--idp-url and --idp-admin-url need -f FILE")
 	case opts.PasswordEnv != "" && opts.PasswordFile != "":
 		return nil, cmdutil.UsageError("give one password source", "--password-env and --password-file cannot be combined")
+	case (opts.ClientSecretEnv != "" || opts.ClientSecretFile != "") && opts.ClientID == "":
+		return nil, cmdutil.UsageError("say whose secret it is with --client-id", "--client-secret-env and --client-secret-file need --client-id")
+	case opts.ClientID != "" && opts.ClientSecretEnv == "" && opts.ClientSecretFile == "":
+		return nil, cmdutil.UsageError("give its secret with --client-secret-env NAME or --client-secret-file PATH", "--client-id needs the client's secret")
+	case opts.ClientSecretEnv != "" && opts.ClientSecretFile != "":
+		return nil, cmdutil.UsageError("give one client secret source", "--client-secret-env and --client-secret-file cannot be combined")
+	case opts.ClientID != "" && !opts.Probe:
+		return nil, cmdutil.UsageError("add --probe: the client's credentials are only used to probe", "--client-id needs --probe")
 	case opts.PasswordFile == "-" && opts.File == "-":
 		return nil, cmdutil.UsageError("read one of them from a file", "-f - and --password-file - cannot both read stdin")
 	case opts.Timeout <= 0:
@@ -227,8 +235,8 @@ func (opts *ChainOptions) expectations(c *chain.Chain, cookies []chain.CookieExp
 // then stops at the first login form).
 func (opts *ChainOptions) credentials(c *chain.Chain) (user, password string, err error) {
 	var users []chain.User
-	if c != nil && c.IdP.Kind == chain.IdPDev {
-		users = c.IdP.Users
+	if c != nil && (c.IdP.Kind == chain.IdPDev || c.IdP.HydraLogin != nil) {
+		users = c.IdP.Users // the dev IdP's, or those it signs in for Hydra
 	}
 	user = opts.User
 	if user == "" && len(users) > 0 {
@@ -277,4 +285,36 @@ func (opts *ChainOptions) credentials(c *chain.Chain) (user, password string, er
 	}
 	return "", "", cmdutil.UsageError("pass the password with --password-env NAME or --password-file PATH",
 		"no password for --user %s: the chain file has no such dev user", cmdutil.Printable(user))
+}
+
+// oidcClients are the OpenID Connect clients --probe may play: --client-id
+// with its secret, and an idp.kind oidc chain file's own client when its
+// secret resolves here.
+func (opts *ChainOptions) oidcClients(c *chain.Chain) ([]chain.OIDCClient, error) {
+	var out []chain.OIDCClient
+	if opts.ClientID != "" {
+		var secret []byte
+		var err error
+		if opts.ClientSecretEnv != "" {
+			v, ok := opts.LookupEnv(opts.ClientSecretEnv)
+			if !ok || v == "" {
+				return nil, cmdutil.UsageError("export it, or use --client-secret-file PATH", "environment variable %s is not set or empty", cmdutil.Printable(opts.ClientSecretEnv))
+			}
+			secret = []byte(v)
+		} else if secret, err = opts.ReadFile(opts.ClientSecretFile); err != nil {
+			return nil, cmdutil.UsageError("check the path given to --client-secret-file", "reading the client secret: %s", cmdutil.Printable(err.Error()))
+		}
+		if secret = token.TrimOneNewline(secret); len(secret) == 0 {
+			return nil, cmdutil.UsageError("put the secret in it", "the client secret for --client-id is empty")
+		}
+		out = append(out, chain.OIDCClient{ID: opts.ClientID, Secret: string(secret)})
+	}
+	if c != nil && c.IdP.Kind == chain.IdPOIDC && c.IdP.ClientID != "" && c.IdP.ClientID != opts.ClientID {
+		if secret, err := c.IdP.ClientSecret.Resolve(opts.LookupEnv, opts.ReadFile); err == nil && len(secret) > 0 {
+			out = append(out, chain.OIDCClient{ID: c.IdP.ClientID, Secret: string(secret)})
+		} else {
+			opts.notef("--probe: the chain's idp.client_secret does not resolve here, so code_replay is skipped")
+		}
+	}
+	return out, nil
 }

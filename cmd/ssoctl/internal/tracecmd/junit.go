@@ -230,6 +230,9 @@ func hopDetail(s chain.Step, fs []chain.Finding) string {
 	for _, c := range s.SetCookies {
 		fmt.Fprintf(&b, "set-cookie %s\n", cookieLabel(c))
 	}
+	if s.OIDC != nil {
+		fmt.Fprintf(&b, "oidc %s %s\n", s.OIDC.Kind, oidcLabel(s.OIDC))
+	}
 	if s.Token != nil {
 		fmt.Fprintf(&b, "token %s\n", tokenLabel(s.Token))
 	}

@@ -78,6 +78,9 @@ func writeMermaid(w io.Writer, t *chain.Trace, receivers map[string]string) {
 			label += " " + strconv.Itoa(s.Status)
 		}
 		label = mermaid(label)
+		if s.OIDC != nil {
+			label += "<br/>" + mermaid("oidc "+oidcLabel(s.OIDC))
+		}
 		if s.Token != nil {
 			label += "<br/>" + mermaid("token "+tokenLabel(s.Token))
 		}

@@ -169,6 +169,74 @@ func tokenLabel(t *chain.TokenSummary) string {
 }
 
 // kindLabel is the step's kind, with the form it submitted.
+// oidcLabel describes an OpenID Connect step in a line: for an
+// authorization request "client=ssoctl scope=openid,email pkce=S256 state
+// nonce", for a callback what came back and where ("code state (query)").
+// Absent state, nonce or PKCE show by their absence, and pkce=none.
+func oidcLabel(o *chain.OIDCSummary) string {
+	if o == nil {
+		return ""
+	}
+	var parts []string
+	if o.Kind == chain.OIDCAuthorizationRequest {
+		parts = append(parts, "client="+o.ClientID)
+		if len(o.Scope) > 0 {
+			parts = append(parts, "scope="+strings.Join(o.Scope, ","))
+		}
+		if o.ResponseType != "code" {
+			parts = append(parts, "response_type="+strings.ReplaceAll(o.ResponseType, " ", "+"))
+		}
+		if o.ResponseMode != "" {
+			parts = append(parts, "mode="+o.ResponseMode)
+		}
+		pkce := o.CodeChallengeMethod
+		if pkce == "" {
+			pkce = "none"
+		}
+		parts = append(parts, "pkce="+pkce)
+		if o.State {
+			parts = append(parts, "state")
+		}
+		if o.Nonce {
+			parts = append(parts, "nonce")
+		}
+		if o.Prompt != "" {
+			parts = append(parts, "prompt="+o.Prompt)
+		}
+		if o.MaxAge != "" {
+			parts = append(parts, "max_age="+o.MaxAge)
+		}
+		return strings.Join(parts, " ")
+	}
+	if o.Error != "" {
+		parts = append(parts, "error="+o.Error)
+	}
+	if o.Code {
+		parts = append(parts, "code")
+	}
+	parts = append(parts, o.Tokens...)
+	if o.State {
+		parts = append(parts, "state")
+	}
+	if o.In != "" {
+		parts = append(parts, "("+o.In+")")
+	}
+	return strings.Join(parts, " ")
+}
+
+// stepTokenLabel is the TOKEN column: the OpenID Connect step and the
+// token the request carried, either or both.
+func stepTokenLabel(s chain.Step) string {
+	var parts []string
+	if l := oidcLabel(s.OIDC); l != "" {
+		parts = append(parts, l)
+	}
+	if l := tokenLabel(s.Token); l != "" {
+		parts = append(parts, l)
+	}
+	return strings.Join(parts, "; ")
+}
+
 func kindLabel(s chain.Step) string {
 	k := string(s.Kind)
 	if s.Form != "" {

@@ -128,6 +128,9 @@ func writeText(w io.Writer, st *cmdutil.Styles, t *chain.Trace, color bool) {
 					what += " " + st.Code.Render(p(pr.Finding))
 				}
 			}
+			if pr.Token != nil {
+				what += "  " + st.Dim.Render("id_token "+p(tokenLabel(pr.Token)))
+			}
 			fmt.Fprintf(w, "  %s %-*s  %-*s  %s\n", mark, nameW, p(pr.Name), targetW, p(pr.Target), what)
 		}
 	}
@@ -208,7 +211,7 @@ func hopTable(st *cmdutil.Styles, t *chain.Trace, all []chain.Finding, color boo
 		}
 		rows = append(rows, []string{
 			num, p(s.Method), p(hostPath(s.URL)), statusText(st, s.Status, s.Error), ms(s.ElapsedMS),
-			p(kindLabel(s)), strings.Join(cookies, "\n"), p(tokenLabel(s.Token)),
+			p(kindLabel(s)), strings.Join(cookies, "\n"), p(stepTokenLabel(s)),
 		})
 	}
 	if !color {
