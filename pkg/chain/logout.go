@@ -14,8 +14,12 @@ const (
 	// endpoint for an OpenID provider (idp.kind oidc): register it as the
 	// client's backchannel_logout_uri.
 	OIDCBackchannelLogoutPath = "/oidc/backchannel-logout"
-	PostLogoutRedirectParam   = "post_logout_redirect" // query parameter on LogoutPath
-	LogoutTokenParam          = "logout_token"         // form field on BackchannelLogoutPath
+	// OIDCFrontchannelLogoutPath is the issuer's front-channel logout page
+	// for an OpenID provider: register it as the client's
+	// frontchannel_logout_uri, with the session required.
+	OIDCFrontchannelLogoutPath = "/oidc/frontchannel-logout"
+	PostLogoutRedirectParam    = "post_logout_redirect" // query parameter on LogoutPath
+	LogoutTokenParam           = "logout_token"         // form field on BackchannelLogoutPath
 )
 
 // DefaultLogoutDeadline is how soon after the logout walk trace chain

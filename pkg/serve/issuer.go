@@ -112,6 +112,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	is.routeLogout(mux)
 	if is.oidc != nil {
 		mux.HandleFunc("POST "+chain.OIDCBackchannelLogoutPath, is.oidcBackchannelLogout) // oidc_issuer.go
+		mux.HandleFunc("GET "+chain.OIDCFrontchannelLogoutPath, is.oidcFrontchannelLogout)
 	}
 	is.routeIntrospect(mux) // introspect.go
 	if cfg.JWKS != nil {

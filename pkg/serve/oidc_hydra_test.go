@@ -317,3 +317,46 @@ func TestOIDCRecheckFollowsTheProvider(t *testing.T) {
 		}
 	}
 }
+
+// The provider's front-channel logout page (an iframe, so no cookies)
+// ends the session its sid names once iss is this chain's provider, here
+// and at every receiver; anything else changes nothing.
+func TestOIDCFrontchannelLogout(t *testing.T) {
+	oc := startOIDCChain(t)
+	b := oc.alice()
+	if p := oc.login(b, dashboardURL+"/"); p.URL != dashboardURL+"/" {
+		oc.fail("login ended at %s (%d): %v", p.URL, p.Status, hopURLs(p.Hops))
+	}
+	resp, _ := b.Get(portalURL + "/auth")
+	sid := resp.Header.Get(serve.HeaderSession)
+	page := func(iss, sid string) *http.Response {
+		t.Helper()
+		stranger := browsertest.New(t, oc.net) // the iframe carries no cookie
+		resp, _ := stranger.Get(oc.issuer + chain.OIDCFrontchannelLogoutPath + "?" + url.Values{"iss": {iss}, "sid": {sid}}.Encode())
+		return resp
+	}
+	for _, bad := range []struct{ iss, sid string }{
+		{"https://evil.example", sid},
+		{oc.hydra.PublicURL() + "/", sid},
+		{oc.hydra.PublicURL(), ""},
+	} {
+		if resp := page(bad.iss, bad.sid); resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("iss=%q sid=%q: %d, want 400", bad.iss, bad.sid, resp.StatusCode)
+		}
+	}
+	if resp := page(oc.hydra.PublicURL(), "not-a-session"); resp.StatusCode != http.StatusOK {
+		t.Errorf("an unknown sid: %d, want 200 and nothing changed", resp.StatusCode)
+	}
+	if got := authStatus(b, portalURL); got != http.StatusOK {
+		t.Fatalf("portal /auth after refused front-channel logouts = %d, want 200", got)
+	}
+	resp = page(oc.hydra.PublicURL(), sid)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "frame-ancestors "+oc.hydra.PublicURL()) {
+		t.Errorf("front-channel logout = %d CSP %q, want 200 framable by the provider only", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+	for _, origin := range []string{portalURL, dashboardURL} {
+		if got := waitAuth(b, origin, http.StatusUnauthorized, 5*time.Second); got != http.StatusUnauthorized {
+			oc.fail("%s/auth = %d after the front-channel logout, want 401", origin, got)
+		}
+	}
+}

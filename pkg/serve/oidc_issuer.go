@@ -232,3 +232,32 @@ func (is *Issuer) oidcBackchannelLogout(w http.ResponseWriter, r *http.Request) 
 	Annotate(r, slog.String("result", "revoked"), slog.Int("sessions", len(ended)))
 	w.WriteHeader(http.StatusOK)
 }
+
+// oidcFrontchannelLogout is GET /oidc/frontchannel-logout?iss=&sid= (OIDC
+// Front-Channel Logout 1.0 §2): the provider's logout page loads it in an
+// iframe. The browser sends no cookie there (SameSite=Lax stays off
+// cross-site frames), so the session is found by the provider's sid,
+// after iss is checked to be this chain's provider; it ends here and at
+// every receiver through the back-channel. The answer is an empty page the
+// provider's origin may frame, and a sid that names nothing changes
+// nothing.
+func (is *Issuer) oidcFrontchannelLogout(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors "+devIdPOrigin(is.oidc.issuer))
+	q := r.URL.Query()
+	iss, sid := q.Get("iss"), q.Get("sid")
+	if iss != is.oidc.issuer || !usableID(sid) {
+		// Front-Channel Logout 1.0 §3: the RP must check iss when given.
+		Annotate(r, slog.String("result", "refused"), slog.String("reason", "frontchannel_logout_invalid"))
+		w.WriteHeader(http.StatusBadRequest)
+		return
+	}
+	ended := is.oidc.EndSessions(sid, "")
+	for _, s := range ended {
+		is.notifyReceivers(s.ID, s.IdentityID)
+	}
+	Annotate(r, slog.String("result", "revoked"), slog.Int("sessions", len(ended)))
+	w.WriteHeader(http.StatusOK)
+}
