@@ -15,6 +15,12 @@ import (
 // its own (appI.companyI.localhost), the walk landing on the last one.
 func generatedChain(tb testing.TB, n int) *chain.Chain {
 	tb.Helper()
+	return generatedChainMode(tb, n, chain.ModeHub)
+}
+
+// generatedChainMode is generatedChain in hub or relay mode.
+func generatedChainMode(tb testing.TB, n int, mode chain.Mode) *chain.Chain {
+	tb.Helper()
 	var recv, allow strings.Builder
 	for i := 1; i <= n; i++ {
 		origin := fmt.Sprintf("http://app%d.company%d.localhost:%d", i, i+1, 9000+i)
@@ -35,13 +41,14 @@ issuer:
 token:
   alg: HS256
   secret: dev-only-hs256-secret-for-the-sandbox-benchmark-0123
+mode: %s
 receivers:
 %sreturn_to:
   allow:
     - http://*.company.localhost:8080
 %sexpect:
   final_url_prefix: http://app%d.company%d.localhost:%d/
-`, n, recv.String(), allow.String(), n, n+1, 9000+n)
+`, n, mode, recv.String(), allow.String(), n, n+1, 9000+n)
 	c, err := chain.Parse("generated.yaml", []byte(yaml))
 	if err != nil {
 		tb.Fatal(err)
@@ -75,6 +82,11 @@ func TestGeneratedChain(t *testing.T) {
 		if got, want := len(walk(t, sb).Steps), 5+2*n; got != want {
 			t.Errorf("%d receivers: %d steps, want %d", n, got, want)
 		}
+		// Relay: one hop per receiver, none back to the issuer.
+		sb = start(t, generatedChainMode(t, n, chain.ModeRelay), serve.Env{})
+		if got, want := len(walk(t, sb).Steps), 5+n; got != want {
+			t.Errorf("%d receivers, relay: %d steps, want %d", n, got, want)
+		}
 	}
 }
 
@@ -83,9 +95,13 @@ func TestGeneratedChain(t *testing.T) {
 // number of receivers. The dev IdP hashes passwords with bcrypt's default
 // cost, so the login's POST is a fixed share of every walk.
 func BenchmarkWalk(b *testing.B) {
-	for _, n := range []int{3, 10} {
-		b.Run(fmt.Sprintf("receivers=%d", n), func(b *testing.B) {
-			sb := start(b, generatedChain(b, n), serve.Env{})
+	for _, bc := range []struct {
+		n    int
+		mode chain.Mode
+	}{{3, chain.ModeHub}, {10, chain.ModeHub}, {3, chain.ModeRelay}, {10, chain.ModeRelay}} {
+		n := bc.n
+		b.Run(fmt.Sprintf("mode=%s/receivers=%d", bc.mode, n), func(b *testing.B) {
+			sb := start(b, generatedChainMode(b, n, bc.mode), serve.Env{})
 			walk(b, sb) // warm: connections, first-use allocations
 			b.ReportAllocs()
 			b.ResetTimer()
