@@ -266,6 +266,9 @@ func (s *Sandbox) Close() error {
 		if s.client != nil {
 			s.client.CloseIdleConnections()
 		}
+		if s.roles != nil {
+			errs = append(errs, s.roles.Close())
+		}
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

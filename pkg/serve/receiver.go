@@ -342,6 +342,11 @@ func (rc *Receiver) session(r *http.Request) (*CookieSession, error) {
 	return cs, nil
 }
 
+// forget drops this instance's cached IdP check of a session, so the next
+// request for it asks the IdP again. NewRoles calls it for every revocation
+// any instance of the chain makes (followRevocations), not only this one's.
+func (rc *Receiver) forget(sessionID string) { rc.checked.Delete(sessionID) }
+
 // auth answers forward auth (nginx auth_request, Traefik forwardAuth, Caddy
 // forward_auth): 200 with identity headers, 401 when not signed in, 503 when
 // the answer cannot be known.

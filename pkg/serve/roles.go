@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ssoctl/ssoctl/pkg/chain"
@@ -190,6 +191,27 @@ type Roles struct {
 	Receivers map[string]http.Handler // by receiver name
 	IdP       IdentityProvider
 	Keys      *Keys
+
+	stop    context.CancelFunc // ends the receivers' revocation subscriptions
+	follows sync.WaitGroup     // followRevocations' retries
+	closers []func() error     // the receivers' Redis connection pools
+}
+
+// Close stops what the roles run in the background (each receiver's
+// subscription to the chain's revocations) and closes their Redis
+// connections; receivers on Redis fail closed after it (503). With memory
+// stores there is nothing to stop. Calling it again does nothing.
+func (roles *Roles) Close() error {
+	if roles.stop != nil {
+		roles.stop()
+	}
+	roles.follows.Wait()
+	var errs []error
+	for _, c := range roles.closers {
+		errs = append(errs, c())
+	}
+	roles.closers = nil
+	return errors.Join(errs...)
 }
 
 // RoleOptions tune NewRoles.
@@ -216,8 +238,9 @@ func (o RoleOptions) wants(role string) bool {
 
 // NewRoles builds the issuer and every receiver of c, each wrapped with
 // request ids, logging, metrics, /healthz, /readyz and /metrics. Each role
-// has its own Metrics, served at its own /metrics.
-func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
+// has its own Metrics, served at its own /metrics. A receiver on Redis
+// stores follows the chain's revocations until Close.
+func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 	env.defaults()
 	keys, err := ResolveKeys(c, env, o.wants("issuer"))
 	if err != nil {
@@ -227,7 +250,13 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 	if err != nil {
 		return nil, err
 	}
-	roles := &Roles{Receivers: map[string]http.Handler{}, IdP: idp, Keys: keys}
+	ctx, stop := context.WithCancel(context.Background())
+	roles := &Roles{Receivers: map[string]http.Handler{}, IdP: idp, Keys: keys, stop: stop}
+	defer func() {
+		if err != nil {
+			_ = roles.Close()
+		}
+	}()
 	ready := func(ctx context.Context) error {
 		if err := idp.Ready(ctx); err != nil {
 			return Unavailable("identity provider", err)
@@ -267,6 +296,10 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 		if err != nil {
 			return nil, fmt.Errorf("receiver %s: %w", r.Name, err)
 		}
+		shared, isShared := revocations.(sharedRevocations)
+		if isShared {
+			roles.closers = append(roles.closers, shared.Close)
+		}
 		ready := allReady(ready, storesReady) // this receiver's /readyz also pings its stores
 		// A fresh Metrics has no stores yet, so neither can fail.
 		_ = metrics.RegisterStoreSize("replay", replay.Len)
@@ -286,6 +319,9 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (*Roles, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if isShared { // stores.go: every instance drops its cached IdP check at once
+			followRevocations(ctx, &roles.follows, shared, rc.forget, env.Logger.With("role", r.Name))
 		}
 		roles.Receivers[r.Name] = mountRole(r.Name, rc, ready, metrics, env)
 	}

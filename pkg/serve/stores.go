@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ssoctl/ssoctl/pkg/chain"
@@ -56,6 +58,7 @@ func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplaySto
 	}
 	revocations := chainRevocations{
 		RedisRevocations: r.Under("shared:").Revocations(),
+		pool:             r,
 		longest:          longestCookieTTL(c),
 		now:              env.Now,
 	}
@@ -75,8 +78,60 @@ func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplaySto
 // when the shorter revocation ends.
 type chainRevocations struct {
 	*store.RedisRevocations
+	pool    *store.Redis // shared with the receiver's replay store
 	longest time.Duration
 	now     func() time.Time
+}
+
+// Close closes the receiver's Redis connection pool, which its replay
+// store shares: both stores fail after it.
+func (s chainRevocations) Close() error { return s.pool.Close() }
+
+// sharedRevocations is a revocation store several instances share, which
+// also tells every instance of each revocation as it happens: Redis, with
+// PUBLISH. Memory stores are not: one instance needs no telling.
+type sharedRevocations interface {
+	sizedRevocationStore
+	Subscribe(ctx context.Context, revoked func(sessionID string)) error
+	Close() error
+}
+
+// subscribeRetry is how often an instance that could not subscribe to
+// revocations (Redis down as it started) tries again.
+const subscribeRetry = time.Second
+
+// followRevocations calls forget with the session id of every revocation
+// any instance makes, until ctx ends: an instance that cached an IdP check
+// for the session drops it at once. (The revocation key already refuses the
+// session everywhere; the dropped check matters once the key is gone, as
+// after a Redis restarted without persistence, when the next request asks
+// the IdP again instead of trusting a check made before the logout.)
+//
+// The first attempt is made before followRevocations returns, so a role
+// built with Redis up follows from its first request. When Redis is down it
+// tries again every subscribeRetry in a goroutine that wg tracks; once
+// subscribed, go-redis resubscribes by itself after an outage.
+func followRevocations(ctx context.Context, wg *sync.WaitGroup, s sharedRevocations, forget func(sessionID string), log *slog.Logger) {
+	err := s.Subscribe(ctx, forget)
+	if err == nil {
+		return
+	}
+	log.Warn("revocations: not subscribed, trying again every second; until then only this instance's own revocations drop its cached IdP checks", "err", err)
+	wg.Go(func() {
+		t := time.NewTicker(subscribeRetry)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if err := s.Subscribe(ctx, forget); err == nil {
+				log.Info("revocations: subscribed")
+				return
+			}
+		}
+	})
 }
 
 // Revoke revokes sessionID until until or the longest cookie lifetime from

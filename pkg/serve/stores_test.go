@@ -186,6 +186,7 @@ func TestStoresReceiverReadyzFollowsRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { roles.Close() })
 	readyz := func() (int, string) {
 		w := httptest.NewRecorder()
 		roles.Receivers["portal"].ServeHTTP(w, httptest.NewRequest(http.MethodGet, c.Receivers[0].URL+"/readyz", nil))

@@ -236,7 +236,10 @@ func (s *RedisRevocations) Len() int { return s.r.count("revoked") }
 // reads the key and does not rely on this.
 func (s *RedisRevocations) Subscribe(ctx context.Context, revoked func(sessionID string)) error {
 	ps := s.r.client.Subscribe(ctx, s.r.revocationsChannel())
-	if _, err := ps.Receive(ctx); err != nil {
+	// Bounded by the read timeout like every other call: Receive alone has
+	// no deadline, and a Redis that accepts connections but never answers
+	// would hold the caller (a role starting up) for ever.
+	if _, err := ps.ReceiveTimeout(ctx, s.r.client.Options().ReadTimeout); err != nil {
 		_ = ps.Close()
 		return unavailable(err)
 	}
