@@ -22,6 +22,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/ssoctl/ssoctl/internal/testenv"
 )
 
 // browserTimeout bounds everything one test does in its browser, from
@@ -334,7 +336,7 @@ var chromium struct {
 // browser tests, not skip them quietly.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	chromium.once.Do(func() { chromium.path, chromium.err = findChromium(repoRoot(t)) })
+	chromium.once.Do(func() { chromium.path, chromium.err = findChromium(testenv.RepoRoot(t)) })
 	if chromium.err != nil {
 		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
 			t.Fatalf("no Chromium for the browser tests: %v", chromium.err)
@@ -373,32 +375,13 @@ func findChromium(root string) (string, error) {
 	return path, nil
 }
 
-// repoRoot is the directory of go.mod above the test's directory.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
-
 // outputDir is where a test's screenshots go, emptied first:
 // $SSOCTL_TEST_OUTPUT/browser/<test>/, or <repo>/.test-output/browser/<test>/.
 func outputDir(t *testing.T) string {
 	t.Helper()
 	base := os.Getenv("SSOCTL_TEST_OUTPUT")
 	if base == "" {
-		base = filepath.Join(repoRoot(t), ".test-output")
+		base = filepath.Join(testenv.RepoRoot(t), ".test-output")
 	}
 	name := strings.Map(func(r rune) rune {
 		if r == '/' || r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' {

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ssoctl/ssoctl/internal/kratostest"
+	"github.com/ssoctl/ssoctl/internal/testenv"
 )
 
 // kratosChain is devChain with a real Ory Kratos as the IdP: the issuer
@@ -128,7 +129,7 @@ func ssoctlBinary(t *testing.T) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", ssoctlBuild.path, "./cmd/ssoctl")
-		cmd.Dir = repoRoot(t)
+		cmd.Dir = testenv.RepoRoot(t)
 		ssoctlBuild.out, ssoctlBuild.err = cmd.CombinedOutput()
 	})
 	if ssoctlBuild.err != nil {

@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,6 +27,7 @@ import (
 
 	client "github.com/ory/client-go"
 
+	"github.com/ssoctl/ssoctl/internal/testenv"
 	"github.com/ssoctl/ssoctl/pkg/chain"
 )
 
@@ -76,17 +76,17 @@ func Start(t testing.TB, o Options) *Hydra {
 	if o.LoginURL == "" || o.ConsentURL == "" {
 		t.Fatal("hydratest: Options.LoginURL and Options.ConsentURL are required")
 	}
-	if !ci() {
-		if bin := binary(); !isExecutable(bin) {
+	if !testenv.CI() {
+		if bin := binary(); !testenv.IsExecutable(bin) {
 			t.Skipf("hydratest: Hydra %s is not built at %s; run ./scripts/hydra.sh build (a few minutes, once), or set CI=true to build it here", Version, bin)
 		}
 	}
 	pub, adm := o.PublicPort, o.AdminPort
 	if pub == 0 {
-		pub = freePort(t)
+		pub = testenv.FreePort(t)
 	}
 	if adm == 0 {
-		adm = freePort(t)
+		adm = testenv.FreePort(t)
 	}
 	h := &Hydra{
 		publicURL: "http://" + o.Host + ":" + strconv.Itoa(pub),
@@ -154,7 +154,7 @@ func (h *Hydra) Log() string {
 
 func (h *Hydra) run(t testing.TB, verb string) {
 	t.Helper()
-	script := filepath.Join(repoRoot(t), "scripts", "hydra.sh")
+	script := filepath.Join(testenv.RepoRoot(t), "scripts", "hydra.sh")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, script, verb, h.dir)
@@ -163,7 +163,7 @@ func (h *Hydra) run(t testing.TB, verb string) {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		msg := fmt.Sprintf("hydratest: scripts/hydra.sh %s: %v\n%s", verb, err, stderr.String())
-		if verb == "start" && !ci() && h.admin == nil {
+		if verb == "start" && !testenv.CI() && h.admin == nil {
 			t.Skip(msg + "\n(a failure under CI=true)")
 		}
 		t.Fatal(msg)
@@ -280,52 +280,7 @@ func orDefault[T string | []string](v, def T) T {
 	return v
 }
 
-func ci() bool { return os.Getenv("CI") == "true" }
-
 // binary is where scripts/hydra.sh build puts Hydra.
 func binary() string {
-	cache := os.Getenv("SSOCTL_CACHE")
-	if cache == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return ""
-		}
-		cache = filepath.Join(home, ".cache", "ssoctl")
-	}
-	return filepath.Join(cache, "hydra-"+Version, "hydra")
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-// freePort is a loopback port free right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// repoRoot is the directory holding go.mod, above the test's directory.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("hydratest: no go.mod above the test's directory")
-		}
-		dir = parent
-	}
+	return filepath.Join(testenv.CacheDir(), "hydra-"+Version, "hydra")
 }

@@ -15,7 +15,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,8 @@ import (
 	"time"
 
 	client "github.com/ory/client-go"
+
+	"github.com/ssoctl/ssoctl/internal/testenv"
 )
 
 // Options describe the chain a Kratos serves.
@@ -65,13 +66,13 @@ func Start(t testing.TB, o Options) *Kratos {
 	if !strings.HasSuffix(o.Host, ".localhost") {
 		t.Fatalf("kratostest: host %q must end in .localhost", o.Host)
 	}
-	script := filepath.Join(repoRoot(t), "scripts", "kratos.sh")
+	script := filepath.Join(testenv.RepoRoot(t), "scripts", "kratos.sh")
 	pub, adm := o.PublicPort, o.AdminPort
 	if pub == 0 {
-		pub = freePort(t)
+		pub = testenv.FreePort(t)
 	}
 	if adm == 0 {
-		adm = freePort(t)
+		adm = testenv.FreePort(t)
 	}
 	k := &Kratos{
 		PublicURL: "http://" + o.Host + ":" + strconv.Itoa(pub),
@@ -96,13 +97,13 @@ func Start(t testing.TB, o Options) *Kratos {
 // empty store (dsn: memory).
 func (k *Kratos) Stop(t testing.TB) {
 	t.Helper()
-	k.run(t, filepath.Join(repoRoot(t), "scripts", "kratos.sh"), "stop")
+	k.run(t, filepath.Join(testenv.RepoRoot(t), "scripts", "kratos.sh"), "stop")
 }
 
 // Restart starts Kratos again after Stop.
 func (k *Kratos) Restart(t testing.TB) {
 	t.Helper()
-	k.run(t, filepath.Join(repoRoot(t), "scripts", "kratos.sh"), "start")
+	k.run(t, filepath.Join(testenv.RepoRoot(t), "scripts", "kratos.sh"), "start")
 }
 
 // Log is what Kratos has logged so far, for a failing test to show.
@@ -121,7 +122,7 @@ func (k *Kratos) run(t testing.TB, script, verb string) {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		msg := fmt.Sprintf("kratostest: scripts/kratos.sh %s: %v\n%s", verb, err, stderr.String())
-		if verb == "start" && os.Getenv("CI") != "true" && k.admin == nil {
+		if verb == "start" && !testenv.CI() && k.admin == nil {
 			t.Skip(msg + "\n(a failure under CI=true)")
 		}
 		t.Fatal(msg)
@@ -255,34 +256,4 @@ func status(resp *http.Response) string {
 		return "no answer"
 	}
 	return resp.Status
-}
-
-// freePort is a loopback port free right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// repoRoot is the directory holding go.mod, above the test's directory.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("kratostest: no go.mod above the test's directory")
-		}
-		dir = parent
-	}
 }

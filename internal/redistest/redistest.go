@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ssoctl/ssoctl/internal/testenv"
 )
 
 // Server is one running redis-server.
@@ -42,11 +44,11 @@ func StartServer(t testing.TB) *Server {
 	if testing.Short() {
 		t.Skip("redistest: -short: not starting a real redis-server")
 	}
-	ci := os.Getenv("CI") == "true"
+	ci := testenv.CI()
 	if _, err := exec.LookPath("redis-server"); err != nil && !ci {
 		t.Skip("redistest: redis-server is not installed (./scripts/redis.sh install); a failure under CI=true")
 	}
-	s := &Server{dir: t.TempDir(), script: filepath.Join(repoRoot(t), "scripts", "redis.sh")}
+	s := &Server{dir: t.TempDir(), script: filepath.Join(testenv.RepoRoot(t), "scripts", "redis.sh")}
 	out, err := s.run("start")
 	if err != nil {
 		msg := fmt.Sprintf("redistest: %v", err)
@@ -108,23 +110,4 @@ func (s *Server) run(verb string) (string, error) {
 		out = out[i+1:]
 	}
 	return out, nil
-}
-
-// repoRoot is the directory holding go.mod, above the test's directory.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("redistest: no go.mod above the test's directory")
-		}
-		dir = parent
-	}
 }
