@@ -47,6 +47,8 @@ version=v2.3.0
 cache="${SSOCTL_CACHE:-$HOME/.cache/ssoctl}"
 bin="$cache/hydra-$version/hydra"
 die() { echo "scripts/hydra.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 build() {
 	if [ -x "$bin" ] && "$bin" version >/dev/null 2>&1; then
@@ -105,16 +107,6 @@ build() {
 	echo "$bin"
 }
 
-# port prints the port of a URL (80/443 by scheme when it has none).
-port() {
-	local rest="${1#*://}"
-	rest="${rest%%/*}"
-	case "$rest" in
-	*:*) echo "${rest##*:}" ;;
-	*) case "$1" in https:*) echo 443 ;; *) echo 80 ;; esac ;;
-	esac
-}
-
 start() {
 	local dir="$1"
 	: "${HYDRA_PUBLIC_URL:?set HYDRA_PUBLIC_URL, the issuer URL}"
@@ -125,8 +117,8 @@ start() {
 	hydra="$(build)"
 	mkdir -p "$dir"
 	dir="$(cd "$dir" && pwd)"
-	local publisten="${HYDRA_PUBLIC_LISTEN:-127.0.0.1:$(port "$HYDRA_PUBLIC_URL")}"
-	local admlisten="${HYDRA_ADMIN_LISTEN:-127.0.0.1:$(port "$HYDRA_ADMIN_URL")}"
+	local publisten="${HYDRA_PUBLIC_LISTEN:-127.0.0.1:$(url_port "$HYDRA_PUBLIC_URL")}"
+	local admlisten="${HYDRA_ADMIN_LISTEN:-127.0.0.1:$(url_port "$HYDRA_ADMIN_URL")}"
 	local l
 	for l in "$publisten" "$admlisten"; do
 		case "${l%:*}" in
@@ -214,18 +206,7 @@ start() {
 	die "Hydra did not answer $pubready and $admready within 30s (log: $dir/hydra.log)"
 }
 
-stop() {
-	local dir="$1" pid
-	[ -f "$dir/hydra.pid" ] || return 0
-	pid="$(cat "$dir/hydra.pid")"
-	rm -f "$dir/hydra.pid"
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-}
+stop() { stop_pidfile "$1/hydra.pid"; }
 
 case "${1:-}" in
 build) build ;;

@@ -41,6 +41,8 @@ version=v1.3.1
 cache="${SSOCTL_CACHE:-$HOME/.cache/ssoctl}"
 bin="$cache/kratos-$version/kratos"
 die() { echo "scripts/kratos.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 build() {
 	if [ -x "$bin" ] && "$bin" version >/dev/null 2>&1; then
@@ -93,16 +95,6 @@ build() {
 	echo "$bin"
 }
 
-# port prints the port of a URL (80/443 by scheme when it has none).
-port() {
-	local rest="${1#*://}"
-	rest="${rest%%/*}"
-	case "$rest" in
-	*:*) echo "${rest##*:}" ;;
-	*) case "$1" in https:*) echo 443 ;; *) echo 80 ;; esac ;;
-	esac
-}
-
 start() {
 	local dir="$1"
 	: "${KRATOS_PUBLIC_URL:?set KRATOS_PUBLIC_URL, the browser-facing URL}"
@@ -112,8 +104,8 @@ start() {
 	kratos="$(build)"
 	mkdir -p "$dir"
 	dir="$(cd "$dir" && pwd)"
-	local publisten="${KRATOS_PUBLIC_LISTEN:-127.0.0.1:$(port "$KRATOS_PUBLIC_URL")}"
-	local admlisten="${KRATOS_ADMIN_LISTEN:-127.0.0.1:$(port "$KRATOS_ADMIN_URL")}"
+	local publisten="${KRATOS_PUBLIC_LISTEN:-127.0.0.1:$(url_port "$KRATOS_PUBLIC_URL")}"
+	local admlisten="${KRATOS_ADMIN_LISTEN:-127.0.0.1:$(url_port "$KRATOS_ADMIN_URL")}"
 	local ui="${KRATOS_UI_URL%/}"
 	local secret
 	if [ -n "${KRATOS_SECRET_FILE:-}" ]; then
@@ -255,18 +247,7 @@ start() {
 	die "Kratos did not answer $ready within 30s (log: $dir/kratos.log)"
 }
 
-stop() {
-	local dir="$1" pid
-	[ -f "$dir/kratos.pid" ] || return 0
-	pid="$(cat "$dir/kratos.pid")"
-	rm -f "$dir/kratos.pid"
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-}
+stop() { stop_pidfile "$1/kratos.pid"; }
 
 case "${1:-}" in
 build) build ;;
