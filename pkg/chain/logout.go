@@ -18,8 +18,11 @@ const (
 	// for an OpenID provider: register it as the client's
 	// frontchannel_logout_uri, with the session required.
 	OIDCFrontchannelLogoutPath = "/oidc/frontchannel-logout"
-	PostLogoutRedirectParam    = "post_logout_redirect" // query parameter on LogoutPath
-	LogoutTokenParam           = "logout_token"         // form field on BackchannelLogoutPath
+	// OIDCSessionPath is where a receiver in a process of its own asks the
+	// issuer of an OIDC chain about a session (pkg/serve oidc_sessions.go).
+	OIDCSessionPath         = "/oidc/session"
+	PostLogoutRedirectParam = "post_logout_redirect" // query parameter on LogoutPath
+	LogoutTokenParam        = "logout_token"         // form field on BackchannelLogoutPath
 )
 
 // DefaultLogoutDeadline is how soon after the logout walk trace chain

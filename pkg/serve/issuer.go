@@ -33,6 +33,9 @@ type IssuerConfig struct {
 	BackchannelBackoff time.Duration
 	// Apps may call chain.IntrospectPath (introspect.go); none: every call is 401.
 	Apps []IntrospectApp
+	// SessionAPIKey lets receivers of an OIDC chain running apart ask
+	// about sessions (oidc_sessions.go); nil serves no session API.
+	SessionAPIKey []byte
 }
 
 // Issuer is the accounts role (DESIGN §5): it sends a browser without a
@@ -60,6 +63,9 @@ type Issuer struct {
 	oidc *OIDC
 	// logoutJTIs are the provider's logout tokens already used.
 	logoutJTIs *store.MemoryReplay
+	// sessionAPIKey authenticates receivers at chain.OIDCSessionPath
+	// (oidc_sessions.go); nil: the endpoint is not served.
+	sessionAPIKey []byte
 }
 
 // Walk state and login cookies live minutes at most: long enough for a
@@ -113,6 +119,9 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if is.oidc != nil {
 		mux.HandleFunc("POST "+chain.OIDCBackchannelLogoutPath, is.oidcBackchannelLogout) // oidc_issuer.go
 		mux.HandleFunc("GET "+chain.OIDCFrontchannelLogoutPath, is.oidcFrontchannelLogout)
+		if is.sessionAPIKey = cfg.SessionAPIKey; is.sessionAPIKey != nil {
+			mux.HandleFunc("POST "+chain.OIDCSessionPath, is.oidcSessionAPI) // oidc_sessions.go
+		}
 	}
 	is.routeIntrospect(mux) // introspect.go
 	if cfg.JWKS != nil {

@@ -48,6 +48,10 @@ type OIDC struct {
 
 	sessions sync.Map // session id → *oidcSession
 	refresh  singleflight.Group
+	// issuerSessions asks the issuer about sessions this process did not
+	// log in (a receiver on its own); nil in the issuer's process or when
+	// the chain has no shared secret to authenticate with.
+	issuerSessions *issuerSessionClient
 }
 
 var _ IdentityProvider = (*OIDC)(nil)
@@ -282,12 +286,24 @@ func contains(list []string, s string) bool {
 // host, and the issuer's own cookie names a session for Session.
 func (p *OIDC) Whoami(context.Context, string, string) (*Session, error) { return nil, ErrNoSession }
 
-// Session returns a session this process logged in, re-checked with the
-// provider when the last check is older than the recheck interval: a
+// Session returns a session this process logged in (localSession), or,
+// in a receiver running apart from the issuer, the issuer's answer for it
+// (oidc_sessions.go). Without a way to ask, an unknown session id is
+// ErrNoAdminAPI: the caller trusts the signed handoff.
+func (p *OIDC) Session(ctx context.Context, id string) (*Session, error) {
+	s, err := p.localSession(ctx, id)
+	if errors.Is(err, ErrNoAdminAPI) && p.issuerSessions != nil {
+		return p.issuerSessions.session(ctx, id)
+	}
+	return s, err
+}
+
+// localSession returns a session this process logged in, re-checked with
+// the provider when the last check is older than the recheck interval: a
 // refresh-token grant when there is a refresh token, else userinfo with
 // the access token while it lasts. The provider refusing either ends the
 // session. A session id this process does not know is ErrNoAdminAPI.
-func (p *OIDC) Session(ctx context.Context, id string) (*Session, error) {
+func (p *OIDC) localSession(ctx context.Context, id string) (*Session, error) {
 	v, ok := p.sessions.Load(id)
 	if !ok {
 		return nil, ErrNoAdminAPI

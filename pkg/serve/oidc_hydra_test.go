@@ -46,6 +46,13 @@ func startOIDCChain(t *testing.T) *oidcChain { return startOIDCChainRecheck(t, t
 // startOIDCChainRecheck is startOIDCChain with every receiver re-checking
 // its sessions at most every recheck.
 func startOIDCChainRecheck(t *testing.T, recheck time.Duration) *oidcChain {
+	return startOIDCChainOpts(t, recheck, false)
+}
+
+// startOIDCChainOpts: with portalApart, the portal runs as `serve receiver`
+// would run it, in a "process" of its own (its own roles and IdP client),
+// so it knows no OIDC session and must ask the issuer.
+func startOIDCChainOpts(t *testing.T, recheck time.Duration, portalApart bool) *oidcChain {
 	t.Helper()
 	oc := &oidcChain{t: t, net: browsertest.NewNet()}
 	oc.hydra = hydratest.Start(t, hydratest.Options{
@@ -81,7 +88,7 @@ idp:
   scopes: [openid, email, profile, offline_access]
 issuer:
   url: %s
-token: {alg: HS256, ttl: 30s}
+token: {alg: HS256, ttl: 30s, secret: dev-only-hs256-secret-for-the-oidc-tests-0123456789}
 receivers:
   - {name: portal, url: "%s", recheck_interval: %s}
   - {name: dashboard, url: "%s", recheck_interval: %s}
@@ -122,7 +129,16 @@ return_to:
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	oc.net.Map(oc.issuer, ln.Addr().String())
-	oc.net.Serve(t, portalURL, oc.roles.Receivers["portal"])
+	portal := oc.roles.Receivers["portal"]
+	if portalApart {
+		apart, err := serve.NewRoles(c, env, serve.RoleOptions{RecheckInterval: recheck, Only: []string{"portal"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { apart.Close() })
+		portal = apart.Receivers["portal"]
+	}
+	oc.net.Serve(t, portalURL, portal)
 	oc.net.Serve(t, dashboardURL, oc.roles.Receivers["dashboard"])
 
 	idp, err := serve.NewDevIdP(serve.DevIdPConfig{
@@ -358,5 +374,44 @@ func TestOIDCFrontchannelLogout(t *testing.T) {
 		if got := waitAuth(b, origin, http.StatusUnauthorized, 5*time.Second); got != http.StatusUnauthorized {
 			oc.fail("%s/auth = %d after the front-channel logout, want 401", origin, got)
 		}
+	}
+}
+
+// A receiver in a process of its own knows no OIDC session: it asks the
+// issuer's session API (Basic credentials derived from the chain secret),
+// gets the identity for its headers, and follows the session's end.
+func TestOIDCReceiverApartAsksTheIssuer(t *testing.T) {
+	oc := startOIDCChainOpts(t, time.Second, true)
+	b := oc.alice()
+	if p := oc.login(b, dashboardURL+"/"); p.URL != dashboardURL+"/" {
+		oc.fail("login ended at %s (%d): %s %v", p.URL, p.Status, p.Body, hopURLs(p.Hops))
+	}
+	resp, _ := b.Get(portalURL + "/auth")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(serve.HeaderEmail) != "alice@example.com" || resp.Header.Get(serve.HeaderRole) != "admin" {
+		t.Fatalf("portal (apart) /auth = %d email=%q role=%q, want 200 with the ID token's claims", resp.StatusCode, resp.Header.Get(serve.HeaderEmail), resp.Header.Get(serve.HeaderRole))
+	}
+	// Only the chain's receivers may ask.
+	stranger := browsertest.New(t, oc.net)
+	for _, user := range []string{"", "ssoctl-receiver"} {
+		req, _ := http.NewRequest(http.MethodPost, oc.issuer+chain.OIDCSessionPath, strings.NewReader(url.Values{"sid": {resp.Header.Get(serve.HeaderSession)}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if user != "" {
+			req.SetBasicAuth(user, "guess")
+		}
+		r, err := stranger.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), "alice") {
+			t.Errorf("session API with user %q and a wrong password = %d %s, want 401 and nothing about the session", user, r.StatusCode, body)
+		}
+	}
+	// The issuer ends the session (Hydra's back-channel): the portal's next
+	// re-check asks again and is told no.
+	oc.hydra.RevokeLoginSession(t, resp.Header.Get(serve.HeaderSession))
+	if got := waitAuth(b, portalURL, http.StatusUnauthorized, 5*time.Second); got != http.StatusUnauthorized {
+		oc.fail("portal (apart) /auth = %d after Hydra ended the session, want 401", got)
 	}
 }

@@ -36,7 +36,7 @@ func (is *Issuer) currentSession(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, ErrNoSession
 	}
-	sess, err := is.oidc.Session(r.Context(), cs.SessionID)
+	sess, err := is.oidc.localSession(r.Context(), cs.SessionID)
 	if errors.Is(err, ErrNoAdminAPI) {
 		// Not a login of this process (it restarted): log in again.
 		return nil, ErrNoSession

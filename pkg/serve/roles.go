@@ -250,6 +250,13 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if p, ok := idp.(*OIDC); ok && !o.wants("issuer") {
+		// A receiver apart from the issuer: the OIDC sessions are the
+		// issuer's to tell (oidc_sessions.go).
+		if key := sessionAPIKey(keys); key != nil {
+			p.askIssuerForSessions(c.Issuer.URL, key)
+		}
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	roles := &Roles{Receivers: map[string]http.Handler{}, IdP: idp, Keys: keys, stop: stop}
 	defer func() {
@@ -277,6 +284,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 			Chain: c, IdP: idp, Key: keys.Signing, JWKS: keys.JWKS, Sealer: sealer,
 			Now: env.Now, Logger: env.Logger.With("role", "issuer"), Metrics: metrics,
 			BackchannelClient: env.HTTPClient, Apps: apps,
+			SessionAPIKey: oidcSessionAPIKey(idp, keys),
 		})
 		if err != nil {
 			return nil, err
@@ -338,4 +346,13 @@ func mountRole(role string, h http.Handler, ready func(context.Context) error, m
 	mux.Handle("/metrics", m.Handler())
 	mux.Handle("/", h)
 	return Observe(role, mux, ObserveOptions{Logger: env.Logger, Metrics: m, Now: env.Now})
+}
+
+// oidcSessionAPIKey is the issuer's session API credential for an OIDC
+// chain with a shared secret; nil otherwise.
+func oidcSessionAPIKey(idp IdentityProvider, keys *Keys) []byte {
+	if _, ok := idp.(*OIDC); !ok {
+		return nil
+	}
+	return sessionAPIKey(keys)
 }
