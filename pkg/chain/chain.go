@@ -236,6 +236,9 @@ type RedisStore struct {
 	// URLEnv names the environment variable holding the Redis URL, which can
 	// carry a password and so never sits in the file.
 	URLEnv string `yaml:"url_env"`
+	// URLFile is a file holding the Redis URL instead (a mounted secret);
+	// relative to the chain file. Exactly one of URLEnv and URLFile.
+	URLFile string `yaml:"url_file"`
 }
 
 // Expect holds what trace chain checks after a walk; zero values are not

@@ -208,6 +208,9 @@ func (c *Chain) resolveFiles(dir string) {
 		abs(&c.IdP.Users[i].Password.File)
 	}
 	abs(&c.Issuer.Cookie.Secret.File)
+	if c.Store.Redis != nil {
+		abs(&c.Store.Redis.URLFile)
+	}
 	for i := range c.Receivers {
 		abs(&c.Receivers[i].Cookie.Secret.File)
 	}

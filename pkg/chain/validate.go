@@ -970,8 +970,11 @@ func (v *validator) store() {
 		return
 	}
 	switch {
+	case s.Redis.URLEnv != "" && s.Redis.URLFile != "":
+		v.errorf("store.redis", "keep one of them", "store.redis takes one of url_env and url_file, not both")
+	case s.Redis.URLFile != "":
 	case s.Redis.URLEnv == "":
-		v.missing("store.redis.url_env", "set url_env: REDIS_URL, the variable holding the Redis URL")
+		v.missing("store.redis.url_env", "set url_env: REDIS_URL, the variable holding the Redis URL, or url_file: PATH, a file holding it")
 	case !envNameRE().MatchString(s.Redis.URLEnv):
 		// Not repeated: most often it is the Redis URL, password and all.
 		v.errorf("store.redis.url_env", envNameFix("REDIS_URL", "the Redis URL"), "store.redis.url_env is not an environment variable name")

@@ -156,7 +156,17 @@ func TestRules(t *testing.T) {
 		{
 			name:  "a misspelt key in store.redis",
 			extra: "store: {redis: {url: x}}\n",
-			want:  "7:17: unknown key in store.redis; known keys: url_env",
+			want:  "7:17: unknown key in store.redis; known keys: url_env, url_file",
+		},
+		{
+			name:  "store.redis with both url_env and url_file",
+			extra: "store: {redis: {url_env: REDIS_URL, url_file: redis-url}}\n",
+			want:  "7:16: store.redis takes one of url_env and url_file, not both",
+		},
+		{
+			name:  "store.redis from a file",
+			extra: "store: {redis: {url_file: redis-url}}\n",
+			want:  "",
 		},
 
 		// Shared-cookie receivers are not served, so have no listen.

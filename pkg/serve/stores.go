@@ -45,16 +45,24 @@ func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplaySto
 		return store.NewMemoryReplay(store.MemoryOptions{Now: env.Now}),
 			store.NewMemoryRevocations(store.MemoryOptions{Now: env.Now}), nil, nil
 	}
-	name := c.Store.Redis.URLEnv
+	field, name := "store.redis.url_env", c.Store.Redis.URLEnv
 	url, ok := env.LookupEnv(name)
+	if f := c.Store.Redis.URLFile; f != "" {
+		field, name = "store.redis.url_file", f
+		data, err := env.ReadFile(f)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%w: store.redis.url_file: %w", ErrStoreConfig, err)
+		}
+		url, ok = string(data), true
+	}
 	url = strings.TrimSpace(url)
 	if !ok || url == "" {
-		return nil, nil, nil, fmt.Errorf("%w: store.redis.url_env: %s is not set; export it as the Redis URL (redis://:PASSWORD@HOST:6379/0, rediss:// for TLS)", ErrStoreConfig, name)
+		return nil, nil, nil, fmt.Errorf("%w: %s: %s is not set or empty; give it the Redis URL (redis://:PASSWORD@HOST:6379/0, rediss:// for TLS)", ErrStoreConfig, field, name)
 	}
 	r, err := store.NewRedis(store.RedisOptions{URL: url, Prefix: "ssoctl:" + c.Name + ":", Now: env.Now})
 	if err != nil {
 		// NewRedis's error never repeats the URL.
-		return nil, nil, nil, fmt.Errorf("%w: store.redis.url_env: %s: %w", ErrStoreConfig, name, err)
+		return nil, nil, nil, fmt.Errorf("%w: %s: %s: %w", ErrStoreConfig, field, name, err)
 	}
 	revocations := chainRevocations{
 		RedisRevocations: r.Under("shared:").Revocations(),

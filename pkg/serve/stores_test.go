@@ -3,8 +3,11 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +59,34 @@ func envWith(vars map[string]string) Env {
 	return Env{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
 }
 
+// url_file: the Redis URL from a file (a mounted secret), trimmed; a file
+// that cannot be read or is empty is a configuration error naming it.
+func TestStoresRedisURLFromAFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "redis-url")
+	if err := os.WriteFile(good, []byte("redis://127.0.0.1:1/0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := parseStoresChain(t, "store: {redis: {url_file: "+good+"}}\n")
+	replay, _, ready, err := newReceiverStores(c, "portal", Env{})
+	if err != nil || fmt.Sprintf("%T", replay) != "*store.RedisReplay" || ready == nil {
+		t.Fatalf("url_file: %T, ready %v, err %v; want a Redis replay store", replay, ready != nil, err)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{empty, "store.redis.url_file: " + empty + " is not set or empty"},
+		{filepath.Join(dir, "missing"), "store.redis.url_file: open " + filepath.Join(dir, "missing")},
+	} {
+		c := parseStoresChain(t, "store: {redis: {url_file: "+tc.file+"}}\n")
+		if _, _, _, err := newReceiverStores(c, "portal", Env{}); !errors.Is(err, ErrStoreConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrStoreConfig saying %q", tc.file, err, tc.want)
+		}
+	}
+}
+
 func TestStoresFromTheChainFile(t *testing.T) {
 	const password = "hunter2-LEAK"
 	tests := []struct {
@@ -76,7 +107,7 @@ func TestStoresFromTheChainFile(t *testing.T) {
 		{
 			name:    "redis with its variable unset",
 			store:   "store: {redis: {url_env: SSO_REDIS}}\n",
-			wantErr: "SSO_REDIS is not set; export it as the Redis URL",
+			wantErr: "store.redis.url_env: SSO_REDIS is not set or empty; give it the Redis URL",
 		},
 		{
 			name:  "redis with its variable empty",
