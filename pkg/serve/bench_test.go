@@ -4,9 +4,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ssoctl/ssoctl/internal/redistest"
 	"github.com/ssoctl/ssoctl/pkg/chain"
 	"github.com/ssoctl/ssoctl/pkg/token"
 )
@@ -17,8 +19,8 @@ import (
 // IdP session check against the dev IdP over loopback HTTP, the cookie).
 // Requests per second are reported as req/s; ns/op is per request.
 
-func signedIn(b *testing.B) (*runningChain, *http.Cookie, string, string) {
-	rc := startChain(b, localChain)
+func signedIn(b *testing.B, yaml string) (*runningChain, *http.Cookie, string, string) {
+	rc := startChain(b, yaml)
 	br := rc.alice()
 	if p := br.Visit(loginURL(portalURL + "/")); p.URL != portalURL+"/" {
 		b.Fatalf("login ended at %s", p.URL)
@@ -43,7 +45,7 @@ func reportRate(b *testing.B) {
 }
 
 func BenchmarkAuth(b *testing.B) {
-	rc, cookie, _, _ := signedIn(b)
+	rc, cookie, _, _ := signedIn(b, localChain)
 	portal := rc.roles.Receivers["portal"]
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, err := r.Cookie("portal_session"); err != nil {
@@ -75,8 +77,38 @@ func BenchmarkAuth(b *testing.B) {
 	}
 }
 
+// BenchmarkSSO measures handoffs: each request carries a fresh token, so
+// every one verifies, consumes its jti, asks the dev IdP (loopback HTTP)
+// about the session and seals a cookie. memory and redis are the two
+// replay/revocation stores; redis runs a real redis-server through
+// scripts/redis.sh and is skipped without one. The -parallel variants keep
+// GOMAXPROCS handoffs in flight, as concurrent browsers would.
 func BenchmarkSSO(b *testing.B) {
-	rc, _, sub, sid := signedIn(b)
+	for _, st := range []struct {
+		name  string
+		store func(b *testing.B) string // extra chain file lines
+	}{
+		{"memory", func(*testing.B) string { return "" }},
+		{"redis", func(b *testing.B) string {
+			b.Setenv("REDIS_URL", redistest.Start(b))
+			return "store: {redis: {url_env: REDIS_URL}}\n"
+		}},
+	} {
+		for _, parallel := range []bool{false, true} {
+			name := st.name
+			if parallel {
+				name += "-parallel"
+			}
+			b.Run(name, func(b *testing.B) {
+				rc, _, sub, sid := signedIn(b, localChain+st.store(b))
+				b.Cleanup(func() { rc.roles.Close() })
+				benchHandoffs(b, rc, sub, sid, parallel)
+			})
+		}
+	}
+}
+
+func benchHandoffs(b *testing.B, rc *runningChain, sub, sid string, parallel bool) {
 	portal := rc.roles.Receivers["portal"]
 	// Fresh tokens, minted ahead with the chain's key: each handoff is
 	// single use. The clock stands still, so none expires during the run.
@@ -91,14 +123,32 @@ func BenchmarkSSO(b *testing.B) {
 		}
 		toks[i] = portalURL + chain.SSOPath + "?" + url.Values{chain.TokenParam: {tok}}.Encode()
 	}
+	handoff := func(u string) bool {
+		w := httptest.NewRecorder()
+		portal.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+		if w.Code != http.StatusSeeOther {
+			b.Errorf("/sso = %d: %s", w.Code, w.Body)
+			return false
+		}
+		return true
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := range b.N {
-		w := httptest.NewRecorder()
-		portal.ServeHTTP(w, httptest.NewRequest(http.MethodGet, toks[i], nil))
-		if w.Code != http.StatusSeeOther {
-			b.Fatalf("/sso = %d: %s", w.Code, w.Body)
+	if !parallel {
+		for i := range b.N {
+			if !handoff(toks[i]) {
+				return
+			}
 		}
+	} else {
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if !handoff(toks[next.Add(1)-1]) {
+					return
+				}
+			}
+		})
 	}
 	reportRate(b)
 }

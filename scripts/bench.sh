@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — ssoctl's performance numbers in one run, printed as one
+# table (docs/PERFORMANCE.md explains them):
+#
+#   1. forward auth: a receiver's GET /auth under wrk, beside a bare Go
+#      net/http handler and oauth2-proxy v7.8.1 /oauth2/auth, each server
+#      pinned to one core and wrk to the other, by the shared perf harness
+#      ../shared/perf/run-anchors.sh (outside this repository; called by
+#      path, not copied). This script logs in with curl to get a valid
+#      portal_session cookie and hands the harness SSOCTL_AUTH_URL,
+#      SSOCTL_COOKIE and SSOCTL_CMD, so the receiver is started fresh,
+#      pinned like its peers.
+#   2. /sso handoffs per second, memory and Redis stores (go test -bench
+#      BenchmarkSSO in pkg/serve; Redis is a real redis-server started by
+#      internal/redistest through scripts/redis.sh).
+#   3. where a handoff's time goes: a CPU profile of BenchmarkSSO/memory,
+#      grouped into token verify, replay store, IdP check, cookie sealing.
+#   4. replay store memory at 100 k and 1 M live jtis (pkg/serve/store).
+#
+#   scripts/bench.sh                    everything (~4 min; oauth2-proxy's
+#                                       first build adds ~1 min)
+#   ANCHORS=0 scripts/bench.sh          skip 1 (no wrk, no oauth2-proxy)
+#
+# Environment: PERF_DIR (default ../shared/perf from the repo root),
+# BENCH_OUT (default a new temp dir; keeps logs, profiles, raw output),
+# COUNT=3 (go test -count; medians are reported), SSO_BENCHTIME=1s,
+# SSOCTL_LOG_LEVEL=info (the receiver's --log-level under load; info, the
+# default, logs one line per request). The harness's own knobs (DURATION,
+# CONNS, SERVER_CPU, LOAD_CPU, ...) pass through. It needs go, curl, taskset
+# and wrk (run-anchors.sh installs wrk as root); ports 4433, 4434, 8080,
+# 8081 and 8082 of examples/local/chain.yaml must be free.
+set -euo pipefail
+
+die() { echo "scripts/bench.sh: $*" >&2; exit 1; }
+log() { echo "[bench] $*" >&2; }
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PERF_DIR="${PERF_DIR:-$ROOT/../shared/perf}"
+OUT="${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/ssoctl-bench.XXXXXX")}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+COUNT="${COUNT:-3}"
+SSO_BENCHTIME="${SSO_BENCHTIME:-1s}"
+ANCHORS="${ANCHORS:-1}"
+LOG_LEVEL="${SSOCTL_LOG_LEVEL:-info}"
+CHAIN="$ROOT/examples/local/chain.yaml"
+command -v go >/dev/null || die "go is not on PATH"
+
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT INT TERM
+
+log "output in $OUT"
+log "building ssoctl and the benchmark binaries"
+(cd "$ROOT" && go build -trimpath -o "$OUT/ssoctl" ./cmd/ssoctl)
+(cd "$ROOT" && go test -c -o "$OUT/serve.test" ./pkg/serve)
+(cd "$ROOT" && go test -c -o "$OUT/store.test" ./pkg/serve/store)
+SSOCTL="$OUT/ssoctl"
+
+# ------------------------------------------------------------ 1. /auth
+if [ "$ANCHORS" = 1 ]; then
+	[ -x "$PERF_DIR/run-anchors.sh" ] || die "$PERF_DIR/run-anchors.sh not found; set PERF_DIR, or ANCHORS=0 to skip the /auth comparison"
+	command -v curl >/dev/null || die "curl is not on PATH"
+	start() { # name args... ; background, logs to $OUT/name.log
+		local name=$1; shift
+		"$SSOCTL" serve "$@" -f "$CHAIN" --log-level warn >"$OUT/$name.log" 2>&1 &
+		PIDS+=($!)
+		eval "PID_${name//-/_}=$!"
+	}
+	up() { # URL: wait until anything answers
+		local _
+		for _ in $(seq 1 100); do
+			curl -s -o /dev/null -m 1 "$1" && return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	# The IdP stays up for the whole run: the receiver under load re-checks
+	# the session with it (once a minute, RecheckInterval). The issuer and
+	# the receivers serve only the login walk.
+	start idp idp
+	start issuer issuer
+	start portal receiver --name portal
+	start dashboard receiver --name dashboard
+	for u in http://127.0.0.1:4433/ http://127.0.0.1:8080/ http://127.0.0.1:8081/ http://127.0.0.1:8082/; do
+		up "$u" || die "a role did not come up on $u (logs: $OUT/*.log)"
+	done
+
+	# The login walk of examples/local/curl-walk.sh, with its jar kept.
+	jar="$OUT/cookies.txt"
+	resolve=()
+	for hp in auth.company.localhost:4433 accounts.company.localhost:8080 \
+		portal.company2.localhost:8081 dashboard.company3.localhost:8082; do
+		resolve+=(--resolve "$hp:127.0.0.1")
+	done
+	c() { curl -sS "${resolve[@]}" -c "$jar" -b "$jar" "$@"; }
+	c -L -o "$OUT/login.html" 'http://accounts.company.localhost:8080/login?return_to=http://portal.company2.localhost:8081/'
+	field() { sed -n "s/.*name=\"$1\" value=\"\\([^\"]*\\)\".*/\\1/p" "$OUT/login.html" | sed 's/&amp;/\&/g'; }
+	c -L -o /dev/null -w '[bench] login walk landed on %{url_effective} (HTTP %{http_code})\n' \
+		--data-urlencode "csrf_token=$(field csrf_token)" --data-urlencode "return_to=$(field return_to)" \
+		--data-urlencode email=alice@example.com --data-urlencode password=wonderland \
+		http://auth.company.localhost:4433/self-service/login >&2
+	value="$(awk '$6 == "portal_session" {print $7}' "$jar")"
+	[ -n "$value" ] || die "the login walk left no portal_session cookie (jar: $jar)"
+	cookie="portal_session=$value"
+
+	# Stop the walk's receivers: the harness starts portal itself, fresh and
+	# pinned. The cookie stays valid, because the sealing key derives from
+	# the chain's token secret, not from the process.
+	for p in "$PID_portal" "$PID_dashboard" "$PID_issuer"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+
+	# /auth needs no Host header: the receiver's mux is not host-routed and
+	# the cookie is read from the Cookie header, so http://127.0.0.1:8081
+	# works with the harness's plain `wrk -H "Cookie: ..."`.
+	log "running $PERF_DIR/run-anchors.sh with an ssoctl row (receiver --log-level $LOG_LEVEL)"
+	SSOCTL_AUTH_URL=http://127.0.0.1:8081/auth SSOCTL_COOKIE="$cookie" \
+		SSOCTL_CMD="$SSOCTL serve receiver -f $CHAIN --name portal --log-level $LOG_LEVEL" \
+		"$PERF_DIR/run-anchors.sh" | tee "$OUT/anchors.txt" >&2 || log "run-anchors.sh reported a failure (see above)"
+	kill "$PID_idp"; wait "$PID_idp" 2>/dev/null || true
+fi
+
+# ------------------------------------------------------------ 2. /sso
+# Redis: install Debian's redis-server when missing, so the Redis rows run.
+"$ROOT/scripts/redis.sh" install >/dev/null || log "no redis-server: the Redis rows will be skipped"
+log "BenchmarkSSO (count $COUNT, benchtime $SSO_BENCHTIME, GOMAXPROCS $(nproc))"
+(cd "$ROOT/pkg/serve" && "$OUT/serve.test" -test.run '^$' -test.bench '^BenchmarkSSO$' -test.benchmem \
+	-test.benchtime "$SSO_BENCHTIME" -test.count "$COUNT") | tee "$OUT/sso.txt" >&2
+
+# ------------------------------------------------------------ 3. profile
+log "CPU profile of BenchmarkSSO/memory (3s)"
+(cd "$ROOT/pkg/serve" && "$OUT/serve.test" -test.run '^$' -test.bench '^BenchmarkSSO$/^memory$' -test.benchmem \
+	-test.benchtime 3s -test.cpuprofile "$OUT/sso.cpu.prof") | tee "$OUT/sso.prof.txt" >&2
+go tool pprof -top -cum -nodecount 5000 "$OUT/serve.test" "$OUT/sso.cpu.prof" >"$OUT/sso.pprof.top" 2>/dev/null
+
+# ------------------------------------------------------------ 4. memory
+for n in 100k 1M; do
+	log "BenchmarkReplayMemory$n (its own process)"
+	(cd "$ROOT/pkg/serve/store" && "$OUT/store.test" -test.run '^$' -test.bench "^BenchmarkReplayMemory$n\$" \
+		-test.benchtime 1x) | tee "$OUT/mem-$n.txt" >&2
+done
+
+# ------------------------------------------------------------ the table
+# median VALUE of UNIT over the lines of benchmark NAME in FILE
+median() {
+	awk -v name="$1" -v unit="$3" '$1 ~ "^"name"(-[0-9]+)?$" {
+		for (i = 2; i < NF; i++) if ($(i+1) == unit) print $i }' "$2" |
+		sort -g | awk '{v[NR] = $1} END {if (NR) print v[int((NR+1)/2)]; else print "-"}'
+}
+# anchors COLUMN of TARGET from run-anchors.sh's table
+anchor() { awk -v t="$1" -v col="$2" '$1 == t {print $col}' "$OUT/anchors.txt" 2>/dev/null | head -1; }
+# cum seconds of the function matching REGEX in the profile
+cum() {
+	# ENVIRON, not -v: awk -v would eat the regex's backslashes.
+	RE="$1" awk 'BEGIN { re = ENVIRON["RE"] } $NF ~ re || $(NF-1) ~ re {
+		v = $4; m = 1
+		if (v ~ /ms$/) { m = 0.001; sub(/ms$/, "", v) } else if (v ~ /us$/) { m = 1e-6; sub(/us$/, "", v) } else { sub(/s$/, "", v) }
+		print v * m; exit }' "$OUT/sso.pprof.top"
+}
+pct() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
+us() { awk -v a="${1:-0}" -v n="${2:-0}" 'BEGIN { if (n > 0) printf "%.1f", 1e6 * a / n; else print "-" }'; }
+row() { printf '%-44s %14s %14s %s\n' "$@"; }
+
+{
+	echo
+	echo "# ssoctl benchmarks  $(date -u +%Y-%m-%dT%H:%M:%SZ)  $(go version | cut -d' ' -f3-4)  $(nproc) CPU: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+	row measure value target note
+	if [ "$ANCHORS" = 1 ] && [ -s "$OUT/anchors.txt" ]; then
+		for t in bare bare-hmac oauth2-proxy ssoctl; do
+			row "/auth $t req/s (p99 us)" "$(anchor "$t" 2) ($(anchor "$t" 5))" "" "vs bare $(anchor "$t" 7)"
+		done
+		s=$(anchor ssoctl 2) o=$(anchor oauth2-proxy 2) b99=$(anchor bare 5) s99=$(anchor ssoctl 5)
+		row "/auth ssoctl vs bare" "$(anchor ssoctl 7)" ">= 0.85" ""
+		row "/auth ssoctl vs oauth2-proxy" "$(awk -v a="$s" -v b="$o" 'BEGIN{if (b>0) printf "%.2fx", a/b; else print "-"}')" ">= 5x" ""
+		row "/auth p99 ssoctl / bare" "$(awk -v a="$s99" -v b="$b99" 'BEGIN{if (b>0) printf "%.2fx", a/b; else print "-"}')" "<= 1.5x" ""
+	fi
+	for v in memory memory-parallel redis redis-parallel; do
+		row "/sso handoffs/s, $v" "$(median "BenchmarkSSO/$v" "$OUT/sso.txt" req/s)" \
+			"$(case $v in memory*) echo '>= 5000' ;; redis*) echo '>= 2000' ;; esac)" \
+			"$(median "BenchmarkSSO/$v" "$OUT/sso.txt" allocs/op) allocs"
+	done
+	n=$(awk '/^BenchmarkSSO\/memory/ {print $2; exit}' "$OUT/sso.prof.txt")
+	sso=$(cum 'serve\.\(\*Receiver\)\.sso$')
+	verify=$(cum 'token\.\(\*Verifier\)\.Verify$')
+	consume=$(cum 'store\.\(\*MemoryReplay\)\.Consume$')
+	idp=$(cum 'serve\.\(\*Kratos\)\.Session$')
+	decode=$(cum 'client-go\.\(\*APIClient\)\.decode$')
+	idpsrv=$(cum 'serve\.\(\*DevIdP\)\.serveAdmin$')
+	seal=$(cum 'serve\.\(\*Sealer\)\.SealSession$')
+	gc=$(cum 'runtime\.gcBgMarkWorker$')
+	rest=$(awk -v a="${sso:-0}" -v v="${verify:-0}" -v i="${idp:-0}" -v s="${seal:-0}" 'BEGIN{print a - v - i - s}')
+	row "handoff CPU us, /sso handler (= 100%)" "$(us "$sso" "$n")" "" "profile of $n handoffs"
+	row "  token verify (w/o replay store)" "$(us "$(awk -v a="${verify:-0}" -v b="${consume:-0}" 'BEGIN{print a-b}')" "$n")" "" "$(pct "$(awk -v a="${verify:-0}" -v b="${consume:-0}" 'BEGIN{print a-b}')" "$sso")"
+	row "  replay store (memory Consume)" "$(us "$consume" "$n")" "" "$(pct "$consume" "$sso")"
+	row "  IdP check, client side" "$(us "$idp" "$n")" "" "$(pct "$idp" "$sso"); JSON decode alone $(pct "$decode" "$sso")"
+	row "  cookie sealing" "$(us "$seal" "$n")" "" "$(pct "$seal" "$sso")"
+	row "  rest of the handler (query, headers, ...)" "$(us "$rest" "$n")" "" "$(pct "$rest" "$sso")"
+	row "  + dev IdP serving the check (server)" "$(us "$idpsrv" "$n")" "" "outside the handler"
+	row "  + GC background marking" "$(us "$gc" "$n")" "" "outside the handler"
+	for m in 100k 1M; do
+		row "replay store $m jtis: RSS MB (heap B/jti)" \
+			"$(median "BenchmarkReplayMemory$m" "$OUT/mem-$m.txt" RSS-MB) ($(median "BenchmarkReplayMemory$m" "$OUT/mem-$m.txt" heap-B/jti))" \
+			"$([ "$m" = 1M ] && echo '< 200' || true)" \
+			"peak $(median "BenchmarkReplayMemory$m" "$OUT/mem-$m.txt" peakRSS-MB), base $(median "BenchmarkReplayMemory$m" "$OUT/mem-$m.txt" baseRSS-MB)"
+	done
+	echo "# raw output, logs and the profile: $OUT"
+} | tee "$OUT/table.txt"
