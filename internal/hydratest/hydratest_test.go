@@ -21,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ssoctl/ssoctl/internal/hydratest"
+	"github.com/ssoctl/ssoctl/pkg/token"
 )
 
 // TestCodeFlow walks a browser through a real Hydra the way ssoctl's
@@ -134,6 +135,30 @@ func TestCodeFlow(t *testing.T) {
 		}
 		if claims.SID == "" {
 			t.Error("id_token has no sid; back-channel logout needs one")
+		}
+		// What `ssoctl token verify --oidc-issuer` runs, on a real Hydra
+		// ID token: valid for its client and nonce, and a wrong nonce is
+		// named as such.
+		prov, err := token.DiscoverOIDC(ctx, h.PublicURL(), hc)
+		if err != nil {
+			t.Fatalf("ssoctl's OIDC discovery at Hydra: %v", err)
+		}
+		for _, tc := range []struct {
+			nonce string
+			want  *token.Reason
+		}{{nonce, nil}, {"another-nonce-0123", token.ErrNonceMismatch}} {
+			v, err := prov.Verifier(token.OIDCConfig{Audience: id, Nonce: tc.nonce})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = v.Verify(ctx, raw)
+			var inv *token.InvalidError
+			switch {
+			case tc.want == nil && err != nil:
+				t.Errorf("ssoctl's verifier refuses Hydra's ID token: %v", err)
+			case tc.want != nil && (!errors.As(err, &inv) || !slices.Contains(inv.Codes(), tc.want.Code)):
+				t.Errorf("ssoctl's verifier with a wrong nonce: %v, want %s", err, tc.want.Code)
+			}
 		}
 	}
 
