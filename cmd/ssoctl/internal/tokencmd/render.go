@@ -73,9 +73,8 @@ func reasonViews(fs []*token.Failure) []reasonView {
 	return out
 }
 
-// printToken writes the header, claims and signature sections.
-func printToken(w io.Writer, st *cmdutil.Styles, t *token.Token, now time.Time) {
-	h := &t.Header
+// printHeader writes a token's header section, the same for every kind.
+func printHeader(w io.Writer, st *cmdutil.Styles, h *token.Header) {
 	fmt.Fprintln(w, st.Heading.Render("Header"))
 	row(w, st, "alg", cmdutil.Printable(h.Alg), "")
 	if h.Kid != "" {
@@ -88,6 +87,11 @@ func printToken(w io.Writer, st *cmdutil.Styles, t *token.Token, now time.Time) 
 		row(w, st, "crit", cmdutil.Printable(string(h.Crit)), "")
 	}
 	printExtra(w, st, h.Extra)
+}
+
+// printToken writes the header, claims and signature sections.
+func printToken(w io.Writer, st *cmdutil.Styles, t *token.Token, now time.Time) {
+	printHeader(w, st, &t.Header)
 
 	c := &t.Claims
 	fmt.Fprintln(w)

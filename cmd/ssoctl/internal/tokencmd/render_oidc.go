@@ -81,19 +81,7 @@ var oidcShown = map[string]bool{
 // printOIDCToken writes an ID token's or access token's header, claims and
 // signature sections. It shows that a nonce is present, not its value.
 func printOIDCToken(w io.Writer, st *cmdutil.Styles, t *token.Token, o *token.OIDCClaims, now time.Time) {
-	h := &t.Header
-	fmt.Fprintln(w, st.Heading.Render("Header"))
-	row(w, st, "alg", cmdutil.Printable(h.Alg), "")
-	if h.Kid != "" {
-		row(w, st, "kid", cmdutil.Printable(h.Kid), "")
-	}
-	if h.Typ != "" {
-		row(w, st, "typ", cmdutil.Printable(h.Typ), "")
-	}
-	if h.Crit != nil {
-		row(w, st, "crit", cmdutil.Printable(string(h.Crit)), "")
-	}
-	printExtra(w, st, h.Extra)
+	printHeader(w, st, &t.Header)
 
 	c := &t.Claims
 	fmt.Fprintln(w)

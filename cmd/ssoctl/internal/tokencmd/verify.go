@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -135,14 +136,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	// With -o json, a verdict that could not be reached is still one
-	// document on stdout, so a pipeline reading it sees why.
-	jsonError := func(code string, err error) error {
-		if format == cmdutil.FormatJSON && !opts.Quiet {
-			_ = cmdutil.WriteJSON(opts.IO.Out, verifyView{SchemaVersion: cmdutil.SchemaVersion, Reasons: []reasonView{}, Error: &reasonView{Code: code, Message: err.Error()}})
-		}
-		return err
-	}
+	jsonError := func(code string, err error) error { return opts.jsonError(format, code, err) }
 	in, err := readTokenInput(opts.f, opts.Args)
 	if err != nil {
 		if cmdutil.ExitCode(err) == cmdutil.ExitCheckFailed {
@@ -164,16 +158,9 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		return cmdutil.UsageError("", "%v", err)
 	}
 	tok, err := v.Verify(ctx, in.Token)
-	var inv *token.InvalidError
-	switch {
-	case errors.Is(err, token.ErrKeysUnavailable):
-		return jsonError("keys_unavailable", cmdutil.UnavailableError("check that the JWKS URL is reachable from here and serves a JWK Set", err))
-	case err != nil && !errors.As(err, &inv):
+	inv, failures, err := verdict(err, "check that the JWKS URL is reachable from here and serves a JWK Set", jsonError)
+	if err != nil {
 		return err
-	}
-	var failures []*token.Failure
-	if inv != nil {
-		failures = inv.Failures
 	}
 	if opts.Quiet {
 		if inv != nil {
@@ -207,15 +194,7 @@ func printVerify(opts *VerifyOptions, tok *token.Token, failures []*token.Failur
 		fmt.Fprintf(w, "%s  %s\n", st.Good.Render("VALID"), fmt.Sprintf("handoff for %s from %s, %s, signed by %s key %q",
 			cmdutil.Printable(c.Audience[0]), cmdutil.Printable(c.Issuer), expiresPhrase(c.Expiry, now), tok.Header.Alg, tok.Header.Kid))
 	} else {
-		problems := "problem"
-		if len(failures) > 1 {
-			problems = "problems"
-		}
-		fmt.Fprintf(w, "%s  %d %s\n", st.Bad.Render("INVALID"), len(failures), problems)
-		printReasons(w, st, failures, "✗", st.Bad.Render)
-		for _, hint := range verifyHints(opts, tok, failures) {
-			fmt.Fprintf(w, "  %s\n", st.Dim.Render("hint: "+hint))
-		}
+		printInvalid(w, st, failures, verifyHints(opts, tok, failures))
 	}
 	fmt.Fprintf(w, "%s  %s\n", st.Label.Render("found in"), cmdutil.Printable(in.Where))
 	if tok == nil {
@@ -223,6 +202,45 @@ func printVerify(opts *VerifyOptions, tok *token.Token, failures []*token.Failur
 	}
 	fmt.Fprintln(w)
 	printToken(w, st, tok, now)
+}
+
+// jsonError returns err; with -o json it first writes it as the one
+// document on stdout, so a pipeline reading it sees why no verdict came.
+func (opts *VerifyOptions) jsonError(format, code string, err error) error {
+	if format == cmdutil.FormatJSON && !opts.Quiet {
+		_ = cmdutil.WriteJSON(opts.IO.Out, verifyView{SchemaVersion: cmdutil.SchemaVersion, Reasons: []reasonView{}, Error: &reasonView{Code: code, Message: err.Error()}})
+	}
+	return err
+}
+
+// verdict reads a verifier's error: the verdict (inv nil when the token is
+// valid) with its failures, or an error the command returns as it is;
+// keysFix is the hint when the keys could not be fetched (exit 3).
+func verdict(err error, keysFix string, jsonError func(code string, err error) error) (*token.InvalidError, []*token.Failure, error) {
+	var inv *token.InvalidError
+	switch {
+	case errors.Is(err, token.ErrKeysUnavailable):
+		return nil, nil, jsonError("keys_unavailable", cmdutil.UnavailableError(keysFix, err))
+	case err != nil && !errors.As(err, &inv):
+		return nil, nil, err
+	case inv != nil:
+		return inv, inv.Failures, nil
+	}
+	return nil, nil, nil
+}
+
+// printInvalid writes an INVALID verdict: how many problems, each reason,
+// then the hints.
+func printInvalid(w io.Writer, st *cmdutil.Styles, failures []*token.Failure, hints []string) {
+	problems := "problem"
+	if len(failures) > 1 {
+		problems = "problems"
+	}
+	fmt.Fprintf(w, "%s  %d %s\n", st.Bad.Render("INVALID"), len(failures), problems)
+	printReasons(w, st, failures, "✗", st.Bad.Render)
+	for _, hint := range hints {
+		fmt.Fprintf(w, "  %s\n", st.Dim.Render("hint: "+hint))
+	}
 }
 
 func expiresPhrase(exp token.NumericDate, now time.Time) string {

@@ -90,12 +90,7 @@ func verifyOIDCRun(ctx context.Context, opts *VerifyOptions) error {
 		}
 		maxLifetime = opts.MaxLifetime
 	}
-	jsonError := func(code string, err error) error {
-		if format == cmdutil.FormatJSON && !opts.Quiet {
-			_ = cmdutil.WriteJSON(opts.IO.Out, verifyView{SchemaVersion: cmdutil.SchemaVersion, Reasons: []reasonView{}, Error: &reasonView{Code: code, Message: err.Error()}})
-		}
-		return err
-	}
+	jsonError := func(code string, err error) error { return opts.jsonError(format, code, err) }
 	in, err := readTokenInput(opts.f, opts.Args)
 	if err != nil {
 		if cmdutil.ExitCode(err) == cmdutil.ExitCheckFailed {
@@ -128,16 +123,9 @@ func verifyOIDCRun(ctx context.Context, opts *VerifyOptions) error {
 		return cmdutil.UsageError("", "%v", err)
 	}
 	tok, claims, err := v.Verify(ctx, in.Token)
-	var inv *token.InvalidError
-	switch {
-	case errors.Is(err, token.ErrKeysUnavailable):
-		return jsonError("keys_unavailable", cmdutil.UnavailableError("check that the provider's jwks_uri is reachable from here and serves a JWK Set", err))
-	case err != nil && !errors.As(err, &inv):
+	inv, failures, err := verdict(err, "check that the provider's jwks_uri is reachable from here and serves a JWK Set", jsonError)
+	if err != nil {
 		return err
-	}
-	var failures []*token.Failure
-	if inv != nil {
-		failures = inv.Failures
 	}
 	if opts.Quiet {
 		if inv != nil {
@@ -191,15 +179,7 @@ func printOIDCVerify(opts *VerifyOptions, tok *token.Token, o *token.OIDCClaims,
 			fmt.Fprintf(w, "  %s\n", st.Dim.Render("hint: "+hint))
 		}
 	} else {
-		problems := "problem"
-		if len(failures) > 1 {
-			problems = "problems"
-		}
-		fmt.Fprintf(w, "%s  %d %s\n", st.Bad.Render("INVALID"), len(failures), problems)
-		printReasons(w, st, failures, "✗", st.Bad.Render)
-		for _, hint := range hints {
-			fmt.Fprintf(w, "  %s\n", st.Dim.Render("hint: "+hint))
-		}
+		printInvalid(w, st, failures, hints)
 	}
 	fmt.Fprintf(w, "%s  %s\n", st.Label.Render("found in"), cmdutil.Printable(in.Where))
 	if tok == nil {
