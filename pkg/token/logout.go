@@ -2,7 +2,6 @@ package token
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"time"
 
@@ -36,42 +35,15 @@ type LogoutOptions struct {
 // logout+jwt}; claims iss, aud, sub, sid, jti, iat, exp and events with
 // the back-channel-logout member, and never a nonce.
 func MintLogout(key *Key, o LogoutOptions) (string, *Claims, error) {
-	if key == nil {
-		return "", nil, errors.New("no signing key")
-	}
-	if !key.CanSign() {
-		return "", nil, fmt.Errorf("key %q is a public key and cannot sign; pass the private key", key.id)
-	}
-	for _, req := range []struct{ name, value string }{
-		{"iss", o.Issuer}, {"aud", o.Audience}, {"sub", o.Subject}, {"sid", o.SessionID},
-	} {
-		if req.value == "" {
-			return "", nil, fmt.Errorf("claim %s is required", req.name)
-		}
-	}
-	if o.TTL == 0 {
-		o.TTL = DefaultTTL
-	}
-	if o.TTL < time.Second {
-		return "", nil, fmt.Errorf("ttl %s is too short; it must be at least 1s", o.TTL)
-	}
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
-	if o.ID == "" {
-		o.ID = NewID()
+	c, err := newClaims(key, o.Issuer, o.Audience, o.Subject, o.SessionID, o.ID, o.TTL, o.Now)
+	if err != nil {
+		return "", nil, err
 	}
 	events, err := json.Marshal(map[string]map[string]any{BackchannelLogoutEvent: {}})
 	if err != nil {
 		return "", nil, err
 	}
-	iat := NewNumericDate(now())
-	c := &Claims{
-		Issuer: o.Issuer, Audience: Audience{o.Audience}, Subject: o.Subject, SessionID: o.SessionID,
-		ID: o.ID, IssuedAt: iat, Expiry: NumericDate{iat.Add(o.TTL.Truncate(time.Second))},
-		Extra: map[string]jsontext.Value{"events": events},
-	}
+	c.Extra = map[string]jsontext.Value{"events": events}
 	tok, err := signTyped(key, c, LogoutType)
 	if err != nil {
 		return "", nil, err

@@ -41,24 +41,9 @@ type MintOptions struct {
 // a TTL above the default maximum, since testing that receivers refuse it is
 // a legitimate use.
 func Mint(key *Key, o MintOptions) (string, *Claims, error) {
-	if key == nil {
-		return "", nil, errors.New("no signing key")
-	}
-	if !key.CanSign() {
-		return "", nil, fmt.Errorf("key %q is a public key and cannot sign; pass the private key", key.id)
-	}
-	for _, req := range []struct{ name, value string }{
-		{"iss", o.Issuer}, {"aud", o.Audience}, {"sub", o.Subject}, {"sid", o.SessionID},
-	} {
-		if req.value == "" {
-			return "", nil, fmt.Errorf("claim %s is required", req.name)
-		}
-	}
-	if o.TTL == 0 {
-		o.TTL = DefaultTTL
-	}
-	if o.TTL < time.Second {
-		return "", nil, fmt.Errorf("ttl %s is too short; it must be at least 1s", o.TTL)
+	c, err := newClaims(key, o.Issuer, o.Audience, o.Subject, o.SessionID, o.ID, o.TTL, o.Now)
+	if err != nil {
+		return "", nil, err
 	}
 	if o.Return != "" {
 		if err := CheckReturnURL(o.Return); err != nil {
@@ -70,34 +55,52 @@ func Mint(key *Key, o MintOptions) (string, *Claims, error) {
 			return "", nil, fmt.Errorf("claim %q is part of the profile; set it through its own option", name)
 		}
 	}
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
-	if o.ID == "" {
-		o.ID = NewID()
-	}
 	if o.Chain == "" {
 		o.Chain = NewID()
 	}
-	iat := NewNumericDate(now())
-	c := &Claims{
-		Issuer:    o.Issuer,
-		Audience:  Audience{o.Audience},
-		Subject:   o.Subject,
-		SessionID: o.SessionID,
-		ID:        o.ID,
-		IssuedAt:  iat,
-		Expiry:    NumericDate{iat.Add(o.TTL.Truncate(time.Second))},
-		Chain:     o.Chain,
-		Return:    o.Return,
-		Extra:     o.Extra,
-	}
+	c.Chain, c.Return, c.Extra = o.Chain, o.Return, o.Extra
 	tok, err := Sign(key, c)
 	if err != nil {
 		return "", nil, err
 	}
 	return tok, c, nil
+}
+
+// newClaims checks what every token ssoctl mints needs (a key that can
+// sign; iss, aud, sub and sid; a ttl of at least 1s, DefaultTTL when zero)
+// and returns those claims with iat now (to the second), exp iat + ttl, and
+// jti id or a fresh one.
+func newClaims(key *Key, iss, aud, sub, sid, id string, ttl time.Duration, now func() time.Time) (*Claims, error) {
+	if key == nil {
+		return nil, errors.New("no signing key")
+	}
+	if !key.CanSign() {
+		return nil, fmt.Errorf("key %q is a public key and cannot sign; pass the private key", key.id)
+	}
+	for _, req := range []struct{ name, value string }{
+		{"iss", iss}, {"aud", aud}, {"sub", sub}, {"sid", sid},
+	} {
+		if req.value == "" {
+			return nil, fmt.Errorf("claim %s is required", req.name)
+		}
+	}
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
+	if ttl < time.Second {
+		return nil, fmt.Errorf("ttl %s is too short; it must be at least 1s", ttl)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if id == "" {
+		id = NewID()
+	}
+	iat := NewNumericDate(now())
+	return &Claims{
+		Issuer: iss, Audience: Audience{aud}, Subject: sub, SessionID: sid,
+		ID: id, IssuedAt: iat, Expiry: NumericDate{iat.Add(ttl.Truncate(time.Second))},
+	}, nil
 }
 
 // Sign serializes claims under the header {alg, kid, typ} and signs them
