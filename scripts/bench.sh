@@ -135,6 +135,9 @@ log "CPU profile of BenchmarkSSO/memory (3s)"
 (cd "$ROOT/pkg/serve" && "$OUT/serve.test" -test.run '^$' -test.bench '^BenchmarkSSO$/^memory$' -test.benchmem \
 	-test.benchtime 3s -test.cpuprofile "$OUT/sso.cpu.prof") | tee "$OUT/sso.prof.txt" >&2
 go tool pprof -top -cum -nodecount 5000 "$OUT/serve.test" "$OUT/sso.cpu.prof" >"$OUT/sso.pprof.top" 2>/dev/null
+# The IdP check alone, to tell its JSON decoding from the token's (both
+# use JSON v2).
+go tool pprof -top -cum -nodecount 5000 -focus 'serve\.\(\*Kratos\)\.Session$' "$OUT/serve.test" "$OUT/sso.cpu.prof" >"$OUT/sso-idp.pprof.top" 2>/dev/null
 
 # ------------------------------------------------------------ 4. memory
 for n in 100k 1M; do
@@ -152,13 +155,14 @@ median() {
 }
 # anchors COLUMN of TARGET from run-anchors.sh's table
 anchor() { awk -v t="$1" -v col="$2" '$1 == t {print $col}' "$OUT/anchors.txt" 2>/dev/null | head -1; }
-# cum seconds of the function matching REGEX in the profile
+# cum seconds of the function matching REGEX in the profile (in PROF,
+# by default the whole one)
 cum() {
 	# ENVIRON, not -v: awk -v would eat the regex's backslashes.
 	RE="$1" awk 'BEGIN { re = ENVIRON["RE"] } $NF ~ re || $(NF-1) ~ re {
 		v = $4; m = 1
 		if (v ~ /ms$/) { m = 0.001; sub(/ms$/, "", v) } else if (v ~ /us$/) { m = 1e-6; sub(/us$/, "", v) } else { sub(/s$/, "", v) }
-		print v * m; exit }' "$OUT/sso.pprof.top"
+		print v * m; exit }' "${2:-$OUT/sso.pprof.top}"
 }
 pct() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (b > 0) printf "%.0f%%", 100 * a / b; else print "-" }'; }
 us() { awk -v a="${1:-0}" -v n="${2:-0}" 'BEGIN { if (n > 0) printf "%.1f", 1e6 * a / n; else print "-" }'; }
@@ -187,7 +191,7 @@ row() { printf '%-44s %14s %14s %s\n' "$@"; }
 	verify=$(cum 'token\.\(\*Verifier\)\.Verify$')
 	consume=$(cum 'store\.\(\*MemoryReplay\)\.Consume$')
 	idp=$(cum 'serve\.\(\*Kratos\)\.Session$')
-	decode=$(cum 'client-go\.\(\*APIClient\)\.decode$')
+	decode=$(cum 'json\.Unmarshal$' "$OUT/sso-idp.pprof.top")
 	idpsrv=$(cum 'serve\.\(\*DevIdP\)\.serveAdmin$')
 	seal=$(cum 'serve\.\(\*Sealer\)\.SealSession$')
 	gc=$(cum 'runtime\.gcBgMarkWorker$')

@@ -94,7 +94,7 @@ func (d *DevIdP) whoami(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Kratos-Authenticated-Identity-Id", s.user.id)
-	devIdPWriteJSON(w, http.StatusOK, d.sessionJSON(s, true))
+	d.writeSession(w, s, true)
 }
 
 // sessionFromRequest finds the usable session a request proves.
@@ -138,7 +138,7 @@ func (d *DevIdP) adminGetSession(w http.ResponseWriter, r *http.Request, id stri
 		devIdPNotFound(w)
 		return
 	}
-	devIdPWriteJSON(w, http.StatusOK, d.sessionJSON(s, withIdentity))
+	d.writeSession(w, s, withIdentity)
 }
 
 // adminGetIdentity is GET /admin/identities/{id}: the identity with its
@@ -169,6 +169,22 @@ func (d *DevIdP) adminDisableSession(w http.ResponseWriter, id string) {
 
 // sessionJSON is the Kratos session document, built from client-go's own
 // model so the shapes cannot drift from what the client decodes.
+// writeSession answers with the session document: sessionJSON, with the
+// identity's document, encoded once at start, put in as "identity".
+func (d *DevIdP) writeSession(w http.ResponseWriter, s devIdPSession, withIdentity bool) {
+	data, err := json.Marshal(d.sessionJSON(s, false))
+	if err != nil || len(data) < 2 || data[len(data)-1] != '}' {
+		devIdPWriteJSON(w, http.StatusOK, d.sessionJSON(s, withIdentity))
+		return
+	}
+	if withIdentity {
+		data = append(append(append(data[:len(data)-1], `,"identity":`...), s.user.identityDoc...), '}')
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append(data, '\n'))
+}
+
 func (d *DevIdP) sessionJSON(s devIdPSession, withIdentity bool) client.Session {
 	aal := client.AUTHENTICATORASSURANCELEVEL_AAL1
 	method := "password"

@@ -536,11 +536,17 @@ func rawGet(t *testing.T, h *idpHarness, rawURL string, header http.Header) idpR
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, []byte(got), "", "  "); err != nil {
+	// Members in a canonical (sorted) order: JSON objects are unordered,
+	// and Kratos's own order is its structs'.
+	var v any
+	if err := json.Unmarshal([]byte(got), &v); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	pretty.WriteByte('\n')
+	canonical, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pretty := bytes.NewBuffer(append(canonical, '\n'))
 	want, err := os.ReadFile(path)
 	if f := flag.Lookup("update"); (f != nil && f.Value.String() == "true") || errors.Is(err, os.ErrNotExist) {
 		if err := os.WriteFile(path, pretty.Bytes(), 0o644); err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	client "github.com/ory/client-go"
 	"golang.org/x/net/http/httpguts"
 )
@@ -21,18 +22,22 @@ var ErrNoAdminAPI = errors.New("no identity-provider admin API configured (set i
 
 // Kratos is the IdentityProvider for Ory Kratos, self-hosted or on Ory
 // Network, and for the development IdP, which speaks the same API subset.
-// It talks to Kratos only through github.com/ory/client-go.
+// It talks to Kratos through github.com/ory/client-go, except for the
+// session lookup by id (Session), which a receiver makes on every handoff:
+// that one call is a plain GET decoded into the few fields the chain reads
+// (see Session).
 //
 // Every call fails closed: an IdP that cannot be asked is
 // ErrIdPUnavailable, an IdP that says no is ErrNoSession, and anything the
 // client cannot make sense of is a plain error. Cookie values and session
 // tokens never appear in errors.
 type Kratos struct {
-	public   *client.APIClient
-	admin    *client.APIClient // nil without an admin URL
-	http     *http.Client
-	readyURL string
-	now      func() time.Time
+	public    *client.APIClient
+	admin     *client.APIClient // nil without an admin URL
+	adminBase string            // the admin API's URL, no trailing slash
+	http      *http.Client
+	readyURL  string
+	now       func() time.Time
 }
 
 var (
@@ -82,6 +87,7 @@ func NewKratos(publicURL, adminURL string, hc *http.Client, opts ...KratosOption
 			return nil, err
 		}
 		k.admin = client.NewAPIClient(kratosConfiguration(adm, k.http))
+		k.adminBase = adm
 	}
 	for _, o := range opts {
 		o(k)
@@ -114,12 +120,14 @@ func kratosBaseURL(which, raw string) (string, error) {
 	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
+const kratosUserAgent = "ssoctl (ory-client-go)"
+
 func kratosConfiguration(base string, hc *http.Client) *client.Configuration {
 	cfg := client.NewConfiguration()
 	cfg.Servers = client.ServerConfigurations{{URL: base}}
 	cfg.OperationServers = nil
 	cfg.HTTPClient = hc
-	cfg.UserAgent = "ssoctl (ory-client-go)"
+	cfg.UserAgent = kratosUserAgent
 	return cfg
 }
 
@@ -166,12 +174,19 @@ func (k *Kratos) Whoami(ctx context.Context, cookieHeader, sessionToken string) 
 	if err := kratosResult("whoami", resp, err); err != nil {
 		return nil, err
 	}
-	return k.session("whoami", s)
+	return k.session("whoami", kratosDoc(s))
 }
 
-// Session looks a session up by id through the admin API
-// (IdentityAPI.GetSession with the identity expanded).
+// Session looks a session up by id through the admin API: GET
+// /admin/sessions/{id}?expand=Identity, the request client-go's
+// IdentityAPI.GetSession makes, decoded here into the fields the chain
+// reads (kratosSessionDoc). A receiver makes this call on every handoff and
+// client-go's generated models decode each object three times, which was
+// more than half the CPU of a handoff (docs/PERFORMANCE.md). The answer is
+// read under the same limits and mapped to the same errors as every other
+// call.
 func (k *Kratos) Session(ctx context.Context, id string) (*Session, error) {
+	const op = "get session"
 	if k.admin == nil {
 		return nil, ErrNoAdminAPI
 	}
@@ -179,14 +194,75 @@ func (k *Kratos) Session(ctx context.Context, id string) (*Session, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: the session id is not a UUID", ErrNoSession)
 	}
-	s, resp, err := k.admin.IdentityAPI.GetSession(ctx, id).Expand([]string{"Identity"}).Execute()
-	if err := kratosResult("get session", resp, err); err != nil {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.adminBase+"/admin/sessions/"+id+"?expand=Identity", nil)
+	if err != nil {
 		return nil, err
 	}
-	if s != nil && s.Id != id {
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", kratosUserAgent)
+	resp, err := k.http.Do(req)
+	if err != nil {
+		return nil, kratosResult(op, nil, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	switch {
+	case errors.Is(err, errKratosTooLarge):
+		return nil, kratosResult(op, resp, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: reading the answer: %w", ErrIdPUnavailable, op, err)
+	case resp.StatusCode >= 300:
+		var e struct {
+			Error struct {
+				ID string `json:"id"`
+			} `json:"error"`
+		}
+		_ = jsonv2.Unmarshal(body, &e) // an error body that is not Kratos's just has no id
+		return nil, kratosStatusError(op, resp, e.Error.ID)
+	}
+	// JSON v2 decodes in one pass (v1 validates the whole body first) and
+	// refuses duplicate member names, which v1 would resolve silently.
+	var doc kratosSessionDoc
+	if err := jsonv2.Unmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("identity provider answered %s with %s that is not a Kratos session: %w", op, resp.Status, err)
+	}
+	if doc.ID != "" && doc.ID != id {
 		return nil, fmt.Errorf("identity provider answered get session with another session's id")
 	}
-	return k.session("get session", s)
+	return k.session(op, doc)
+}
+
+// kratosSessionDoc is the part of a Kratos session document (with its
+// identity expanded) that the chain reads. Everything else, devices,
+// authentication methods, the identity's schema and addresses, is skipped
+// without being decoded.
+type kratosSessionDoc struct {
+	ID              string     `json:"id"`
+	Active          *bool      `json:"active"`
+	AuthenticatedAt *time.Time `json:"authenticated_at"`
+	ExpiresAt       *time.Time `json:"expires_at"`
+	Identity        *struct {
+		ID             string         `json:"id"`
+		Traits         any            `json:"traits"`
+		MetadataPublic map[string]any `json:"metadata_public"`
+	} `json:"identity"`
+}
+
+// kratosDoc narrows a session client-go decoded (whoami) to the same
+// fields.
+func kratosDoc(s *client.Session) kratosSessionDoc {
+	if s == nil {
+		return kratosSessionDoc{}
+	}
+	d := kratosSessionDoc{ID: s.Id, Active: s.Active, AuthenticatedAt: s.AuthenticatedAt, ExpiresAt: s.ExpiresAt}
+	if id := s.Identity; id != nil {
+		d.Identity = &struct {
+			ID             string         `json:"id"`
+			Traits         any            `json:"traits"`
+			MetadataPublic map[string]any `json:"metadata_public"`
+		}{id.Id, id.Traits, id.MetadataPublic}
+	}
+	return d
 }
 
 // SessionWithAdminMetadata is Session plus the identity's metadata_admin,
@@ -261,24 +337,27 @@ func (k *Kratos) Ready(ctx context.Context) error {
 
 // session turns a Kratos session into the chain's, refusing one that
 // cannot carry a login.
-func (k *Kratos) session(op string, s *client.Session) (*Session, error) {
-	if s == nil || s.Id == "" {
+func (k *Kratos) session(op string, s kratosSessionDoc) (*Session, error) {
+	if s.ID == "" {
 		return nil, fmt.Errorf("identity provider answered %s without a session", op)
 	}
-	id := s.GetIdentity()
-	if id.Id == "" {
+	if s.Identity == nil || s.Identity.ID == "" {
 		return nil, fmt.Errorf("identity provider answered %s with a session without an identity", op)
 	}
 	out := &Session{
-		ID:              s.Id,
-		IdentityID:      id.Id,
-		Active:          s.GetActive(),
-		AuthenticatedAt: s.GetAuthenticatedAt(),
-		ExpiresAt:       s.GetExpiresAt(),
+		ID:         s.ID,
+		IdentityID: s.Identity.ID,
+		Active:     s.Active != nil && *s.Active,
 	}
-	// id.MetadataAdmin stays unread: a session document never carries it
-	// from Kratos, so one that does is not to be trusted with it.
-	if traits, ok := id.Traits.(map[string]any); ok {
+	if s.AuthenticatedAt != nil {
+		out.AuthenticatedAt = *s.AuthenticatedAt
+	}
+	if s.ExpiresAt != nil {
+		out.ExpiresAt = *s.ExpiresAt
+	}
+	// The identity's metadata_admin stays unread: a session document never
+	// carries it from Kratos, so one that does is not to be trusted with it.
+	if traits, ok := s.Identity.Traits.(map[string]any); ok {
 		out.Traits = traits
 		out.Email, _ = traits["email"].(string)
 	}
@@ -286,7 +365,7 @@ func (k *Kratos) session(op string, s *client.Session) (*Session, error) {
 	// lookup both return and only the admin API can write. traits.role is
 	// never read: Kratos's registration and settings flows let a user set
 	// their own traits, and apps trust X-Auth-Role.
-	out.Role, _ = id.MetadataPublic["role"].(string)
+	out.Role, _ = s.Identity.MetadataPublic["role"].(string)
 	now := k.now()
 	switch {
 	case !out.Active:
@@ -312,12 +391,18 @@ func kratosResult(op string, resp *http.Response, err error) error {
 	case !errors.As(err, &apiErr):
 		// An answer that broke off while being read.
 		return fmt.Errorf("%w: %s: reading the answer: %w", ErrIdPUnavailable, op, err)
-	}
-	code := resp.StatusCode
-	what := fmt.Sprintf("%s: identity provider answered %s%s", op, resp.Status, kratosErrorID(apiErr))
-	switch {
-	case code < 300:
+	case resp.StatusCode < 300:
 		return fmt.Errorf("identity provider answered %s with %s that is not a Kratos session: %s", op, resp.Status, apiErr.Error())
+	}
+	return kratosStatusError(op, resp, kratosErrorID(apiErr))
+}
+
+// kratosStatusError maps an answer of 300 or more to the chain's errors.
+// errorID is the Kratos error id from the body ("session_inactive"), or "".
+func kratosStatusError(op string, resp *http.Response, errorID string) error {
+	code := resp.StatusCode
+	what := fmt.Sprintf("%s: identity provider answered %s%s", op, resp.Status, safeErrorID(errorID))
+	switch {
 	case code == http.StatusUnauthorized, code == http.StatusForbidden, code == http.StatusNotFound:
 		return fmt.Errorf("%w: %s", ErrNoSession, what)
 	case code == http.StatusTooManyRequests, code >= 500:
@@ -328,20 +413,29 @@ func kratosResult(op string, resp *http.Response, err error) error {
 	return errors.New(what)
 }
 
-// kratosErrorID names the Kratos error id ("session_inactive"), when the
-// body was Kratos's error envelope. The id is a fixed vocabulary; the
-// free-text fields stay out of errors.
+// kratosErrorID is the Kratos error id of a client-go error, when the
+// body was Kratos's error envelope.
 func kratosErrorID(e *client.GenericOpenAPIError) string {
 	m, ok := e.Model().(client.ErrorGeneric)
-	if !ok || m.Error.Id == nil || *m.Error.Id == "" || len(*m.Error.Id) > 64 {
+	if !ok || m.Error.Id == nil {
 		return ""
 	}
-	for _, c := range *m.Error.Id {
+	return *m.Error.Id
+}
+
+// safeErrorID names a Kratos error id (" (session_inactive)") for an error
+// message. The id is a fixed vocabulary; anything else in the body, and an
+// id that is not of that vocabulary's shape, stays out of errors.
+func safeErrorID(id string) string {
+	if id == "" || len(id) > 64 {
+		return ""
+	}
+	for _, c := range id {
 		if c != '_' && c != '-' && (c < 'a' || c > 'z') && (c < '0' || c > '9') {
 			return ""
 		}
 	}
-	return " (" + *m.Error.Id + ")"
+	return " (" + id + ")"
 }
 
 // kratosSessionID accepts a session id in the UUID form Kratos gives out

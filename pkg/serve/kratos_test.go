@@ -393,6 +393,41 @@ var kratosFakeTests = []kratosFakeTest{
 		wantText: "session_aal2_required",
 	},
 	{
+		description: "404 with Kratos's envelope is no session, named by its id",
+		handler: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":{"id":"session_not_found","code":404,"status":"Not Found","message":"gone"}}`))
+		},
+		wantIs:   []error{serve.ErrNoSession},
+		wantText: "(session_not_found)",
+	},
+	{
+		description: "an error id that is not Kratos's vocabulary stays out of the error",
+		handler: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":{"id":"Bearer c2VjcmV0","code":401}}`))
+		},
+		wantIs:   []error{serve.ErrNoSession},
+		wantText: "401 Unauthorized",
+	},
+	{
+		description: "an answer that breaks off is an outage",
+		handler: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "4096")
+			_, _ = w.Write([]byte(`{"id":"`))
+		},
+		wantIs: []error{serve.ErrIdPUnavailable},
+	},
+	{
+		description: "200 with JSON of another shape",
+		handler:     kratosFakeSession(`{"id":"` + fakeSID + `","active":"yes","identity":"alice"}`),
+		wantNot:     []error{serve.ErrNoSession, serve.ErrIdPUnavailable},
+		wantText:    "not a Kratos session",
+	},
+	{
 		description: "400 is neither: a clear error",
 		handler:     func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "bad", http.StatusBadRequest) },
 		wantNot:     []error{serve.ErrNoSession, serve.ErrIdPUnavailable},
