@@ -70,13 +70,23 @@ func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplaySto
 		longest:          longestCookieTTL(c),
 		now:              env.Now,
 	}
+	replay := r.Under(receiver + ":").Replay()
+	// Learn the replay store's epoch now, so a Redis that restarts empty
+	// later is told from a first start (store.RedisReplay); with Redis
+	// down, the first readiness check or handoff learns it instead.
+	ctx, cancel := context.WithTimeout(context.Background(), store.DefaultRedisTimeout)
+	_ = replay.Refresh(ctx)
+	cancel()
 	ready := func(ctx context.Context) error {
 		if err := r.Ping(ctx); err != nil {
 			return Unavailable("store", err)
 		}
+		if err := replay.Refresh(ctx); err != nil {
+			return Unavailable("store", err)
+		}
 		return nil
 	}
-	return r.Under(receiver + ":").Replay(), revocations, ready, nil
+	return replay, revocations, ready, nil
 }
 
 // chainRevocations is the revocation store the receivers of a chain share

@@ -26,6 +26,16 @@ type ReplayStore interface {
 	Consume(ctx context.Context, jti string, until time.Time) (fresh bool, err error)
 }
 
+// IssuedReplayStore is a ReplayStore that can lose its records (a Redis
+// restarted without persistence) and so weighs when a token was issued:
+// ConsumeIssued fails, with an error, for a token issued before the store
+// last lost its records, whose jti may have been consumed and forgotten.
+// The Verifier passes the token's iat less its leeway.
+type IssuedReplayStore interface {
+	ReplayStore
+	ConsumeIssued(ctx context.Context, jti string, issued, until time.Time) (fresh bool, err error)
+}
+
 // Verifier runs every check of the handoff profile. It is safe for
 // concurrent use; a receiver builds one and keeps it.
 type Verifier struct {
@@ -137,7 +147,14 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Token, error) {
 		checkLogoutClaims(&t.Claims, &fs)
 	}
 	if len(fs) == 0 && v.replay != nil {
-		fresh, err := v.replay.Consume(ctx, t.Claims.ID, t.Claims.Expiry.Add(v.leeway))
+		until := t.Claims.Expiry.Add(v.leeway)
+		var fresh bool
+		var err error
+		if rs, ok := v.replay.(IssuedReplayStore); ok {
+			fresh, err = rs.ConsumeIssued(ctx, t.Claims.ID, t.Claims.IssuedAt.Add(-v.leeway), until)
+		} else {
+			fresh, err = v.replay.Consume(ctx, t.Claims.ID, until)
+		}
 		if err != nil {
 			return t, fmt.Errorf("%w: %w", ErrReplayStoreUnavailable, err)
 		}

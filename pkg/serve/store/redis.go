@@ -2,10 +2,14 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -158,7 +162,64 @@ func unavailable(err error) error {
 }
 
 // RedisReplay is a ReplayStore shared by every instance of a role.
-type RedisReplay struct{ r *Redis }
+//
+// A Redis restarted without persistence (or flushed, or failed over to a
+// replica that had not caught up) forgets the jtis it held while their
+// tokens still verify. The store notices: it keeps an epoch key,
+// "<prefix>epoch" (no expiry, so volatile-* eviction never drops it),
+// that such a restart loses too. An instance that saw one epoch and then
+// finds it gone, or replaced by one another instance wrote fresh, marks
+// the new epoch a reset, and from then on every instance refuses a token
+// issued before the reset: its jti may have been consumed and forgotten.
+// Only an instance that knew the old epoch can tell a reset from a first
+// start, so each reads the epoch when it starts (Refresh) and at every
+// readiness check.
+type RedisReplay struct {
+	r    *Redis
+	mu   sync.Mutex
+	seen string // the id of the epoch this instance last saw; "" none yet
+}
+
+// ErrRecordsLost is a token refused because the replay store lost its
+// records after the token was issued (see RedisReplay). It wraps
+// ErrUnavailable: the handoff is refused with a retry, and a fresh one,
+// issued after the reset, works.
+var ErrRecordsLost = fmt.Errorf("%w: the replay records were lost (Redis restarted without persistence); tokens issued before then are refused", ErrUnavailable)
+
+// replayScript consumes a jti and keeps the epoch, atomically.
+//
+//	KEYS[1] the jti's key, KEYS[2] the epoch key
+//	ARGV[1] time to live in ms (0: only look; -1: only the epoch)
+//	ARGV[2] now, unix ms; ARGV[3] the token's earliest issue time, unix ms
+//	ARGV[4] the epoch id this instance saw ("" none); ARGV[5] a new id
+//
+// It answers {result, epoch}: result 1 fresh, 0 used, -1 issued before a
+// reset, 2 epoch only; epoch is "<id> <created ms> fresh|reset".
+var replayScript = redis.NewScript(`
+local e = redis.call('GET', KEYS[2])
+if not e then
+  local flag = 'fresh'
+  if ARGV[4] ~= '' then flag = 'reset' end
+  e = ARGV[5] .. ' ' .. ARGV[2] .. ' ' .. flag
+  redis.call('SET', KEYS[2], e)
+end
+local id, created, flag = string.match(e, '^(%S+) (%d+) (%a+)$')
+if not id then return redis.error_reply('ssoctl: malformed epoch key') end
+if flag == 'fresh' and ARGV[4] ~= '' and id ~= ARGV[4] then
+  flag = 'reset'
+  e = id .. ' ' .. created .. ' reset'
+  redis.call('SET', KEYS[2], e)
+end
+local ttl = tonumber(ARGV[1])
+if ttl < 0 then return {2, e} end
+if flag == 'reset' and tonumber(ARGV[3]) < tonumber(created) then return {-1, e} end
+if ttl == 0 then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {0, e} end
+  return {1, e}
+end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ttl) then return {1, e} end
+return {0, e}
+`)
 
 // Consume records jti as used until the given time with one SET NX PX, so
 // two instances consuming the same jti at once cannot both see it fresh:
@@ -166,25 +227,74 @@ type RedisReplay struct{ r *Redis }
 // already past records nothing and reports whether a live record exists.
 // When Redis cannot be reached Consume returns an error wrapping
 // ErrUnavailable and the caller refuses the handoff: a jti is never
-// accepted without being recorded.
+// accepted without being recorded. Consume knows nothing of when the token
+// was issued, so after a reset it takes the token for as old as any
+// could be (issued unknownLifetime before until) and refuses it while that
+// could be before the reset; token.Verifier calls ConsumeIssued instead.
 func (s *RedisReplay) Consume(ctx context.Context, jti string, until time.Time) (bool, error) {
-	key := s.r.jtiKey(jti)
+	return s.ConsumeIssued(ctx, jti, until.Add(-unknownLifetime), until)
+}
+
+// unknownLifetime bounds how long before its until a token handed to
+// Consume can have been issued: the hard limit on a handoff's lifetime (5
+// minutes) plus room for leeway.
+const unknownLifetime = 10 * time.Minute
+
+// ConsumeIssued is Consume for a token issued no earlier than issued (its
+// iat less the verifier's leeway): after a reset it refuses, with
+// ErrRecordsLost, a token issued before the reset, and takes one issued
+// after.
+func (s *RedisReplay) ConsumeIssued(ctx context.Context, jti string, issued, until time.Time) (bool, error) {
 	ttl := s.r.ttl(until)
-	if ttl <= 0 {
-		n, err := s.r.client.Exists(ctx, key).Result()
-		if err != nil {
-			return false, unavailable(err)
-		}
-		return n == 0, nil
+	if ttl < 0 {
+		ttl = 0
 	}
-	fresh, err := s.r.client.SetNX(ctx, key, 1, time.Duration(ttl)*time.Millisecond).Result()
+	res, err := s.run(ctx, s.r.jtiKey(jti), ttl, issued)
+	switch {
+	case err != nil:
+		// A script that reached Redis but whose reply was lost is retried
+		// by go-redis and then reports the jti used: the handoff is
+		// refused, never accepted twice.
+		return false, err
+	case res == -1:
+		return false, ErrRecordsLost
+	}
+	return res == 1, nil
+}
+
+// Refresh reads the epoch, writing a fresh one when there is none, so this
+// instance can tell a later reset from a first start.
+func (s *RedisReplay) Refresh(ctx context.Context) error {
+	_, err := s.run(ctx, s.r.jtiKey(""), -1, time.Time{})
+	return err
+}
+
+func (s *RedisReplay) run(ctx context.Context, key string, ttl int64, issued time.Time) (int64, error) {
+	s.mu.Lock()
+	seen := s.seen
+	s.mu.Unlock()
+	issuedMS := issued.UnixMilli()
+	if issued.IsZero() {
+		issuedMS = math.MinInt64 // Refresh: no token
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	out, err := replayScript.Run(ctx, s.r.client, []string{key, s.r.prefix + "epoch"},
+		ttl, s.r.now().UnixMilli(), issuedMS, seen, base64.RawURLEncoding.EncodeToString(id[:])).Slice()
 	if err != nil {
-		// A SET that reached Redis but whose reply was lost is retried by
-		// go-redis and then reports the jti used: the handoff is refused,
-		// never accepted twice.
-		return false, unavailable(err)
+		return 0, unavailable(err)
 	}
-	return fresh, nil
+	if len(out) != 2 {
+		return 0, unavailable(fmt.Errorf("replay script answered %d values", len(out)))
+	}
+	res, _ := out[0].(int64)
+	epoch, _ := out[1].(string)
+	if id, _, ok := strings.Cut(epoch, " "); ok {
+		s.mu.Lock()
+		s.seen = id
+		s.mu.Unlock()
+	}
+	return res, nil
 }
 
 // Len counts the live jtis under the prefix with SCAN, for the store-size

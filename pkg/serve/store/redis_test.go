@@ -310,3 +310,100 @@ func TestRedisHanging(t *testing.T) {
 		t.Errorf("Consume against a silent server took %v, want about two 250ms timeouts", took)
 	}
 }
+
+// TestRedisReplayNoticesLostRecords: a Redis restarted without persistence
+// forgets every jti it held while their tokens still verify. The instances
+// that knew the store before notice (its epoch key is gone too) and from
+// then on every instance, old or new, refuses a token issued before the
+// reset, so no jti is accepted twice; tokens issued after it work.
+func TestRedisReplayNoticesLostRecords(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	instance := func() *store.RedisReplay {
+		r, err := store.NewRedis(store.RedisOptions{URL: srv.URL, Prefix: "ssoctl:epoch:", Now: clock, Timeout: 250 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = r.Close() })
+		return r.Replay()
+	}
+	restartEmpty := func() {
+		srv.Stop(t)
+		srv.Restart(t)
+		probe := newRedis(t, srv.URL, "ssoctl:epoch:")
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			// Wait until Redis answers, without touching the epoch.
+			if probe.Ping(ctx) == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("Redis did not come back")
+			}
+		}
+	}
+	until := now.Add(35 * time.Second)
+	before := now.Add(-10 * time.Second) // issued before the restart, less leeway
+
+	a, b := instance(), instance()
+	for _, s := range []*store.RedisReplay{a, b} {
+		if err := s.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fresh, err := a.ConsumeIssued(ctx, "j1", before, until); !fresh || err != nil {
+		t.Fatalf("first use = %v, %v; want fresh", fresh, err)
+	}
+	if fresh, err := b.ConsumeIssued(ctx, "j1", before, until); fresh || err != nil {
+		t.Fatalf("replay on the other instance = %v, %v; want used", fresh, err)
+	}
+
+	restartEmpty()
+	now = now.Add(time.Second)
+	late := instance() // started after the restart: knows no epoch
+	// In this order: the first to touch the empty Redis knew the old
+	// epoch (the other order is the second restart's case below).
+	for _, in := range []struct {
+		name string
+		s    *store.RedisReplay
+	}{{"b (saw the old epoch)", b}, {"a", a}, {"an instance started after", late}} {
+		name, s := in.name, in.s
+		fresh, err := s.ConsumeIssued(ctx, "j1", before, until)
+		if fresh || !errors.Is(err, store.ErrRecordsLost) || !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s: replay after Redis restarted empty = %v, %v; want ErrRecordsLost", name, fresh, err)
+		}
+		if fresh, err := s.Consume(ctx, "j-plain", until); fresh || !errors.Is(err, store.ErrRecordsLost) {
+			t.Errorf("%s: Consume without an issue time right after the reset = %v, %v; want ErrRecordsLost", name, fresh, err)
+		}
+	}
+	after := now.Add(time.Second)
+	if fresh, err := late.ConsumeIssued(ctx, "j2", after, until.Add(time.Minute)); !fresh || err != nil {
+		t.Errorf("a token issued after the reset = %v, %v; want fresh", fresh, err)
+	}
+	if fresh, err := a.ConsumeIssued(ctx, "j2", after, until.Add(time.Minute)); fresh || err != nil {
+		t.Errorf("its replay = %v, %v; want used", fresh, err)
+	}
+
+	// Restarted empty again, and this time an instance that never saw an
+	// epoch writes the first one: it cannot tell a reset from a first
+	// start, but the first instance that knew the old epoch can, and marks
+	// it for everyone.
+	restartEmpty()
+	fresh := instance()
+	if ok, err := fresh.ConsumeIssued(ctx, "j3", before, until); !ok || err != nil {
+		t.Fatalf("an instance with no history, first after the restart = %v, %v; want fresh (it cannot know)", ok, err)
+	}
+	if err := a.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []struct {
+		name string
+		s    *store.RedisReplay
+	}{{"a", a}, {"the instance with no history", fresh}} {
+		name, s := in.name, in.s
+		if ok, err := s.ConsumeIssued(ctx, "j4", before, until); ok || !errors.Is(err, store.ErrRecordsLost) {
+			t.Errorf("%s, once a has seen the new epoch: a token issued before = %v, %v; want ErrRecordsLost", name, ok, err)
+		}
+	}
+}
