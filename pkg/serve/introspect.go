@@ -15,6 +15,8 @@ import (
 	"slices"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/ssoctl/ssoctl/pkg/chain"
 )
 
@@ -128,23 +130,36 @@ type IntrospectResponse struct {
 func (in *introspector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {
+		Annotate(r, slog.String("result", "refused"), slog.String("reason", "method_not_allowed"))
 		w.Header().Set("Allow", http.MethodPost)
 		introspectError(w, http.StatusMethodNotAllowed, "invalid_request")
 		return
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		// A browser cannot send application/json across sites without a
+		// CORS preflight, which nothing here answers: refusing every other
+		// type keeps cross-site forms out.
+		Annotate(r, slog.String("result", "refused"), slog.String("reason", "content_type_unsupported"))
 		introspectError(w, http.StatusUnsupportedMediaType, "invalid_request")
 		return
 	}
 	var req introspectRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxIntrospectBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil || dec.Decode(&struct{}{}) != io.EOF {
+	// JSON v2 (the one pkg/token parses tokens with) refuses duplicate
+	// member names, unknown members, a second value and invalid UTF-8,
+	// and matches names exactly: encoding/json would take the last of two
+	// "cookie" members, where a proxy in front may have read the first.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxIntrospectBody))
+	if err == nil {
+		err = jsonv2.Unmarshal(body, &req, jsonv2.RejectUnknownMembers(true))
+	}
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			Annotate(r, slog.String("result", "refused"), slog.String("reason", "body_too_large"))
 			introspectError(w, http.StatusRequestEntityTooLarge, "invalid_request")
 			return
 		}
+		Annotate(r, slog.String("result", "refused"), slog.String("reason", "request_invalid"))
 		introspectError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
@@ -188,7 +203,7 @@ func (in *introspector) unauthorized(w http.ResponseWriter, r *http.Request, kno
 		attrs = append(attrs, "app", known.Name)
 		Annotate(r, slog.String("app", known.Name))
 	}
-	Annotate(r, slog.String("result", "unauthorized"))
+	Annotate(r, slog.String("result", "unauthorized"), slog.String("reason", "client_auth_failed"))
 	in.is.cfg.Logger.Warn("introspect: app authentication failed", attrs...)
 	w.Header().Set("WWW-Authenticate", introspectRealm)
 	introspectError(w, http.StatusUnauthorized, "invalid_client")

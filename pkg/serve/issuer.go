@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -123,6 +124,8 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 			mux.HandleFunc("POST "+chain.OIDCSessionPath, is.oidcSessionAPI) // oidc_sessions.go
 		}
 	}
+	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodHead},
+		chain.LoginPath, chain.CallbackPath, chain.ContinuePath, chain.CheckPath)
 	is.routeIntrospect(mux) // introspect.go
 	if cfg.JWKS != nil {
 		mux.HandleFunc("GET /.well-known/jwks.json", is.jwks)
@@ -343,9 +346,7 @@ func (is *Issuer) continueWalk(w http.ResponseWriter, r *http.Request) {
 	f, _, err := is.cfg.Sealer.Open("state:continue", r.URL.Query().Get(stateParam), now, 5)
 	var cs *CookieSession
 	if err == nil {
-		if c, cerr := r.Cookie(is.cookie().Name); cerr == nil {
-			cs, _ = is.cfg.Sealer.OpenSession(is.cookie().Name, c.Value, now)
-		}
+		cs, _ = is.cfg.Sealer.OpenSessionCookie(r, is.cookie().Name, now)
 	}
 	next, nerr := 0, error(nil)
 	if err == nil {
@@ -367,6 +368,32 @@ func (is *Issuer) continueWalk(w http.ResponseWriter, r *http.Request) {
 	is.hop(w, r, walk{chn: f[0], sid: f[1], sub: f[2], returnTo: f[3], next: next})
 }
 
+// refuseOtherMethods answers a request to one of paths whose method has no
+// route with 405 and the Allow header (RFC 9110 §15.5.6), like the mux
+// would, and also names the reason in the request's log line, which the
+// mux's own answer leaves blank. A path with a method in its pattern wins
+// over these catch-alls, so allow must list exactly the methods routed.
+//
+// A "GET" route also answers HEAD. When allow leaves HEAD out, HEAD is
+// refused too: a GET that changes state (a handoff spends its token, a
+// logout ends the session) must not run for a link checker's or a mail
+// scanner's HEAD.
+func refuseOtherMethods(mux *http.ServeMux, allow []string, paths ...string) {
+	value := strings.Join(allow, ", ")
+	refuse := func(w http.ResponseWriter, r *http.Request) {
+		Annotate(r, slog.String("result", "refused"), slog.String("reason", "method_not_allowed"))
+		w.Header().Set("Allow", value)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
+	}
+	for _, p := range paths {
+		mux.HandleFunc(p, refuse)
+		if !slices.Contains(allow, http.MethodHead) {
+			mux.HandleFunc(http.MethodHead+" "+p, refuse)
+		}
+	}
+}
+
 // startOver refuses a step whose state cannot be trusted (400) and offers a
 // fresh sign-in.
 func (is *Issuer) startOver(w http.ResponseWriter, r *http.Request, reason, title, msg, detail string) {
@@ -379,13 +406,17 @@ func (is *Issuer) startOver(w http.ResponseWriter, r *http.Request, reason, titl
 }
 
 func (is *Issuer) idpDown(w http.ResponseWriter, r *http.Request, err error, returnTo string) {
-	is.cfg.Logger.Warn("identity provider unavailable", "err", err)
-	Annotate(r, slog.String("result", "unavailable"), slog.String("reason", "idp_unavailable"))
+	reason, detail := idpUnavailableReason(err), "the identity provider could not be reached"
+	if reason == "idp_timeout" {
+		detail = "the identity provider did not answer in time"
+	}
+	is.cfg.Logger.Warn("identity provider unavailable", "reason", reason, "err", err)
+	Annotate(r, slog.String("result", "unavailable"), slog.String("reason", reason))
 	writeError(w, r, errorPage{
 		Status:   http.StatusServiceUnavailable,
 		Title:    "Sign-in is unavailable right now",
 		Message:  "The identity provider did not answer. Nothing was changed; try again in a moment.",
-		Reasons:  []pageReason{{Code: "idp_unavailable", Message: "the identity provider could not be reached"}},
+		Reasons:  []pageReason{{Code: reason, Message: detail}},
 		RetryURL: is.origin + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode(),
 		Role:     "issuer",
 	})
@@ -406,10 +437,8 @@ func (is *Issuer) idpCookies(r *http.Request) string {
 
 func (is *Issuer) landing(w http.ResponseWriter, r *http.Request) {
 	p := landingPage{Title: is.cfg.Chain.Name + " accounts", Service: "issuer", LoginURL: is.origin + chain.LoginPath}
-	if c, err := r.Cookie(is.cookie().Name); err == nil {
-		if cs, err := is.cfg.Sealer.OpenSession(is.cookie().Name, c.Value, is.cfg.Now()); err == nil {
-			p.SignedIn, p.Who, p.UserRole, p.Session, p.Until = true, firstNonEmpty(cs.Email, cs.Subject), cs.Role, cs.SessionID, cs.Expires.Format(time.RFC3339)
-		}
+	if cs, err := is.cfg.Sealer.OpenSessionCookie(r, is.cookie().Name, is.cfg.Now()); err == nil {
+		p.SignedIn, p.Who, p.UserRole, p.Session, p.Until = true, firstNonEmpty(cs.Email, cs.Subject), cs.Role, cs.SessionID, cs.Expires.Format(time.RFC3339)
 	}
 	writeLanding(w, p)
 }

@@ -63,6 +63,8 @@ func (is *Issuer) routeLogout(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET "+chain.LogoutPath, is.logoutStart)
 	mux.HandleFunc("GET "+chain.LogoutContinuePath, is.logoutContinue)
+	refuseOtherMethods(mux, []string{http.MethodGet}, chain.LogoutPath)
+	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodHead}, chain.LogoutContinuePath)
 }
 
 // logoutStart is GET /logout: checks post_logout_redirect before anything
@@ -75,10 +77,8 @@ func (is *Issuer) logoutStart(w http.ResponseWriter, r *http.Request) {
 	}
 	now := is.cfg.Now()
 	var sid, sub string
-	if c, err := r.Cookie(is.cookie().Name); err == nil {
-		if cs, err := is.cfg.Sealer.OpenSession(is.cookie().Name, c.Value, now); err == nil {
-			sid, sub = cs.SessionID, cs.Subject
-		}
+	if cs, err := is.cfg.Sealer.OpenSessionCookie(r, is.cookie().Name, now); err == nil {
+		sid, sub = cs.SessionID, cs.Subject
 	}
 	if sid == "" {
 		// No issuer cookie (another tab logged out, or it expired): the IdP
@@ -259,6 +259,7 @@ func (rc *Receiver) routeLogout(mux *http.ServeMux) error {
 	rc.logout = &receiverLogout{}
 	mux.HandleFunc("GET "+chain.LogoutPath, rc.logoutStart)
 	mux.HandleFunc("GET "+chain.FrontchannelLogoutPath, rc.logoutFrontchannel)
+	refuseOtherMethods(mux, []string{http.MethodGet}, chain.LogoutPath, chain.FrontchannelLogoutPath)
 	if !rc.self.Backchannel() {
 		return nil
 	}
@@ -272,6 +273,7 @@ func (rc *Receiver) routeLogout(mux *http.ServeMux) error {
 	}
 	rc.logout.verifier = v
 	mux.HandleFunc("POST "+chain.BackchannelLogoutPath, rc.backchannelLogout)
+	refuseOtherMethods(mux, []string{http.MethodPost}, chain.BackchannelLogoutPath)
 	return nil
 }
 
@@ -314,7 +316,6 @@ func (rc *Receiver) logoutFrontchannel(w http.ResponseWriter, r *http.Request) {
 func (rc *Receiver) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, 2*token.MaxSize)
-	raw := r.PostFormValue(chain.LogoutTokenParam)
 	fail := func(status int, code, desc string) {
 		Annotate(r, slog.String("result", "refused"), slog.String("reason", code))
 		rc.cfg.Metrics.BackchannelLogout(rc.self.Name, "refused")
@@ -322,6 +323,11 @@ func (rc *Receiver) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request", "error_description": desc})
 	}
+	if code, status := formError(r); code != "" { // receiver.go
+		fail(status, code, "the form body is too large or malformed")
+		return
+	}
+	raw := r.PostFormValue(chain.LogoutTokenParam)
 	if raw == "" {
 		fail(http.StatusBadRequest, "logout_token_missing", "no logout_token in the form body")
 		return

@@ -96,6 +96,7 @@ type exchange struct {
 	status      int
 	wroteHeader bool
 	hijacked    bool
+	routine     bool // see Routine
 
 	mu    sync.Mutex // guards attrs: a handler may annotate from a goroutine
 	attrs []slog.Attr
@@ -140,7 +141,7 @@ func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
 			x.serveError()
 		}
 	}
-	if !x.wroteHeader && !x.hijacked {
+	if !x.wroteHeader && !x.hijacked && (!x.routine || p != nil) {
 		x.applyDefaults() // nothing written: net/http sends 200 with this header map
 	}
 	status := x.status
@@ -153,8 +154,11 @@ func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
 	elapsed := ob.o.Now().Sub(start)
 
 	level := slog.LevelInfo
-	if status >= 500 || p != nil {
+	switch {
+	case status >= 500 || p != nil:
 		level = slog.LevelError
+	case x.routine && status < 400:
+		level = slog.LevelDebug
 	}
 	ctx := r.Context()
 	if ob.o.Logger.Enabled(ctx, level) {
@@ -227,6 +231,24 @@ func RequestID(ctx context.Context) string {
 	return ""
 }
 
+// Routine marks r as a request a machine makes many times a second and
+// reads itself: a forward-auth subrequest from nginx, Traefik or Caddy, a
+// health probe. When it succeeds (status below 400), its log line drops to
+// debug level, since the proxy or orchestrator that asked logs it already
+// and a second write per request costs a forward-auth check about 15 % of
+// its throughput (docs/PERFORMANCE.md); and Observe leaves out the
+// browser-only security headers (X-Frame-Options, Content-Security-Policy,
+// Referrer-Policy, X-Content-Type-Options): a successful forward-auth
+// answer has no body and never reaches a browser, the proxy copies only
+// the headers it is told to. A refusal keeps both, because Traefik and
+// Caddy pass a refusal's answer on to the browser. Routine does nothing
+// outside Observe.
+func Routine(r *http.Request) {
+	if x, ok := r.Context().Value(exchangeKey{}).(*exchange); ok {
+		x.routine = true
+	}
+}
+
 // baseKeys are the attributes Observe writes itself; Annotate ignores them
 // so a handler cannot, say, replace the path with a URL and its query.
 var baseKeys = map[string]bool{
@@ -276,20 +298,57 @@ func looksSecret(s string) bool {
 }
 
 // logPath is the path as logged: clipped, and with any segment that looks
-// like a secret redacted (a token belongs in a query or a form, but a
-// misconfigured client may put it in the path).
+// like a secret redacted. A token belongs in a query or a form and a
+// cookie value in a header, but a misconfigured client, or someone
+// probing, may put either in the path, and a 404's path is logged as sent.
 func logPath(p string) string {
 	p = clip(p, 256)
-	if !strings.Contains(p, "eyJ") && !strings.Contains(p, "ory_st_") {
+	if !strings.Contains(p, "eyJ") && !strings.Contains(p, "ory_st_") && !hasOpaqueRun(p) {
 		return p
 	}
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
-		if looksSecret(s) || strings.HasPrefix(s, "eyJ") {
+		if looksSecret(s) || strings.HasPrefix(s, "eyJ") || hasOpaqueRun(s) {
 			segs[i] = "[redacted]"
 		}
 	}
 	return strings.Join(segs, "/")
+}
+
+// minOpaqueRun is the shortest run of base64 or hex characters that
+// hasOpaqueRun takes for a secret: a sealed cookie half, a session token,
+// a CSRF token. Routes and file names are shorter or are words.
+const minOpaqueRun = 20
+
+// hasOpaqueRun reports whether s holds a run of at least minOpaqueRun
+// characters of the base64 alphabets ('-', '_', '+', '=' and '%' too) that
+// mixes digits and letters, or upper and lower case: what random bytes
+// look like once encoded, and what a path of words does not.
+func hasOpaqueRun(s string) bool {
+	n, digit, lower, upper := 0, false, false, false
+	for i := 0; i <= len(s); i++ {
+		var c byte
+		if i < len(s) {
+			c = s[i]
+		}
+		switch {
+		case '0' <= c && c <= '9':
+			digit = true
+		case 'a' <= c && c <= 'z':
+			lower = true
+		case 'A' <= c && c <= 'Z':
+			upper = true
+		case c == '-' || c == '_' || c == '+' || c == '=' || c == '%':
+		default:
+			if n >= minOpaqueRun && (digit && (lower || upper) || lower && upper) {
+				return true
+			}
+			n, digit, lower, upper = 0, false, false, false
+			continue
+		}
+		n++
+	}
+	return false
 }
 
 // redact replaces secrets found in free text (a panic message) word by word.
@@ -347,7 +406,9 @@ func (x *exchange) WriteHeader(code int) {
 	}
 	x.wroteHeader = true
 	x.status = code
-	x.applyDefaults()
+	if !x.routine || code >= 400 {
+		x.applyDefaults()
+	}
 	x.ResponseWriter.WriteHeader(code)
 }
 

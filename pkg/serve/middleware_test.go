@@ -144,6 +144,37 @@ func TestObserveLogsOneLinePerRequest(t *testing.T) {
 			level: "INFO",
 		},
 		{
+			name:   "a routine request that succeeds logs at debug level",
+			target: "/auth",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				serve.Routine(r)
+				w.WriteHeader(http.StatusOK)
+			},
+			want:  map[string]any{"path": "/auth", "status": 200.0},
+			level: "DEBUG",
+		},
+		{
+			name:   "a routine request that is refused still logs at info level",
+			target: "/auth",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				serve.Routine(r)
+				serve.Annotate(r, slog.String("result", "unauthorized"))
+				w.WriteHeader(http.StatusUnauthorized)
+			},
+			want:  map[string]any{"status": 401.0, "result": "unauthorized"},
+			level: "INFO",
+		},
+		{
+			name:   "a routine request that fails logs at error level",
+			target: "/auth",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				serve.Routine(r)
+				w.WriteHeader(http.StatusServiceUnavailable)
+			},
+			want:  map[string]any{"status": 503.0},
+			level: "ERROR",
+		},
+		{
 			name:   "a dependency failure logs at error level",
 			target: "/sso",
 			handler: func(w http.ResponseWriter, r *http.Request) {
@@ -195,7 +226,12 @@ func TestObserveNeverLogsSecrets(t *testing.T) {
 		cookieVal = "portal-cookie-value-7f3a9"
 		kratosTok = "ory_st_0123456789abcdefSECRET"
 	)
-	secrets := []string{tok, "eyJhbGciOiJIUzI1NiIs", cookieVal, kratosTok, "c2lnbmF0dXJlLXNlY3JldA", "Bearer"}
+	const (
+		sealedLike = "AuHj4ckGJGE2MGNkZjA3MC0xMmM2.Qm9LrA7hU0x9tWqf3rB2lKc8dZpYvN1sGhE4jXiMoTs"
+		hexToken   = "5f0c9a1e7b3d2c4a8e6f0b1d3c5a7e9f"
+	)
+	secrets := []string{tok, "eyJhbGciOiJIUzI1NiIs", cookieVal, kratosTok, "c2lnbmF0dXJlLXNlY3JldA", "Bearer",
+		"AuHj4ckGJGE2MGNkZjA3MC0xMmM2", "Qm9LrA7hU0x9tWqf3rB2lKc8dZpYvN1sGhE4jXiMoTs", hexToken}
 	handlers := []struct {
 		name    string
 		target  string
@@ -217,6 +253,16 @@ func TestObserveNeverLogsSecrets(t *testing.T) {
 		{
 			name:    "a token in the path",
 			target:  "/sso/" + tok,
+			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) },
+		},
+		{
+			name:    "a sealed cookie value in the path",
+			target:  "/" + sealedLike + "/x",
+			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) },
+		},
+		{
+			name:    "a hex CSRF token in the path",
+			target:  "/ui/" + hexToken,
 			handler: func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNotFound) },
 		},
 		{
@@ -254,6 +300,23 @@ func TestObserveNeverLogsSecrets(t *testing.T) {
 					t.Errorf("log output contains the query:\n%s", out)
 				}
 			})
+		}
+	}
+}
+
+// TestObserveLogsPlainPaths: redacting opaque path segments must leave the
+// paths an operator reads alone.
+func TestObserveLogsPlainPaths(t *testing.T) {
+	for _, p := range []string{
+		"/sso", "/auth", "/.well-known/jwks.json", "/static/app.4f3a2b1c.js",
+		"/self-service/login/browser", "/docs/getting-started-with-forward-auth",
+		"/users/1234/settings", "/v2/api/items",
+	} {
+		sink := newLogSink()
+		h := serve.Observe("portal", http.NotFoundHandler(), serve.ObserveOptions{Logger: sink.json()})
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, p, nil))
+		if lines := sink.lines(t); len(lines) != 1 || lines[0]["path"] != p {
+			t.Errorf("%s logged as %v", p, lines)
 		}
 	}
 }
@@ -381,6 +444,30 @@ func TestObserveSecurityHeaders(t *testing.T) {
 				w.Header()["X-Frame-Options"] = nil
 			},
 			want: map[string][]string{"X-Frame-Options": nil},
+		},
+		{
+			name: "a routine answer that succeeds goes to a proxy, not a browser: none",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				serve.Routine(r)
+				w.WriteHeader(http.StatusOK)
+			},
+			want: map[string][]string{
+				"X-Content-Type-Options": nil, "Referrer-Policy": nil, "X-Frame-Options": nil, "Content-Security-Policy": nil,
+			},
+		},
+		{
+			name:    "a routine answer that writes nothing: none",
+			handler: func(_ http.ResponseWriter, r *http.Request) { serve.Routine(r) },
+			want: map[string][]string{
+				"X-Content-Type-Options": nil, "Referrer-Policy": nil, "X-Frame-Options": nil, "Content-Security-Policy": nil,
+			},
+		},
+		{
+			name: "a routine answer that refuses may reach the browser (Traefik, Caddy): every default",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				serve.Routine(r)
+				w.WriteHeader(http.StatusUnauthorized)
+			},
 		},
 		{
 			name: "adding to the request id does not write into another header",

@@ -28,11 +28,7 @@ func (is *Issuer) currentSession(r *http.Request) (*Session, error) {
 	if is.oidc == nil {
 		return is.cfg.IdP.Whoami(r.Context(), is.idpCookies(r), "")
 	}
-	c, err := r.Cookie(is.cookie().Name)
-	if err != nil {
-		return nil, ErrNoSession
-	}
-	cs, err := is.cfg.Sealer.OpenSession(is.cookie().Name, c.Value, is.cfg.Now())
+	cs, err := is.cfg.Sealer.OpenSessionCookie(r, is.cookie().Name, is.cfg.Now())
 	if err != nil {
 		return nil, ErrNoSession
 	}

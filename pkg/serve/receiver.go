@@ -137,6 +137,8 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	// auth_request, Traefik forwardAuth) or with GET (Caddy forward_auth).
 	mux.HandleFunc("/auth", rc.auth)
 	mux.HandleFunc("GET /whoami", rc.whoami)
+	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodPost}, chain.SSOPath)
+	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodHead}, "/whoami")
 	if cfg.Upstream != nil {
 		mux.Handle("/", rc.upstreamHandler(cfg.Upstream, cfg.UpstreamTransport))
 	} else {
@@ -167,6 +169,10 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 	raw := r.URL.Query().Get(chain.TokenParam)
 	if r.Method == http.MethodPost {
 		r.Body = http.MaxBytesReader(w, r.Body, 2*token.MaxSize)
+		if code, status := formError(r); code != "" {
+			rc.refuse(w, r, status, code, "The sign-in form was too large or malformed, so this site did not sign you in.", nil)
+			return
+		}
 		raw = r.PostFormValue(chain.TokenParam)
 	}
 	if raw == "" {
@@ -207,7 +213,7 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 		rc.refuse(w, r, http.StatusUnauthorized, "idp_session_inactive", "Your session at the identity provider has ended (signed out, revoked or expired). Sign in again.", nil)
 		return
 	case err != nil:
-		rc.unavailable(w, r, "idp_unavailable", err)
+		rc.unavailable(w, r, idpUnavailableReason(err), err)
 		return
 	}
 	now := rc.cfg.Now()
@@ -252,6 +258,22 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
+// formError parses r's form and names what is wrong with it: a body over
+// its MaxBytesReader limit is 413 body_too_large (RFC 9110 §15.5.14), one
+// that does not parse is 400 form_invalid. Without it a hostile body reads
+// as a missing field.
+func formError(r *http.Request) (code string, status int) {
+	err := r.ParseForm()
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return "", 0
+	case errors.As(err, &tooBig):
+		return "body_too_large", http.StatusRequestEntityTooLarge
+	}
+	return "form_invalid", http.StatusBadRequest
+}
+
 func (rc *Receiver) refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string, reasons []pageReason) {
 	Annotate(r, slog.String("result", "refused"), slog.String("reason", code))
 	if rc.cfg.Metrics != nil {
@@ -283,6 +305,18 @@ func (rc *Receiver) unavailable(w http.ResponseWriter, r *http.Request, code str
 	})
 }
 
+// idpUnavailableReason is the reason code for an IdP that could not be
+// asked: idp_timeout when it did not answer in time (the client's timeout,
+// or the request's deadline), so an operator can tell a slow IdP from one
+// that is down or answering nonsense (idp_unavailable).
+func idpUnavailableReason(err error) string {
+	var timeout interface{ Timeout() bool }
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &timeout) && timeout.Timeout()) {
+		return "idp_timeout"
+	}
+	return "idp_unavailable"
+}
+
 // errNotSignedIn and friends are the outcomes of checking a request's
 // cookie; /auth maps them to 401 or 503.
 var (
@@ -293,12 +327,11 @@ var (
 // session returns the signed-in session of r: a valid cookie, a session not
 // revoked, and an IdP check no older than the recheck interval.
 func (rc *Receiver) session(r *http.Request) (*CookieSession, error) {
-	c, err := r.Cookie(rc.self.Cookie.Name)
-	if err != nil {
-		return nil, errNotSignedIn
-	}
 	now := rc.cfg.Now()
-	cs, err := rc.cfg.Sealer.OpenSession(rc.self.Cookie.Name, c.Value, now)
+	cs, err := rc.cfg.Sealer.OpenSessionCookie(r, rc.self.Cookie.Name, now)
+	if errors.Is(err, ErrCookieAmbiguous) {
+		return nil, fmt.Errorf("%w: %w", errNotSignedIn, err)
+	}
 	if err != nil {
 		return nil, errNotSignedIn
 	}
@@ -355,11 +388,8 @@ func (rc *Receiver) auth(w http.ResponseWriter, r *http.Request) {
 	cs, err := rc.session(r)
 	switch {
 	case err == nil:
-		h := w.Header()
-		setIdentityHeader(h, HeaderSubject, cs.Subject)
-		setIdentityHeader(h, HeaderSession, cs.SessionID)
-		setIdentityHeader(h, HeaderEmail, cs.Email)
-		setIdentityHeader(h, HeaderRole, cs.Role)
+		Routine(r)
+		setIdentityHeaders(w.Header(), cs)
 		w.WriteHeader(http.StatusOK)
 	case errors.Is(err, errNotSignedIn), errors.Is(err, errRevoked):
 		Annotate(r, slog.String("result", "unauthorized"), slog.String("reason", err.Error()))
@@ -368,18 +398,30 @@ func (rc *Receiver) auth(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusUnauthorized)
 	default:
-		rc.cfg.Logger.Warn("forward auth unavailable", "err", err)
-		Annotate(r, slog.String("result", "unavailable"))
+		reason := idpUnavailableReason(err)
+		if errors.Is(err, store.ErrUnavailable) {
+			reason = "store_unavailable"
+		}
+		rc.cfg.Logger.Warn("forward auth unavailable", "reason", reason, "err", err)
+		Annotate(r, slog.String("result", "unavailable"), slog.String("reason", reason))
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
 }
 
-// setIdentityHeader sets h[name] to v when v is a valid header value; an
-// identity attribute that could split or fold a header is left out.
-func setIdentityHeader(h http.Header, name, v string) {
-	if v != "" && httpguts.ValidHeaderFieldValue(v) {
-		h.Set(name, v)
+// setIdentityHeaders sets the X-Auth-* headers for cs. An identity
+// attribute that is empty, or could split or fold a header, is left out.
+// The four values share one backing array: a forward-auth answer is the
+// receiver's hottest path.
+func setIdentityHeaders(h http.Header, cs *CookieSession) {
+	vals := new([4]string)
+	for i, kv := range [...]struct{ name, v string }{
+		{HeaderSubject, cs.Subject}, {HeaderSession, cs.SessionID}, {HeaderEmail, cs.Email}, {HeaderRole, cs.Role},
+	} {
+		if kv.v != "" && httpguts.ValidHeaderFieldValue(kv.v) {
+			vals[i] = kv.v
+			h[kv.name] = vals[i : i+1 : i+1] // the names are canonical
+		}
 	}
 }
 

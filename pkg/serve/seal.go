@@ -8,8 +8,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,6 +25,18 @@ import (
 // replayed as another.
 type Sealer struct {
 	key []byte
+	// scratch holds *sealScratch: an HMAC state keyed with key and a
+	// buffer, reused because a forward-auth check opens a cookie per
+	// request, and a fresh hmac.New costs five allocations.
+	scratch sync.Pool
+}
+
+// sealScratch is what one Seal or Open works in: buf holds the MAC's
+// input, the purpose, a zero byte, then the payload.
+type sealScratch struct {
+	h   hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
 }
 
 // MinSealKey is the shortest sealing key accepted.
@@ -31,7 +47,11 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if len(key) < MinSealKey {
 		return nil, fmt.Errorf("sealing key is %d bytes; at least %d are needed", len(key), MinSealKey)
 	}
-	return &Sealer{key: append([]byte(nil), key...)}, nil
+	s := &Sealer{key: append([]byte(nil), key...)}
+	s.scratch.New = func() any {
+		return &sealScratch{h: hmac.New(sha256.New, s.key), buf: make([]byte, 0, 256)}
+	}
+	return s, nil
 }
 
 // DeriveKey derives a 32-byte key for one use from a chain secret with
@@ -75,30 +95,45 @@ func (s *Sealer) Open(purpose, value string, now time.Time, want int) ([]string,
 		return nil, time.Time{}, ErrSealInvalid
 	}
 	p, m, ok := strings.Cut(value, ".")
-	if !ok {
+	if !ok || b64.DecodedLen(len(m)) != sha256.Size {
 		return nil, time.Time{}, ErrSealInvalid
 	}
-	payload, err := b64.Strict().DecodeString(p)
+	var got [sha256.Size]byte
+	if n, err := b64.Strict().Decode(got[:], []byte(m)); err != nil || n != sha256.Size {
+		return nil, time.Time{}, ErrSealInvalid
+	}
+	sc := s.scratch.Get().(*sealScratch)
+	defer s.scratch.Put(sc)
+	msg := append(append(sc.buf[:0], purpose...), 0)
+	start := len(msg)
+	msg = slices.Grow(msg, b64.DecodedLen(len(p)))
+	n, err := b64.Strict().Decode(msg[start:start+b64.DecodedLen(len(p))], []byte(p))
 	if err != nil {
 		return nil, time.Time{}, ErrSealInvalid
 	}
-	mac, err := b64.Strict().DecodeString(m)
-	if err != nil || !hmac.Equal(mac, s.mac(purpose, payload)) {
+	msg = msg[:start+n]
+	if cap(msg) <= maxSealed+256 {
+		sc.buf = msg[:0] // keep a grown buffer, within reason
+	}
+	if !hmac.Equal(got[:], sc.mac(msg)) {
 		return nil, time.Time{}, ErrSealInvalid
 	}
-	exp, n := binary.Uvarint(payload)
-	if n <= 0 || exp > 1<<40 {
+	payload := msg[start:]
+	exp, k := binary.Uvarint(payload)
+	if k <= 0 || exp > 1<<40 {
 		return nil, time.Time{}, ErrSealInvalid
 	}
-	payload = payload[n:]
+	// One string holds every field; each field is a slice of it.
+	payload = payload[k:]
+	all := string(payload)
 	fields := make([]string, 0, want)
-	for len(payload) > 0 {
-		l, n := binary.Uvarint(payload)
-		if n <= 0 || l > uint64(len(payload)-n) {
+	for off := 0; off < len(payload); {
+		l, k := binary.Uvarint(payload[off:])
+		if k <= 0 || l > uint64(len(payload)-off-k) {
 			return nil, time.Time{}, ErrSealInvalid
 		}
-		fields = append(fields, string(payload[n:n+int(l)]))
-		payload = payload[n+int(l):]
+		fields = append(fields, all[off+k:off+k+int(l)])
+		off += k + int(l)
 	}
 	if len(fields) != want {
 		return nil, time.Time{}, ErrSealInvalid
@@ -111,11 +146,20 @@ func (s *Sealer) Open(purpose, value string, now time.Time, want int) ([]string,
 }
 
 func (s *Sealer) mac(purpose string, payload []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write([]byte(purpose))
-	m.Write([]byte{0})
-	m.Write(payload)
-	return m.Sum(nil)
+	sc := s.scratch.Get().(*sealScratch)
+	defer s.scratch.Put(sc)
+	msg := append(append(append(sc.buf[:0], purpose...), 0), payload...)
+	if cap(msg) <= maxSealed+256 {
+		sc.buf = msg[:0]
+	}
+	return append([]byte(nil), sc.mac(msg)...)
+}
+
+// mac returns the HMAC of msg in sc.sum, valid until sc's next use.
+func (sc *sealScratch) mac(msg []byte) []byte {
+	sc.h.Reset()
+	sc.h.Write(msg)
+	return sc.h.Sum(sc.sum[:0])
 }
 
 // CookieSession is what a role's own session cookie holds: which IdP
@@ -150,4 +194,41 @@ func (s *Sealer) OpenSession(name, value string, now time.Time) (*CookieSession,
 		AuthenticatedAt: time.Unix(auth, 0).UTC(),
 		Expires:         exp,
 	}, nil
+}
+
+// ErrCookieAmbiguous is a request carrying two valid session cookies of
+// one name for different sessions: one of them was set by another host
+// (cookie tossing from a sibling subdomain, RFC 6265 §8.6), and nothing in
+// a Cookie header tells which.
+var ErrCookieAmbiguous = errors.New("two session cookies of the same name for different sessions")
+
+// OpenSessionCookie opens the request's session cookie called name. A
+// browser sends every cookie whose domain and path match, so a request may
+// carry several of one name: one this role set and others a sibling
+// subdomain set for the parent domain. Copies that do not open (forged,
+// stale, another key's) are ignored, so a tossed cookie cannot sign the
+// user out; two that open to different sessions are ErrCookieAmbiguous, so
+// a tossed cookie cannot sign the user in as someone else either. No
+// cookie that opens is ErrSealInvalid (or ErrSealExpired, when one only
+// expired).
+func (s *Sealer) OpenSessionCookie(r *http.Request, name string, now time.Time) (*CookieSession, error) {
+	var found *CookieSession
+	err := ErrSealInvalid
+	for _, c := range r.CookiesNamed(name) {
+		cs, e := s.OpenSession(name, c.Value, now)
+		switch {
+		case e != nil:
+			if errors.Is(e, ErrSealExpired) && found == nil {
+				err = e
+			}
+		case found == nil:
+			found = cs
+		case cs.SessionID != found.SessionID || cs.Subject != found.Subject:
+			return nil, ErrCookieAmbiguous
+		}
+	}
+	if found == nil {
+		return nil, err
+	}
+	return found, nil
 }

@@ -99,10 +99,7 @@ func (rc *Receiver) upstreamHandler(target *url.URL, transport http.RoundTripper
 			stripIdentityHeaders(pr.Out.Header)
 			withoutCookie(pr.Out.Header, cookieName)
 			if cs, ok := pr.In.Context().Value(proxiedSessionKey{}).(*CookieSession); ok {
-				setIdentityHeader(pr.Out.Header, HeaderSubject, cs.Subject)
-				setIdentityHeader(pr.Out.Header, HeaderSession, cs.SessionID)
-				setIdentityHeader(pr.Out.Header, HeaderEmail, cs.Email)
-				setIdentityHeader(pr.Out.Header, HeaderRole, cs.Role)
+				setIdentityHeaders(pr.Out.Header, cs)
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
