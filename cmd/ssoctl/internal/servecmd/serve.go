@@ -203,9 +203,16 @@ func run(ctx context.Context, servers []*server, grace time.Duration, log *slog.
 		}
 		s.ln = ln
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	signalled, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ctx, cancel := context.WithCancel(ctx)
+	// Said once, when the signal comes: the listeners close now and the
+	// requests in flight have grace to finish. Not said on the way out of
+	// a run that ended otherwise (stopLog runs before stop).
+	stopLog := context.AfterFunc(signalled, func() {
+		log.Info("shutting down: no new connections; requests in flight may finish", "grace", grace.String())
+	})
+	defer stopLog()
+	ctx, cancel := context.WithCancel(signalled)
 	defer cancel()
 	errs := make(chan error, len(servers))
 	for _, s := range servers {
@@ -231,6 +238,9 @@ func run(ctx context.Context, servers []*server, grace time.Duration, log *slog.
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
+	}
+	if first == nil && signalled.Err() != nil {
+		log.Info("shut down: every request finished")
 	}
 	return first
 }
