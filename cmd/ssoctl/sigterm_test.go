@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,24 +30,6 @@ import (
 // sigtermSecret is the test chain's HS256 secret: the test mints the
 // handoffs the receiver process verifies.
 const sigtermSecret = "sigterm-test-secret-0123456789abcdef"
-
-// syncBuffer is a subprocess's stderr, read while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // heldKratos stands in for the Kratos admin API: it answers
 // GET /admin/sessions/{id} with an active session, but holds the first
@@ -158,7 +139,7 @@ store: {redis: {url_env: REDIS_URL}}
 	const grace = 10 * time.Second
 	cmd := exec.Command(ssoctl, "serve", "receiver", "-f", file, "--name", "portal", "--grace", grace.String())
 	cmd.Env = append(os.Environ(), "REDIS_URL="+rds.URL, "NO_COLOR=1")
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.WaitDelay = 2 * time.Second // after a kill, do not wait on the pipes for ever
 	if err := cmd.Start(); err != nil {

@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"text/template"
 	"time"
 
+	"github.com/ssoctl/ssoctl/internal/testenv"
 	"github.com/ssoctl/ssoctl/pkg/chain"
 	"github.com/ssoctl/ssoctl/pkg/serve"
 )
@@ -62,7 +62,7 @@ type runningChain struct {
 	// Logs are the roles' request logs (one line per request; never a
 	// token, a cookie value or a password). startChain prints them when
 	// the test fails.
-	Logs *syncBuffer
+	Logs *testenv.Buffer
 }
 
 // startChain renders tmpl, a chain file as a text/template, writes it and
@@ -117,7 +117,7 @@ func startChain(t *testing.T, tmpl string, data any) *runningChain {
 		t.Fatalf("chain file:\n%s\n%v", doc.Bytes(), err)
 	}
 
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() && logs.String() != "" {
 			t.Logf("the roles' request logs:\n%s", logs.String())
@@ -204,22 +204,4 @@ func hostPort(raw string) string {
 		return raw
 	}
 	return strings.ToLower(u.Host)
-}
-
-// syncBuffer is a bytes.Buffer the roles' goroutines can log into.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ssoctl/ssoctl/internal/browsertest"
+	"github.com/ssoctl/ssoctl/internal/testenv"
 	"github.com/ssoctl/ssoctl/pkg/chain"
 	"github.com/ssoctl/ssoctl/pkg/serve"
 	"github.com/ssoctl/ssoctl/pkg/serve/store"
@@ -84,7 +85,7 @@ type hostileChain struct {
 	t         *testing.T
 	net       *browsertest.Net
 	clock     *clock
-	logs      *lockedBuffer
+	logs      *testenv.Buffer
 	key       *token.Key
 	kid       string
 	idp       *countingIdP
@@ -105,7 +106,7 @@ func startHostileChain(t *testing.T) *hostileChain {
 		t.Fatal(err)
 	}
 	h := &hostileChain{
-		t: t, net: browsertest.NewNet(), clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, logs: &lockedBuffer{},
+		t: t, net: browsertest.NewNet(), clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, logs: &testenv.Buffer{},
 		receivers: map[string]http.Handler{}, sealers: map[string]*serve.Sealer{},
 		replay: map[string]*countingReplay{}, revoked: map[string]*countingRevocations{}, cookies: map[string]*http.Cookie{},
 	}

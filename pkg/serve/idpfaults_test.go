@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ssoctl/ssoctl/internal/browsertest"
+	"github.com/ssoctl/ssoctl/internal/testenv"
 	"github.com/ssoctl/ssoctl/pkg/chain"
 	"github.com/ssoctl/ssoctl/pkg/serve"
 )
@@ -127,7 +128,7 @@ func (f *faultyIdP) wrap(h http.Handler) http.Handler {
 type faultyIdPChain struct {
 	*runningChain
 	idpFault *faultyIdP
-	log      *lockedBuffer
+	log      *testenv.Buffer
 }
 
 func startFaultyIdPChain(t *testing.T) *faultyIdPChain {
@@ -137,7 +138,7 @@ func startFaultyIdPChain(t *testing.T) *faultyIdPChain {
 		t.Fatal(err)
 	}
 	rc := &runningChain{t: t, net: browsertest.NewNet(), clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, chain: c}
-	fc := &faultyIdPChain{runningChain: rc, idpFault: newFaultyIdP(), log: &lockedBuffer{}}
+	fc := &faultyIdPChain{runningChain: rc, idpFault: newFaultyIdP(), log: &testenv.Buffer{}}
 	if rc.idp, err = serve.NewDevIdPFromChain(c, serve.Env{HTTPClient: rc.net.Client(), Now: rc.clock.Now}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package serve_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,11 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ssoctl/ssoctl/internal/browsertest"
+	"github.com/ssoctl/ssoctl/internal/testenv"
 	"github.com/ssoctl/ssoctl/pkg/chain"
 	"github.com/ssoctl/ssoctl/pkg/serve"
 )
@@ -51,32 +50,14 @@ apps:
   - {name: blog, key: blog-app, secret: "` + blogSecret + `", permissions: [blog:read, blog:comment]}
 `
 
-// lockedBuffer is a log sink the roles write to from their goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startLoggedChain is startChain with the roles' logs kept.
-func startLoggedChain(t *testing.T, yaml string) (*runningChain, *lockedBuffer) {
+func startLoggedChain(t *testing.T, yaml string) (*runningChain, *testenv.Buffer) {
 	t.Helper()
 	c, err := chain.Parse("chain.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	rc := &runningChain{t: t, net: browsertest.NewNet(), clock: &clock{now: time.Now().UTC().Truncate(time.Second)}, chain: c}
 	env := serve.Env{HTTPClient: rc.net.Client(), Now: rc.clock.Now, Logger: slog.New(slog.NewJSONHandler(logs, nil))}
 	idp, err := serve.NewDevIdPFromChain(c, env)

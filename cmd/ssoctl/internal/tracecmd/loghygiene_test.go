@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/ssoctl/ssoctl/internal/kratostest"
+	"github.com/ssoctl/ssoctl/internal/testenv"
 	"github.com/ssoctl/ssoctl/pkg/chain"
 	"github.com/ssoctl/ssoctl/pkg/sandbox"
 	"github.com/ssoctl/ssoctl/pkg/serve"
@@ -225,7 +226,7 @@ type hygiene struct {
 	file  string
 	chain *chain.Chain
 	sb    *sandbox.Sandbox
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 	wire  *wire
 	// direct: no proxies; the browser's transport records (Kratos, whose
 	// ports are its own).
@@ -270,7 +271,7 @@ func startHygiene(t *testing.T, example string, edit func(string) string) *hygie
 // level, with c's own secrets already on h.wire.
 func newHygiene(t *testing.T, c *chain.Chain, file string) *hygiene {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -823,24 +824,6 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp.Body = io.NopCloser(bytes.NewReader(rb))
 	r.wire.response(resp, rb)
 	return resp, err
-}
-
-// syncBuffer is a bytes.Buffer the roles log into from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func tamperValue(v string) string {
