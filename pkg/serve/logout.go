@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,6 +52,9 @@ const (
 type issuerLogout struct {
 	client  *http.Client
 	backoff time.Duration
+	// deliveries counts the back-channel deliveries under way, so a
+	// shutdown can let them finish (Issuer.DrainLogouts).
+	deliveries sync.WaitGroup
 }
 
 func (is *Issuer) routeLogout(mux *http.ServeMux) {
@@ -173,7 +177,29 @@ func (is *Issuer) notifyReceivers(sid, sub string) {
 		if !rcv.Backchannel() {
 			continue
 		}
-		go is.deliverLogout(rcv, sid, sub)
+		is.logout.deliveries.Go(func() { is.deliverLogout(rcv, sid, sub) })
+	}
+}
+
+// DrainLogouts waits until every back-channel logout delivery under way
+// has ended (delivered, refused or given up), or ctx is done. A process
+// that stops right after its listeners close would otherwise drop the
+// deliveries a last /logout started, and those receivers would keep the
+// session until their IdP re-check.
+func (is *Issuer) DrainLogouts(ctx context.Context) error {
+	if is == nil || is.logout == nil {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		is.logout.deliveries.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

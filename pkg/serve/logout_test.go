@@ -1,6 +1,8 @@
 package serve_test
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -22,6 +24,9 @@ import (
 type logoutChain struct {
 	*runningChain
 	portalBackchannelDown atomic.Bool
+	// portalBackchannelHold, when set, holds portal's back-channel
+	// requests until it is closed.
+	portalBackchannelHold atomic.Pointer[chan struct{}]
 }
 
 func startLogoutChain(t *testing.T, yaml string) *logoutChain {
@@ -47,6 +52,9 @@ func startLogoutChain(t *testing.T, yaml string) *logoutChain {
 	portal := rc.roles.Receivers["portal"]
 	rc.net.Serve(t, issuerURL, rc.roles.Issuer)
 	rc.net.Serve(t, portalURL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hold := lc.portalBackchannelHold.Load(); hold != nil && r.URL.Path == chain.BackchannelLogoutPath {
+			<-*hold
+		}
 		if lc.portalBackchannelDown.Load() && r.URL.Path == chain.BackchannelLogoutPath {
 			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 			return
@@ -160,6 +168,38 @@ func metricValue(t *testing.T, b *browsertest.Browser, origin, series string) st
 	return ""
 }
 
+// TestLogoutDrainWaitsForDeliveries: a shutdown right after a /logout
+// lets the back-channel deliveries it started finish (Roles.Drain), within
+// its deadline, so a receiver in another process still hears of it.
+func TestLogoutDrainWaitsForDeliveries(t *testing.T) {
+	lc := startLogoutChain(t, localChain)
+	hold := make(chan struct{})
+	lc.portalBackchannelHold.Store(&hold)
+	b := lc.alice()
+	b.Visit(loginURL(dashboardURL + "/"))
+	if p := b.Visit(logoutURL("")); p.URL != issuerURL+"/" {
+		t.Fatalf("logout ended at %s", p.URL)
+	}
+	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := lc.roles.Drain(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Drain with portal's delivery held = %v, want the deadline", err)
+	}
+	close(hold)
+	ctx, cancel2 := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel2()
+	if err := lc.roles.Drain(ctx); err != nil {
+		t.Fatalf("Drain once portal answers = %v", err)
+	}
+	// Drain returned: every delivery has ended, so the count is final.
+	for _, rcv := range []string{"portal", "dashboard"} {
+		series := `ssoctl_backchannel_logouts_total{receiver="` + rcv + `",result="delivered"}`
+		if got := metricValue(t, b, issuerURL, series); got != "1" {
+			t.Errorf("%s = %q right after Drain, want 1", series, got)
+		}
+	}
+}
+
 func TestLogoutBackchannelDownIsRetriedReportedAndFrontchannelStillClears(t *testing.T) {
 	lc := startLogoutChain(t, localChain)
 	lc.portalBackchannelDown.Store(true)
@@ -174,9 +214,10 @@ func TestLogoutBackchannelDownIsRetriedReportedAndFrontchannelStillClears(t *tes
 		t.Error("the front-channel did not clear portal's cookie")
 	}
 	failed := `ssoctl_backchannel_logouts_total{receiver="portal",result="failed"}`
-	deadline := time.Now().Add(5 * time.Second)
-	for metricValue(t, b, issuerURL, failed) != "1" && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := lc.roles.Drain(ctx); err != nil {
+		t.Fatalf("the deliveries did not end: %v", err)
 	}
 	if got := metricValue(t, b, issuerURL, failed); got != "1" {
 		t.Fatalf("%s = %q, want 1", failed, got)

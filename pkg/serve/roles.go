@@ -192,9 +192,18 @@ type Roles struct {
 	IdP       IdentityProvider
 	Keys      *Keys
 
+	issuer  *Issuer            // nil unless this process runs the issuer
 	stop    context.CancelFunc // ends the receivers' revocation subscriptions
 	follows sync.WaitGroup     // followRevocations' retries
 	closers []func() error     // the receivers' Redis connection pools
+}
+
+// Drain waits until the work the roles started for requests and still run
+// after answering has ended, or ctx is done: the back-channel logout
+// deliveries a /logout started. Call it after the servers have stopped
+// taking requests, before Close.
+func (roles *Roles) Drain(ctx context.Context) error {
+	return roles.issuer.DrainLogouts(ctx)
 }
 
 // Close stops what the roles run in the background (each receiver's
@@ -289,6 +298,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 		if err != nil {
 			return nil, err
 		}
+		roles.issuer = is
 		roles.Issuer = mountRole("issuer", is, ready, metrics, env)
 	}
 	for _, r := range c.Receivers {

@@ -73,7 +73,7 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 	if err != nil {
 		return cmdutil.UsageError("", "%v", err)
 	}
-	defer roles.Close() // Redis subscriptions and pools, after the servers stop
+	defer closeRoles(roles, opts.Grace, log) // after the servers stop
 	if roles.Issuer != nil {
 		servers = append(servers, &server{role: "issuer", url: ch.Issuer.URL, listen: ch.Issuer.Listen, h: roles.Issuer})
 	}

@@ -107,7 +107,7 @@ func roleRun(ctx context.Context, opts *RoleOptions) error {
 		if err != nil {
 			return cmdutil.UsageError("", "%v", err)
 		}
-		defer roles.Close()
+		defer closeRoles(roles, opts.Grace, log)
 		if roles.Issuer == nil {
 			return cmdutil.UsageError("set token.key_file to the issuer's private key", "the chain gives no signing key, so this process cannot mint")
 		}
@@ -134,7 +134,7 @@ func roleRun(ctx context.Context, opts *RoleOptions) error {
 		if err != nil {
 			return cmdutil.UsageError("", "%v", err)
 		}
-		defer roles.Close()
+		defer closeRoles(roles, opts.Grace, log)
 		servers = append(servers, &server{role: r.Name, url: r.URL, listen: r.Listen, h: roles.Receivers[r.Name]})
 	}
 	for _, s := range servers {

@@ -244,3 +244,18 @@ func run(ctx context.Context, servers []*server, grace time.Duration, log *slog.
 	}
 	return first
 }
+
+// closeRoles runs once the servers have stopped: it lets the deliveries a
+// last /logout started reach the receivers' back-channel (within grace,
+// measured from here), then stops the roles' background work and closes
+// their Redis pools.
+func closeRoles(roles *serve.Roles, grace time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := roles.Drain(ctx); err != nil {
+		log.Warn("back-channel logout deliveries still under way at exit; those receivers keep the session until their IdP re-check", "grace", grace.String())
+	}
+	if err := roles.Close(); err != nil {
+		log.Warn("closing the stores", "err", err)
+	}
+}
