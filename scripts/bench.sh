@@ -90,20 +90,9 @@ if [ "$ANCHORS" = 1 ]; then
 		up "$u" || die "a role did not come up on $u (logs: $OUT/*.log)"
 	done
 
-	# The login walk of examples/local/curl-walk.sh, with its jar kept.
+	# Log in as examples/local/curl-walk.sh does, keeping its cookie jar.
 	jar="$OUT/cookies.txt"
-	resolve=()
-	for hp in auth.company.localhost:4433 accounts.company.localhost:8080 \
-		portal.company2.localhost:8081 dashboard.company3.localhost:8082; do
-		resolve+=(--resolve "$hp:127.0.0.1")
-	done
-	c() { curl -sS "${resolve[@]}" -c "$jar" -b "$jar" "$@"; }
-	c -L -o "$OUT/login.html" 'http://accounts.company.localhost:8080/login?return_to=http://portal.company2.localhost:8081/'
-	field() { sed -n "s/.*name=\"$1\" value=\"\\([^\"]*\\)\".*/\\1/p" "$OUT/login.html" | sed 's/&amp;/\&/g'; }
-	c -L -o /dev/null -w '[bench] login walk landed on %{url_effective} (HTTP %{http_code})\n' \
-		--data-urlencode "csrf_token=$(field csrf_token)" --data-urlencode "return_to=$(field return_to)" \
-		--data-urlencode email=alice@example.com --data-urlencode password=wonderland \
-		http://auth.company.localhost:4433/self-service/login >&2
+	CURL_WALK_JAR="$jar" "$ROOT/examples/local/curl-walk.sh" | sed 's/^/[bench] /' >&2
 	value="$(awk '$6 == "portal_session" {print $7}' "$jar")"
 	[ -n "$value" ] || die "the login walk left no portal_session cookie (jar: $jar)"
 	cookie="portal_session=$value"

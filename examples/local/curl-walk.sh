@@ -6,9 +6,16 @@
 #
 # --resolve maps the chain's *.localhost names to this machine (browsers do
 # that by themselves); the cookie jar keeps each domain's cookies apart.
+# CURL_WALK_JAR=FILE keeps the jar there afterwards (scripts/bench.sh takes
+# the signed-in portal_session cookie from it).
 set -euo pipefail
-jar="$(mktemp)"
-trap 'rm -f "$jar" "$jar.html"' EXIT
+jar="${CURL_WALK_JAR:-}"
+if [ -z "$jar" ]; then
+	jar="$(mktemp)"
+	trap 'rm -f "$jar" "$jar.html"' EXIT
+else
+	trap 'rm -f "$jar.html"' EXIT
+fi
 resolve=()
 for hp in auth.company.localhost:4433 accounts.company.localhost:8080 \
 	portal.company2.localhost:8081 dashboard.company3.localhost:8082; do

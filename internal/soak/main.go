@@ -379,6 +379,17 @@ type kindCount struct {
 	codes               map[int]int64
 }
 
+// kind returns the counts of requests of kind, new ones at first; s.mu
+// must be held.
+func (s *soaker) kind(kind string) *kindCount {
+	k := s.kinds[kind]
+	if k == nil {
+		k = &kindCount{codes: map[int]int64{}}
+		s.kinds[kind] = k
+	}
+	return k
+}
+
 func newSoaker(c *chainFile, workers int) *soaker {
 	d := &chain.Dialer{Map: c.dialMap, Strict: true}
 	tr := &http.Transport{
@@ -514,11 +525,7 @@ func (s *soaker) do(ctx context.Context, kind string, want class, req *http.Requ
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.kinds[kind]
-	if k == nil {
-		k = &kindCount{codes: map[int]int64{}}
-		s.kinds[kind] = k
-	}
+	k := s.kind(kind)
 	k.n++
 	if err != nil {
 		k.errs++
@@ -625,11 +632,7 @@ func (b *browser) follow(ctx context.Context, kind string, req *http.Request) (*
 func (s *soaker) fail(kind, format string, args ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := s.kinds[kind]
-	if k == nil {
-		k = &kindCount{codes: map[int]int64{}}
-		s.kinds[kind] = k
-	}
+	k := s.kind(kind)
 	k.unexpected++
 	s.nUnexp.Add(1)
 	s.note(kind + ": " + fmt.Sprintf(format, args...))

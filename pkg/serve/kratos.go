@@ -237,15 +237,18 @@ func (k *Kratos) Session(ctx context.Context, id string) (*Session, error) {
 // authentication methods, the identity's schema and addresses, is skipped
 // without being decoded.
 type kratosSessionDoc struct {
-	ID              string     `json:"id"`
-	Active          *bool      `json:"active"`
-	AuthenticatedAt *time.Time `json:"authenticated_at"`
-	ExpiresAt       *time.Time `json:"expires_at"`
-	Identity        *struct {
-		ID             string         `json:"id"`
-		Traits         any            `json:"traits"`
-		MetadataPublic map[string]any `json:"metadata_public"`
-	} `json:"identity"`
+	ID              string             `json:"id"`
+	Active          *bool              `json:"active"`
+	AuthenticatedAt *time.Time         `json:"authenticated_at"`
+	ExpiresAt       *time.Time         `json:"expires_at"`
+	Identity        *kratosIdentityDoc `json:"identity"`
+}
+
+// kratosIdentityDoc is the part of a session's identity the chain reads.
+type kratosIdentityDoc struct {
+	ID             string         `json:"id"`
+	Traits         any            `json:"traits"`
+	MetadataPublic map[string]any `json:"metadata_public"`
 }
 
 // kratosDoc narrows a session client-go decoded (whoami) to the same
@@ -256,11 +259,7 @@ func kratosDoc(s *client.Session) kratosSessionDoc {
 	}
 	d := kratosSessionDoc{ID: s.Id, Active: s.Active, AuthenticatedAt: s.AuthenticatedAt, ExpiresAt: s.ExpiresAt}
 	if id := s.Identity; id != nil {
-		d.Identity = &struct {
-			ID             string         `json:"id"`
-			Traits         any            `json:"traits"`
-			MetadataPublic map[string]any `json:"metadata_public"`
-		}{id.Id, id.Traits, id.MetadataPublic}
+		d.Identity = &kratosIdentityDoc{ID: id.Id, Traits: id.Traits, MetadataPublic: id.MetadataPublic}
 	}
 	return d
 }

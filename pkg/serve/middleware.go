@@ -141,8 +141,8 @@ func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
 			x.serveError()
 		}
 	}
-	if !x.wroteHeader && !x.hijacked && (!x.routine || p != nil) {
-		x.applyDefaults() // nothing written: net/http sends 200 with this header map
+	if !x.wroteHeader && !x.hijacked {
+		x.applyDefaults(http.StatusOK) // nothing written: net/http sends 200 with this header map
 	}
 	status := x.status
 	if status == 0 {
@@ -373,8 +373,12 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// applyDefaults adds each security header the handler has not set.
-func (x *exchange) applyDefaults() {
+// applyDefaults adds each security header the handler has not set to a
+// response with status code, unless it is a Routine request's success.
+func (x *exchange) applyDefaults(code int) {
+	if x.routine && code < 400 {
+		return
+	}
 	h := x.ResponseWriter.Header()
 	for i, d := range securityHeaders {
 		if _, set := h[d.key]; !set {
@@ -406,9 +410,7 @@ func (x *exchange) WriteHeader(code int) {
 	}
 	x.wroteHeader = true
 	x.status = code
-	if !x.routine || code >= 400 {
-		x.applyDefaults()
-	}
+	x.applyDefaults(code)
 	x.ResponseWriter.WriteHeader(code)
 }
 

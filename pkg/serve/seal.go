@@ -104,17 +104,13 @@ func (s *Sealer) Open(purpose, value string, now time.Time, want int) ([]string,
 	}
 	sc := s.scratch.Get().(*sealScratch)
 	defer s.scratch.Put(sc)
-	msg := append(append(sc.buf[:0], purpose...), 0)
+	msg := sc.message(purpose, b64.DecodedLen(len(p)))
 	start := len(msg)
-	msg = slices.Grow(msg, b64.DecodedLen(len(p)))
 	n, err := b64.Strict().Decode(msg[start:start+b64.DecodedLen(len(p))], []byte(p))
 	if err != nil {
 		return nil, time.Time{}, ErrSealInvalid
 	}
 	msg = msg[:start+n]
-	if cap(msg) <= maxSealed+256 {
-		sc.buf = msg[:0] // keep a grown buffer, within reason
-	}
 	if !hmac.Equal(got[:], sc.mac(msg)) {
 		return nil, time.Time{}, ErrSealInvalid
 	}
@@ -148,11 +144,18 @@ func (s *Sealer) Open(purpose, value string, now time.Time, want int) ([]string,
 func (s *Sealer) mac(purpose string, payload []byte) []byte {
 	sc := s.scratch.Get().(*sealScratch)
 	defer s.scratch.Put(sc)
-	msg := append(append(append(sc.buf[:0], purpose...), 0), payload...)
+	return append([]byte(nil), sc.mac(append(sc.message(purpose, len(payload)), payload...))...)
+}
+
+// message starts the MAC's input in sc's buffer: purpose and a zero byte,
+// with room for n more bytes. A buffer grown for a large value is kept,
+// within reason, for the next use.
+func (sc *sealScratch) message(purpose string, n int) []byte {
+	msg := slices.Grow(append(append(sc.buf[:0], purpose...), 0), n)
 	if cap(msg) <= maxSealed+256 {
 		sc.buf = msg[:0]
 	}
-	return append([]byte(nil), sc.mac(msg)...)
+	return msg
 }
 
 // mac returns the HMAC of msg in sc.sum, valid until sc's next use.

@@ -133,7 +133,13 @@ func (r *Redis) Under(sub string) *Redis {
 func (r *Redis) Close() error { return r.client.Close() }
 
 // Replay returns the replay store, keys "<prefix>jti:<jti>".
-func (r *Redis) Replay() *RedisReplay { return &RedisReplay{r: r} }
+func (r *Redis) Replay() *RedisReplay {
+	// One id per instance is enough: once it has written an epoch, it has
+	// seen one, so a later epoch it writes is a reset, not a first start.
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	return &RedisReplay{r: r, id: base64.RawURLEncoding.EncodeToString(id[:])}
+}
 
 // Revocations returns the revocation store, keys "<prefix>revoked:<session
 // id>", each revocation also published on "<prefix>revocations".
@@ -176,6 +182,7 @@ func unavailable(err error) error {
 // readiness check.
 type RedisReplay struct {
 	r    *Redis
+	id   string // the epoch id this instance writes when it finds none
 	mu   sync.Mutex
 	seen string // the id of the epoch this instance last saw; "" none yet
 }
@@ -191,7 +198,7 @@ var ErrRecordsLost = fmt.Errorf("%w: the replay records were lost (Redis restart
 //	KEYS[1] the jti's key, KEYS[2] the epoch key
 //	ARGV[1] time to live in ms (0: only look; -1: only the epoch)
 //	ARGV[2] now, unix ms; ARGV[3] the token's earliest issue time, unix ms
-//	ARGV[4] the epoch id this instance saw ("" none); ARGV[5] a new id
+//	ARGV[4] the epoch id this instance saw ("" none); ARGV[5] its own id
 //
 // It answers {result, epoch}: result 1 fresh, 0 used, -1 issued before a
 // reset, 2 epoch only; epoch is "<id> <created ms> fresh|reset".
@@ -277,10 +284,8 @@ func (s *RedisReplay) run(ctx context.Context, key string, ttl int64, issued tim
 	if issued.IsZero() {
 		issuedMS = math.MinInt64 // Refresh: no token
 	}
-	var id [12]byte
-	_, _ = rand.Read(id[:])
 	out, err := replayScript.Run(ctx, s.r.client, []string{key, s.r.prefix + "epoch"},
-		ttl, s.r.now().UnixMilli(), issuedMS, seen, base64.RawURLEncoding.EncodeToString(id[:])).Slice()
+		ttl, s.r.now().UnixMilli(), issuedMS, seen, s.id).Slice()
 	if err != nil {
 		return 0, unavailable(err)
 	}
