@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -153,14 +154,18 @@ func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
 	}
 	elapsed := ob.o.Now().Sub(start)
 
+	ctx := r.Context()
+	// A client that hung up first (net/http cancels the request's context)
+	// turns an IdP call in flight into a 503: that is not the operator's
+	// error to chase.
+	clientGone := errors.Is(ctx.Err(), context.Canceled)
 	level := slog.LevelInfo
 	switch {
-	case status >= 500 || p != nil:
+	case p != nil, status >= 500 && !clientGone:
 		level = slog.LevelError
 	case x.routine && status < 400:
 		level = slog.LevelDebug
 	}
-	ctx := r.Context()
 	if ob.o.Logger.Enabled(ctx, level) {
 		var line [16]slog.Attr
 		attrs := append(line[:0],
@@ -171,6 +176,9 @@ func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
 			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
 			slog.String("request_id", x.id),
 		)
+		if clientGone {
+			attrs = append(attrs, slog.Bool("client_gone", true))
+		}
 		x.mu.Lock()
 		attrs = append(attrs, x.attrs...)
 		x.mu.Unlock()
@@ -253,7 +261,7 @@ func Routine(r *http.Request) {
 // so a handler cannot, say, replace the path with a URL and its query.
 var baseKeys = map[string]bool{
 	"role": true, "method": true, "path": true, "status": true,
-	"latency_ms": true, "request_id": true, "panic": true, "stack": true,
+	"latency_ms": true, "request_id": true, "panic": true, "stack": true, "client_gone": true,
 }
 
 // Annotate adds attributes to the request's log line, such as chn, aud,

@@ -3,6 +3,7 @@ package serve_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log"
@@ -301,6 +302,39 @@ func TestObserveNeverLogsSecrets(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestObserveClientGone: a request whose client hung up before the answer
+// (its context canceled) and failed for it is logged at info level and
+// marked client_gone, not as an error; the same failure with the client
+// still there is an error.
+func TestObserveClientGone(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		gone      bool
+		wantLevel string
+	}{{"client gone", true, "INFO"}, {"client still there", false, "ERROR"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := newLogSink()
+			h := serve.Observe("issuer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Error(w, "identity provider unavailable", http.StatusServiceUnavailable)
+			}), serve.ObserveOptions{Logger: sink.json()})
+			ctx, cancel := context.WithCancel(t.Context())
+			if tt.gone {
+				cancel()
+			} else {
+				defer cancel()
+			}
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/callback", nil).WithContext(ctx))
+			lines := sink.lines(t)
+			if len(lines) != 1 || lines[0]["level"] != tt.wantLevel || lines[0]["status"] != 503.0 {
+				t.Fatalf("logged %v, want one %s line with status 503", lines, tt.wantLevel)
+			}
+			if got, want := lines[0]["client_gone"], map[bool]any{true: true, false: nil}[tt.gone]; got != want {
+				t.Errorf("client_gone = %v, want %v", got, want)
+			}
+		})
 	}
 }
 
