@@ -180,6 +180,19 @@ func TestChainLoginOnceSignsInEverywhere(t *testing.T) {
 			t.Errorf("%s /auth = %v, %v; want 200", method, resp, err)
 		}
 	}
+	// ServeHTTP answers /auth before its mux; the paths beside it still
+	// go through the mux, and the metrics name the route as the mux would.
+	for target, want := range map[string]int{
+		"/auth?rd=%2Fx": http.StatusOK, "/auth/": http.StatusNotFound, "/authx": http.StatusNotFound,
+	} {
+		if resp, _ := b.Get(portalURL + target); resp.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", target, resp.StatusCode, want)
+		}
+	}
+	_, body := b.Get(portalURL + "/metrics")
+	if !strings.Contains(body, `ssoctl_http_requests_total{code="200",role="portal",route="/auth"} 5`) {
+		t.Errorf("metrics do not count the five /auth answers:\n%s", body)
+	}
 	stranger := browsertest.New(t, rc.net)
 	if got := authStatus(stranger, portalURL); got != http.StatusUnauthorized {
 		t.Errorf("/auth without a cookie = %d, want 401", got)

@@ -88,20 +88,21 @@ type observer struct {
 // exchangeKey finds a request's exchange in its context.
 type exchangeKey struct{}
 
-// exchange is one request's state and its wrapped ResponseWriter, in one
-// allocation: the id, the status, the attributes the handler adds, and
-// backing storage for the header values Observe sets.
+// exchange is one request's state, its wrapped ResponseWriter and its
+// context, in one allocation: the id, the status, the attributes the
+// handler adds, and backing storage for the header values Observe sets.
+// As a context.Context it is the request's own context plus exchangeKey.
 type exchange struct {
 	http.ResponseWriter
+	parent      context.Context
 	id          string
 	status      int
 	wroteHeader bool
 	hijacked    bool
 	routine     bool // see Routine
 
-	mu    sync.Mutex // guards attrs: a handler may annotate from a goroutine
-	attrs []slog.Attr
-	buf   [4]slog.Attr // room for the usual chn, aud, result, reason
+	mu    sync.Mutex  // guards attrs: a handler may annotate from a goroutine
+	attrs []slog.Attr // allocated by the first Annotate: most requests have none
 
 	// hv backs the header values Observe sets: [0] the request id, then
 	// one per security header. Each is handed out as its own
@@ -112,12 +113,11 @@ type exchange struct {
 
 func (ob *observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := ob.o.Now()
-	x := &exchange{ResponseWriter: w}
-	x.attrs = x.buf[:0]
+	x := &exchange{ResponseWriter: w, parent: r.Context()}
 	x.id = ob.requestID(r)
 	x.hv[0] = x.id
 	w.Header()[HeaderRequestID] = x.hv[0:1:1]
-	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+	r = r.WithContext(x)
 	defer ob.finish(x, r, start)
 	ob.next.ServeHTTP(x, r)
 }
@@ -276,6 +276,9 @@ func Annotate(r *http.Request, attrs ...slog.Attr) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.attrs == nil {
+		x.attrs = make([]slog.Attr, 0, 4) // room for the usual chn, aud, result, reason
+	}
 next:
 	for _, a := range attrs {
 		if baseKeys[a.Key] {
@@ -456,3 +459,14 @@ func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap lets http.ResponseController reach the writer's other methods
 // (deadlines, full duplex).
 func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
+
+func (x *exchange) Deadline() (time.Time, bool) { return x.parent.Deadline() }
+func (x *exchange) Done() <-chan struct{}       { return x.parent.Done() }
+func (x *exchange) Err() error                  { return x.parent.Err() }
+
+func (x *exchange) Value(key any) any {
+	if key == (exchangeKey{}) {
+		return x
+	}
+	return x.parent.Value(key)
+}

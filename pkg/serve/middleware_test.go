@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log"
 	"log/slog"
@@ -417,6 +418,41 @@ func TestObserveRequestID(t *testing.T) {
 				t.Fatalf("id %q given twice", id)
 			}
 			seen[id] = true
+		}
+	})
+	t.Run("the handler's context is the request's, plus the id", func(t *testing.T) {
+		type key struct{}
+		parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+		deadline := time.Now().Add(time.Hour)
+		parent, cancelDeadline := context.WithDeadline(parent, deadline)
+		defer cancelDeadline()
+		var ctx context.Context
+		h := serve.Observe("issuer", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			ctx = r.Context()
+		}), serve.ObserveOptions{Logger: slog.New(slog.DiscardHandler)})
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(parent, http.MethodGet, "/", nil))
+		if ctx.Value(key{}) != "v" || serve.RequestID(ctx) == "" {
+			t.Errorf("value %v, id %q: want the parent's value and an id", ctx.Value(key{}), serve.RequestID(ctx))
+		}
+		if d, ok := ctx.Deadline(); !ok || !d.Equal(deadline) {
+			t.Errorf("deadline %v, %v: want the parent's %v", d, ok, deadline)
+		}
+		if serve.RequestID(context.WithoutCancel(ctx)) == "" {
+			t.Error("a context derived from the handler's lost the id")
+		}
+		child, stop := context.WithCancel(ctx)
+		defer stop()
+		if ctx.Err() != nil || child.Err() != nil {
+			t.Fatalf("done before the request's context: %v, %v", ctx.Err(), child.Err())
+		}
+		cancel()
+		select {
+		case <-child.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("canceling the request's context did not reach a context derived from the handler's")
+		}
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			t.Errorf("Err = %v, want Canceled", ctx.Err())
 		}
 	})
 	t.Run("outside Observe there is no id and Annotate does nothing", func(t *testing.T) {

@@ -70,6 +70,9 @@ type Receiver struct {
 	relay   receiverRelay        // relay.go
 }
 
+// authPath answers forward auth.
+const authPath = "/auth"
+
 // Identity headers /auth sets for the app behind a receiver.
 const (
 	HeaderSubject = "X-Auth-Subject"
@@ -135,7 +138,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	mux.HandleFunc("POST "+chain.SSOPath, rc.sso)
 	// Any method: proxies ask with the original request's method (nginx
 	// auth_request, Traefik forwardAuth) or with GET (Caddy forward_auth).
-	mux.HandleFunc("/auth", rc.auth)
+	mux.HandleFunc(authPath, rc.auth) // also the fast path in ServeHTTP
 	mux.HandleFunc("GET /whoami", rc.whoami)
 	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodPost}, chain.SSOPath)
 	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodHead}, "/whoami")
@@ -151,7 +154,16 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	return rc, nil
 }
 
-func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) { rc.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the receiver's paths. A forward-auth check skips the
+// mux's routing: a proxy makes one for every request to its apps.
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == authPath {
+		r.Pattern = authPath // as the mux would set it
+		rc.auth(w, r)
+		return
+	}
+	rc.mux.ServeHTTP(w, r)
+}
 
 func (rc *Receiver) secure() bool { return strings.HasPrefix(rc.origin, "https://") }
 

@@ -346,16 +346,25 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 	return roles, nil
 }
 
-// mountRole serves a role's own paths plus /healthz, /readyz and /metrics,
-// all behind Observe.
-func mountRole(role string, h http.Handler, ready func(context.Context) error, m *Metrics, env Env) http.Handler {
+// routedRole is a role handler that serves from its own ServeMux.
+type routedRole interface {
+	http.Handler
+	routes() *http.ServeMux
+}
+
+func (rc *Receiver) routes() *http.ServeMux { return rc.mux }
+func (is *Issuer) routes() *http.ServeMux   { return is.mux }
+
+// mountRole adds /healthz, /readyz and /metrics to a role's own paths, in
+// its own ServeMux so that a request is routed once, and puts the role
+// behind Observe.
+func mountRole(role string, h routedRole, ready func(context.Context) error, m *Metrics, env Env) http.Handler {
 	healthz, readyz := Health(ready)
-	mux := http.NewServeMux()
+	mux := h.routes()
 	mux.Handle("/healthz", healthz)
 	mux.Handle("/readyz", readyz)
 	mux.Handle("/metrics", m.Handler())
-	mux.Handle("/", h)
-	return Observe(role, mux, ObserveOptions{Logger: env.Logger, Metrics: m, Now: env.Now})
+	return Observe(role, h, ObserveOptions{Logger: env.Logger, Metrics: m, Now: env.Now})
 }
 
 // oidcSessionAPIKey is the issuer's session API credential for an OIDC
