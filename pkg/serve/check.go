@@ -68,7 +68,7 @@ func (is *Issuer) checkFailed(w http.ResponseWriter, r *http.Request, returnTo, 
 		u.RawQuery = q.Encode()
 		target = u.String()
 	}
-	Annotate(r, slog.String("result", code), slog.String("reason", reason))
+	Annotate(w, slog.String("result", code), slog.String("reason", reason))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }

@@ -118,7 +118,7 @@ func (rc *Receiver) stepUp(w http.ResponseWriter, r *http.Request, sess *Session
 		rc.stepUps.take(sess.ID, now) // done: forget the step-up
 		return false
 	}
-	Annotate(r, slog.String("result", "refused"), slog.String("reason", ReasonAuthTooOld))
+	Annotate(w, slog.String("result", "refused"), slog.String("reason", ReasonAuthTooOld))
 	if rc.cfg.Metrics != nil {
 		rc.cfg.Metrics.Handoff(rc.self.Name, "refused", ReasonAuthTooOld)
 	}

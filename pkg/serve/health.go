@@ -73,7 +73,7 @@ func Health(ready func(ctx context.Context) error) (healthz, readyz http.Handler
 			plain(w, http.StatusOK, "ready\n")
 			return
 		}
-		Annotate(r, slog.String("reason", "not_ready"), slog.String("error", clip(redact(err.Error()), 512)))
+		Annotate(w, slog.String("reason", "not_ready"), slog.String("error", clip(redact(err.Error()), 512)))
 		plain(w, http.StatusServiceUnavailable, notReadyMessage(err))
 	})
 	return healthz, readyz

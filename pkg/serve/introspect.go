@@ -130,7 +130,7 @@ type IntrospectResponse struct {
 func (in *introspector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodPost {
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "method_not_allowed"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "method_not_allowed"))
 		w.Header().Set("Allow", http.MethodPost)
 		introspectError(w, http.StatusMethodNotAllowed, "invalid_request")
 		return
@@ -139,7 +139,7 @@ func (in *introspector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A browser cannot send application/json across sites without a
 		// CORS preflight, which nothing here answers: refusing every other
 		// type keeps cross-site forms out.
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "content_type_unsupported"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "content_type_unsupported"))
 		introspectError(w, http.StatusUnsupportedMediaType, "invalid_request")
 		return
 	}
@@ -155,17 +155,17 @@ func (in *introspector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			Annotate(r, slog.String("result", "refused"), slog.String("reason", "body_too_large"))
+			Annotate(w, slog.String("result", "refused"), slog.String("reason", "body_too_large"))
 			introspectError(w, http.StatusRequestEntityTooLarge, "invalid_request")
 			return
 		}
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "request_invalid"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "request_invalid"))
 		introspectError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
 	key, secret, basic := r.BasicAuth()
 	if basic && (req.Key != "" || req.Secret != "") {
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "two_client_auth_methods"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "two_client_auth_methods"))
 		introspectError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
@@ -177,20 +177,20 @@ func (in *introspector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in.unauthorized(w, r, known)
 		return
 	}
-	Annotate(r, slog.String("app", app.Name))
+	Annotate(w, slog.String("app", app.Name))
 	if req.Cookie == "" {
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "no_cookie"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "no_cookie"))
 		introspectError(w, http.StatusBadRequest, "invalid_request")
 		return
 	}
 	resp, err := in.session(r.Context(), app, req.Cookie)
 	if err != nil {
-		Annotate(r, slog.String("result", "idp_unavailable"))
+		Annotate(w, slog.String("result", "idp_unavailable"))
 		w.Header().Set("Retry-After", "5")
 		introspectError(w, http.StatusServiceUnavailable, "temporarily_unavailable")
 		return
 	}
-	Annotate(r, slog.Bool("active", resp.Active))
+	Annotate(w, slog.Bool("active", resp.Active))
 	writeIntrospect(w, http.StatusOK, resp)
 }
 
@@ -201,9 +201,9 @@ func (in *introspector) unauthorized(w http.ResponseWriter, r *http.Request, kno
 	attrs := []any{"path", chain.IntrospectPath}
 	if known != nil {
 		attrs = append(attrs, "app", known.Name)
-		Annotate(r, slog.String("app", known.Name))
+		Annotate(w, slog.String("app", known.Name))
 	}
-	Annotate(r, slog.String("result", "unauthorized"), slog.String("reason", "client_auth_failed"))
+	Annotate(w, slog.String("result", "unauthorized"), slog.String("reason", "client_auth_failed"))
 	in.is.cfg.Logger.Warn("introspect: app authentication failed", attrs...)
 	w.Header().Set("WWW-Authenticate", introspectRealm)
 	introspectError(w, http.StatusUnauthorized, "invalid_client")

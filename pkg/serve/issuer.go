@@ -172,7 +172,7 @@ func (is *Issuer) returnTo(w http.ResponseWriter, r *http.Request, raw string) (
 		u, err = chain.ParseReturnTo(raw)
 	}
 	if err != nil {
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "return_to_refused"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "return_to_refused"))
 		writeError(w, r, errorPage{
 			Status:  http.StatusBadRequest,
 			Title:   "This sign-in link is not allowed",
@@ -215,7 +215,7 @@ func (is *Issuer) sendToIdP(w http.ResponseWriter, r *http.Request, returnTo str
 		q.Set(chain.KratosRefreshParam, "true")
 		attrs = append(attrs, slog.String("prompt", chain.PromptLogin))
 	}
-	Annotate(r, attrs...)
+	Annotate(w, attrs...)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, is.idpURL(chain.KratosLoginPath, q), http.StatusSeeOther)
 }
@@ -252,7 +252,7 @@ func (is *Issuer) callback(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrNoSession):
 		// Sending the browser back to the IdP would loop: it just logged
 		// in there. The IdP's cookie does not reach this host.
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "idp_session_not_visible"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "idp_session_not_visible"))
 		writeError(w, r, errorPage{
 			Status:  http.StatusUnauthorized,
 			Title:   "Signed in at the identity provider, but the session does not reach this site",
@@ -303,7 +303,7 @@ type walk struct {
 func (is *Issuer) hop(w http.ResponseWriter, r *http.Request, wk walk) {
 	w.Header().Set("Cache-Control", "no-store")
 	if wk.next >= len(is.receivers) {
-		Annotate(r, slog.String("chn", wk.chn), slog.String("result", "done"))
+		Annotate(w, slog.String("chn", wk.chn), slog.String("result", "done"))
 		http.Redirect(w, r, wk.returnTo, http.StatusSeeOther)
 		return
 	}
@@ -326,7 +326,7 @@ func (is *Issuer) hop(w http.ResponseWriter, r *http.Request, wk walk) {
 		writeError(w, r, errorPage{Status: http.StatusInternalServerError, Title: "Sign-in failed", Message: "The issuer could not mint a handoff token.", Role: "issuer"})
 		return
 	}
-	Annotate(r, slog.String("chn", wk.chn), slog.String("aud", rcv.Name), slog.String("result", "minted"))
+	Annotate(w, slog.String("chn", wk.chn), slog.String("aud", rcv.Name), slog.String("result", "minted"))
 	if is.cfg.Metrics != nil {
 		is.cfg.Metrics.Handoff("issuer", "minted", "")
 	}
@@ -381,7 +381,7 @@ func (is *Issuer) continueWalk(w http.ResponseWriter, r *http.Request) {
 func refuseOtherMethods(mux *http.ServeMux, allow []string, paths ...string) {
 	value := strings.Join(allow, ", ")
 	refuse := func(w http.ResponseWriter, r *http.Request) {
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "method_not_allowed"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "method_not_allowed"))
 		w.Header().Set("Allow", value)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
@@ -397,7 +397,7 @@ func refuseOtherMethods(mux *http.ServeMux, allow []string, paths ...string) {
 // startOver refuses a step whose state cannot be trusted (400) and offers a
 // fresh sign-in.
 func (is *Issuer) startOver(w http.ResponseWriter, r *http.Request, reason, title, msg, detail string) {
-	Annotate(r, slog.String("result", "refused"), slog.String("reason", reason))
+	Annotate(w, slog.String("result", "refused"), slog.String("reason", reason))
 	writeError(w, r, errorPage{
 		Status: http.StatusBadRequest, Title: title, Message: msg,
 		Reasons:  []pageReason{{Code: reason, Message: detail}},
@@ -411,7 +411,7 @@ func (is *Issuer) idpDown(w http.ResponseWriter, r *http.Request, err error, ret
 		detail = "the identity provider did not answer in time"
 	}
 	is.cfg.Logger.Warn("identity provider unavailable", "reason", reason, "err", err)
-	Annotate(r, slog.String("result", "unavailable"), slog.String("reason", reason))
+	Annotate(w, slog.String("result", "unavailable"), slog.String("reason", reason))
 	writeError(w, r, errorPage{
 		Status:   http.StatusServiceUnavailable,
 		Title:    "Sign-in is unavailable right now",

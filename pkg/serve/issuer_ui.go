@@ -90,7 +90,7 @@ func (is *Issuer) flowPage(w http.ResponseWriter, r *http.Request, kind flowKind
 		// Kratos's serve.public.base_url and the chain's idp.public_url
 		// disagree: the form would post where the browser holds no CSRF
 		// cookie, or to a host the chain does not know.
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "flow_action_foreign"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "flow_action_foreign"))
 		writeError(w, r, errorPage{
 			Status:  http.StatusBadGateway,
 			Title:   "The identity provider's form posts somewhere else",
@@ -100,7 +100,7 @@ func (is *Issuer) flowPage(w http.ResponseWriter, r *http.Request, kind flowKind
 		})
 		return
 	}
-	Annotate(r, slog.String("result", "flow_shown"), slog.String("flow", kind.name))
+	Annotate(w, slog.String("result", "flow_shown"), slog.String("flow", kind.name))
 	p := flowPageData{
 		Title: kind.title, Chain: is.cfg.Chain.Name, Action: f.Action, Method: f.Method,
 		Messages: f.Messages, Skipped: f.Skipped,
@@ -144,12 +144,12 @@ func (is *Issuer) destination(returnTo string) string {
 // a page explains and offers a fresh sign-in.
 func (is *Issuer) flowGone(w http.ResponseWriter, r *http.Request, kind flowKind, gone *ErrFlowGone) {
 	if gone.RestartURL != "" && sameOrigin(gone.RestartURL, is.cfg.Chain.IdP.PublicURL) {
-		Annotate(r, slog.String("result", "flow_restarted"), slog.String("flow", kind.name))
+		Annotate(w, slog.String("result", "flow_restarted"), slog.String("flow", kind.name))
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, gone.RestartURL, http.StatusSeeOther)
 		return
 	}
-	Annotate(r, slog.String("result", "refused"), slog.String("reason", "flow_gone"))
+	Annotate(w, slog.String("result", "refused"), slog.String("reason", "flow_gone"))
 	writeError(w, r, errorPage{
 		Status:   http.StatusGone,
 		Title:    "This " + kind.name + " form has expired",
@@ -171,7 +171,7 @@ func (is *Issuer) flowErrorPage(w http.ResponseWriter, r *http.Request) {
 		is.idpDown(w, r, err, "")
 		return
 	}
-	Annotate(r, slog.String("result", "flow_error"))
+	Annotate(w, slog.String("result", "flow_error"))
 	reason := firstNonEmpty(fe.Reason, fe.Message, fe.Status, "no details were given")
 	writeError(w, r, errorPage{
 		Status:   http.StatusOK,

@@ -109,7 +109,7 @@ func (is *Issuer) logoutStart(w http.ResponseWriter, r *http.Request) {
 	ck := is.cookie()
 	http.SetCookie(w, &http.Cookie{Name: ck.Name, Value: "", Path: "/", Domain: ck.Domain, MaxAge: -1,
 		HttpOnly: true, Secure: is.secure(), SameSite: http.SameSiteLaxMode})
-	Annotate(r, slog.String("result", result))
+	Annotate(w, slog.String("result", result))
 	if is.oidcEndSession(w, r, hint, post) { // the provider first, then the receivers
 		return
 	}
@@ -125,7 +125,7 @@ func (is *Issuer) postLogoutRedirect(w http.ResponseWriter, r *http.Request) (st
 	}
 	u, err := is.allow.Allow(raw)
 	if err != nil {
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "post_logout_redirect_refused"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "post_logout_redirect_refused"))
 		writeError(w, r, errorPage{
 			Status:  http.StatusBadRequest,
 			Title:   "This sign-out link is not allowed",
@@ -163,7 +163,7 @@ func (is *Issuer) logoutContinue(w http.ResponseWriter, r *http.Request) {
 	if err != nil || nerr != nil || next < 0 || next > len(is.receivers) {
 		// The sign-out itself happened at /logout; only the walk's
 		// progress is lost. Land on the issuer.
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "logout_state_invalid"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "logout_state_invalid"))
 		http.Redirect(w, r, is.origin+"/", http.StatusSeeOther)
 		return
 	}
@@ -315,7 +315,7 @@ func (rc *Receiver) clearCookie(w http.ResponseWriter) {
 func (rc *Receiver) logoutStart(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	rc.clearCookie(w)
-	Annotate(r, slog.String("result", "to_issuer"))
+	Annotate(w, slog.String("result", "to_issuer"))
 	http.Redirect(w, r, rc.issuer+chain.LogoutPath+"?"+url.Values{chain.PostLogoutRedirectParam: {rc.origin + "/"}}.Encode(), http.StatusSeeOther)
 }
 
@@ -327,11 +327,11 @@ func (rc *Receiver) logoutFrontchannel(w http.ResponseWriter, r *http.Request) {
 	rc.clearCookie(w)
 	state := r.URL.Query().Get(stateParam)
 	if state == "" || len(state) > maxLogoutState {
-		Annotate(r, slog.String("result", "cleared"), slog.String("reason", "logout_state_missing"))
+		Annotate(w, slog.String("result", "cleared"), slog.String("reason", "logout_state_missing"))
 		http.Redirect(w, r, rc.origin+"/", http.StatusSeeOther)
 		return
 	}
-	Annotate(r, slog.String("result", "cleared"))
+	Annotate(w, slog.String("result", "cleared"))
 	http.Redirect(w, r, rc.issuer+chain.LogoutContinuePath+"?"+url.Values{stateParam: {state}}.Encode(), http.StatusSeeOther)
 }
 
@@ -343,7 +343,7 @@ func (rc *Receiver) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, 2*token.MaxSize)
 	fail := func(status int, code, desc string) {
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", code))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", code))
 		rc.cfg.Metrics.BackchannelLogout(rc.self.Name, "refused")
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
@@ -366,7 +366,7 @@ func (rc *Receiver) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		rc.cfg.Logger.Warn("back-channel logout not completed: dependency unavailable", "err", err)
-		Annotate(r, slog.String("result", "unavailable"))
+		Annotate(w, slog.String("result", "unavailable"))
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
@@ -375,13 +375,13 @@ func (rc *Receiver) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 	// A cookie for sid lives at most the cookie's TTL from now.
 	if err := rc.cfg.Revocations.Revoke(r.Context(), sid, rc.cfg.Now().Add(rc.self.Cookie.TTL)); err != nil {
 		rc.cfg.Logger.Warn("back-channel logout not completed: revocation store", "err", fmt.Errorf("%w: %v", store.ErrUnavailable, err))
-		Annotate(r, slog.String("result", "unavailable"))
+		Annotate(w, slog.String("result", "unavailable"))
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	rc.checked.Delete(sid)
-	Annotate(r, slog.String("result", "revoked"))
+	Annotate(w, slog.String("result", "revoked"))
 	rc.cfg.Metrics.BackchannelLogout(rc.self.Name, "revoked")
 	w.WriteHeader(http.StatusOK)
 }

@@ -57,7 +57,7 @@ var securityHeaders = [...]struct{ key, value string }{
 
 // Observe wraps a role's handler with what an operator needs from every
 // request: a request id (in the response's X-Request-Id and in
-// RequestID(ctx)); one log line with role, method, path, status,
+// RequestID(w)); one log line with role, method, path, status,
 // latency_ms, request_id and whatever the handler added with Annotate;
 // request metrics; X-Content-Type-Options, Referrer-Policy: no-referrer,
 // X-Frame-Options and DefaultContentSecurityPolicy unless the handler set
@@ -85,16 +85,11 @@ type observer struct {
 	o    ObserveOptions
 }
 
-// exchangeKey finds a request's exchange in its context.
-type exchangeKey struct{}
-
-// exchange is one request's state, its wrapped ResponseWriter and its
-// context, in one allocation: the id, the status, the attributes the
-// handler adds, and backing storage for the header values Observe sets.
-// As a context.Context it is the request's own context plus exchangeKey.
+// exchange is one request's state and its wrapped ResponseWriter, in one
+// allocation: the id, the status, the attributes the handler adds, and
+// backing storage for the header values Observe sets.
 type exchange struct {
 	http.ResponseWriter
-	parent      context.Context
 	id          string
 	status      int
 	wroteHeader bool
@@ -113,11 +108,10 @@ type exchange struct {
 
 func (ob *observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := ob.o.Now()
-	x := &exchange{ResponseWriter: w, parent: r.Context()}
+	x := &exchange{ResponseWriter: w}
 	x.id = ob.requestID(r)
 	x.hv[0] = x.id
 	w.Header()[HeaderRequestID] = x.hv[0:1:1]
-	r = r.WithContext(x)
 	defer ob.finish(x, r, start)
 	ob.next.ServeHTTP(x, r)
 }
@@ -229,17 +223,35 @@ func wellFormedRequestID(s string) bool {
 	return true
 }
 
-// RequestID returns the id Observe gave the request that ctx belongs to, or
-// "" outside Observe. Error pages show it so a user's report can be matched
+// RequestID returns the id Observe gave the request that w answers, or ""
+// outside Observe. Error pages show it so a user's report can be matched
 // to the log line.
-func RequestID(ctx context.Context) string {
-	if x, ok := ctx.Value(exchangeKey{}).(*exchange); ok {
+func RequestID(w http.ResponseWriter) string {
+	if x := exchangeOf(w); x != nil {
 		return x.id
 	}
 	return ""
 }
 
-// Routine marks r as a request a machine makes many times a second and
+// exchangeOf finds Observe's exchange behind w, through writers that wrap
+// it and say so with Unwrap (as http.ResponseController expects); nil
+// outside Observe. Observe hands it to the handler as its writer rather
+// than in the request's context: putting it there would copy every
+// request (Request.WithContext), a cost a forward-auth check notices.
+func exchangeOf(w http.ResponseWriter) *exchange {
+	for {
+		switch v := w.(type) {
+		case *exchange:
+			return v
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = v.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
+// Routine marks the request w answers as one a machine makes many times a second and
 // reads itself: a forward-auth subrequest from nginx, Traefik or Caddy, a
 // health probe. When it succeeds (status below 400), its log line drops to
 // debug level, since the proxy or orchestrator that asked logs it already
@@ -251,8 +263,8 @@ func RequestID(ctx context.Context) string {
 // the headers it is told to. A refusal keeps both, because Traefik and
 // Caddy pass a refusal's answer on to the browser. Routine does nothing
 // outside Observe.
-func Routine(r *http.Request) {
-	if x, ok := r.Context().Value(exchangeKey{}).(*exchange); ok {
+func Routine(w http.ResponseWriter) {
+	if x := exchangeOf(w); x != nil {
 		x.routine = true
 	}
 }
@@ -264,14 +276,14 @@ var baseKeys = map[string]bool{
 	"latency_ms": true, "request_id": true, "panic": true, "stack": true, "client_gone": true,
 }
 
-// Annotate adds attributes to the request's log line, such as chn, aud,
-// result and reason; a key given again replaces its value. It does
-// nothing outside Observe. A string value that looks like a compact JWS
+// Annotate adds attributes to the log line of the request w answers, such
+// as chn, aud, result and reason; a key given again replaces its value. It
+// does nothing outside Observe. A string value that looks like a compact JWS
 // (a handoff token) or an Ory session token is logged as "[redacted]": a
 // last guard, not a licence to pass secrets.
-func Annotate(r *http.Request, attrs ...slog.Attr) {
-	x, ok := r.Context().Value(exchangeKey{}).(*exchange)
-	if !ok {
+func Annotate(w http.ResponseWriter, attrs ...slog.Attr) {
+	x := exchangeOf(w)
+	if x == nil {
 		return
 	}
 	x.mu.Lock()
@@ -459,14 +471,3 @@ func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // Unwrap lets http.ResponseController reach the writer's other methods
 // (deadlines, full duplex).
 func (x *exchange) Unwrap() http.ResponseWriter { return x.ResponseWriter }
-
-func (x *exchange) Deadline() (time.Time, bool) { return x.parent.Deadline() }
-func (x *exchange) Done() <-chan struct{}       { return x.parent.Done() }
-func (x *exchange) Err() error                  { return x.parent.Err() }
-
-func (x *exchange) Value(key any) any {
-	if key == (exchangeKey{}) {
-		return x
-	}
-	return x.parent.Value(key)
-}

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log"
 	"log/slog"
@@ -110,8 +109,8 @@ func TestObserveLogsOneLinePerRequest(t *testing.T) {
 			name:   "a handoff the receiver accepted, with the handler's attributes",
 			target: "/sso",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Annotate(r, slog.String("chn", "c-123"), slog.String("aud", "portal"))
-				serve.Annotate(r, slog.String("result", "accepted"))
+				serve.Annotate(w, slog.String("chn", "c-123"), slog.String("aud", "portal"))
+				serve.Annotate(w, slog.String("result", "accepted"))
 				http.Redirect(w, r, "https://dashboard.example/", http.StatusFound)
 			},
 			want:  map[string]any{"path": "/sso", "status": 302.0, "chn": "c-123", "aud": "portal", "result": "accepted", "latency_ms": 1.5},
@@ -129,8 +128,8 @@ func TestObserveLogsOneLinePerRequest(t *testing.T) {
 			name:   "a key annotated twice keeps the last value, once",
 			target: "/auth",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Annotate(r, slog.String("result", "checking"))
-				serve.Annotate(r, slog.String("result", "unauthorized"), slog.String("reason", "no_cookie"))
+				serve.Annotate(w, slog.String("result", "checking"))
+				serve.Annotate(w, slog.String("result", "unauthorized"), slog.String("reason", "no_cookie"))
 				w.WriteHeader(http.StatusUnauthorized)
 			},
 			want:  map[string]any{"status": 401.0, "result": "unauthorized", "reason": "no_cookie"},
@@ -140,7 +139,7 @@ func TestObserveLogsOneLinePerRequest(t *testing.T) {
 			name:   "a handler cannot replace the fields Observe writes",
 			target: "/auth?token=secret",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Annotate(r, slog.String("path", r.URL.String()), slog.Int("status", 999))
+				serve.Annotate(w, slog.String("path", r.URL.String()), slog.Int("status", 999))
 			},
 			want:  map[string]any{"path": "/auth", "status": 200.0},
 			level: "INFO",
@@ -149,7 +148,7 @@ func TestObserveLogsOneLinePerRequest(t *testing.T) {
 			name:   "a routine request that succeeds logs at debug level",
 			target: "/auth",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Routine(r)
+				serve.Routine(w)
 				w.WriteHeader(http.StatusOK)
 			},
 			want:  map[string]any{"path": "/auth", "status": 200.0},
@@ -159,8 +158,8 @@ func TestObserveLogsOneLinePerRequest(t *testing.T) {
 			name:   "a routine request that is refused still logs at info level",
 			target: "/auth",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Routine(r)
-				serve.Annotate(r, slog.String("result", "unauthorized"))
+				serve.Routine(w)
+				serve.Annotate(w, slog.String("result", "unauthorized"))
 				w.WriteHeader(http.StatusUnauthorized)
 			},
 			want:  map[string]any{"status": 401.0, "result": "unauthorized"},
@@ -170,7 +169,7 @@ func TestObserveLogsOneLinePerRequest(t *testing.T) {
 			name:   "a routine request that fails logs at error level",
 			target: "/auth",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Routine(r)
+				serve.Routine(w)
 				w.WriteHeader(http.StatusServiceUnavailable)
 			},
 			want:  map[string]any{"status": 503.0},
@@ -180,7 +179,7 @@ func TestObserveLogsOneLinePerRequest(t *testing.T) {
 			name:   "a dependency failure logs at error level",
 			target: "/sso",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Annotate(r, slog.String("result", "unavailable"), slog.String("reason", "idp_unavailable"))
+				serve.Annotate(w, slog.String("result", "unavailable"), slog.String("reason", "idp_unavailable"))
 				http.Error(w, "try again", http.StatusServiceUnavailable)
 			},
 			want:  map[string]any{"status": 503.0, "reason": "idp_unavailable"},
@@ -248,7 +247,7 @@ func TestObserveNeverLogsSecrets(t *testing.T) {
 			name:   "a handler annotates the token and a session token by mistake",
 			target: "/sso?token=" + tok,
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Annotate(r, slog.String("reason", "bad token "+r.URL.Query().Get("token")), slog.String("session", kratosTok))
+				serve.Annotate(w, slog.String("reason", "bad token "+r.URL.Query().Get("token")), slog.String("session", kratosTok))
 				w.WriteHeader(http.StatusBadRequest)
 			},
 		},
@@ -380,7 +379,7 @@ func TestObserveRequestID(t *testing.T) {
 			sink := newLogSink()
 			var inHandler string
 			h := serve.Observe("issuer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				inHandler = serve.RequestID(r.Context())
+				inHandler = serve.RequestID(w)
 			}), serve.ObserveOptions{Logger: sink.json(), TrustRequestID: tt.trust})
 			req := httptest.NewRequest(http.MethodGet, "/login", nil)
 			for _, v := range tt.incoming {
@@ -394,7 +393,7 @@ func TestObserveRequestID(t *testing.T) {
 				t.Fatalf("response X-Request-Id = %q, want one value", got)
 			}
 			if got[0] != inHandler {
-				t.Errorf("response id %q, RequestID(ctx) in the handler %q", got[0], inHandler)
+				t.Errorf("response id %q, RequestID(w) in the handler %q", got[0], inHandler)
 			}
 			if logged := sink.lines(t)[0]["request_id"]; logged != got[0] {
 				t.Errorf("logged request_id %v, response id %q", logged, got[0])
@@ -420,45 +419,37 @@ func TestObserveRequestID(t *testing.T) {
 			seen[id] = true
 		}
 	})
-	t.Run("the handler's context is the request's, plus the id", func(t *testing.T) {
-		type key struct{}
-		parent, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
-		deadline := time.Now().Add(time.Hour)
-		parent, cancelDeadline := context.WithDeadline(parent, deadline)
-		defer cancelDeadline()
-		var ctx context.Context
-		h := serve.Observe("issuer", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
-			ctx = r.Context()
-		}), serve.ObserveOptions{Logger: slog.New(slog.DiscardHandler)})
-		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequestWithContext(parent, http.MethodGet, "/", nil))
-		if ctx.Value(key{}) != "v" || serve.RequestID(ctx) == "" {
-			t.Errorf("value %v, id %q: want the parent's value and an id", ctx.Value(key{}), serve.RequestID(ctx))
+	t.Run("the handler gets the request itself, and finds the id through wrapping writers", func(t *testing.T) {
+		sink := newLogSink()
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		var got *http.Request
+		var viaWrapper, viaOpaque string
+		h := serve.Observe("issuer", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			got = r
+			wrapped := unwrapper{w}
+			viaWrapper = serve.RequestID(wrapped)
+			serve.Annotate(wrapped, slog.String("result", "through a wrapper"))
+			viaOpaque = serve.RequestID(opaqueWriter{w})
+			serve.Annotate(opaqueWriter{w}, slog.String("reason", "unreachable"))
+		}), serve.ObserveOptions{Logger: sink.json()})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if got != req {
+			t.Error("the handler got a copy of the request")
 		}
-		if d, ok := ctx.Deadline(); !ok || !d.Equal(deadline) {
-			t.Errorf("deadline %v, %v: want the parent's %v", d, ok, deadline)
+		if id := rec.Header().Get(serve.HeaderRequestID); viaWrapper != id || viaOpaque != "" {
+			t.Errorf("RequestID through Unwrap %q, through an opaque writer %q; want %q and none", viaWrapper, viaOpaque, id)
 		}
-		if serve.RequestID(context.WithoutCancel(ctx)) == "" {
-			t.Error("a context derived from the handler's lost the id")
-		}
-		child, stop := context.WithCancel(ctx)
-		defer stop()
-		if ctx.Err() != nil || child.Err() != nil {
-			t.Fatalf("done before the request's context: %v, %v", ctx.Err(), child.Err())
-		}
-		cancel()
-		select {
-		case <-child.Done():
-		case <-time.After(5 * time.Second):
-			t.Fatal("canceling the request's context did not reach a context derived from the handler's")
-		}
-		if !errors.Is(ctx.Err(), context.Canceled) {
-			t.Errorf("Err = %v, want Canceled", ctx.Err())
+		line := sink.lines(t)[0]
+		if line["result"] != "through a wrapper" || line["reason"] != nil {
+			t.Errorf("logged result %v, reason %v", line["result"], line["reason"])
 		}
 	})
 	t.Run("outside Observe there is no id and Annotate does nothing", func(t *testing.T) {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		serve.Annotate(r, slog.String("k", "v"))
-		if id := serve.RequestID(r.Context()); id != "" {
+		w := httptest.NewRecorder()
+		serve.Annotate(w, slog.String("k", "v"))
+		serve.Routine(w)
+		if id := serve.RequestID(w); id != "" {
 			t.Errorf("RequestID = %q, want empty", id)
 		}
 	})
@@ -518,7 +509,7 @@ func TestObserveSecurityHeaders(t *testing.T) {
 		{
 			name: "a routine answer that succeeds goes to a proxy, not a browser: none",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Routine(r)
+				serve.Routine(w)
 				w.WriteHeader(http.StatusOK)
 			},
 			want: map[string][]string{
@@ -527,7 +518,7 @@ func TestObserveSecurityHeaders(t *testing.T) {
 		},
 		{
 			name:    "a routine answer that writes nothing: none",
-			handler: func(_ http.ResponseWriter, r *http.Request) { serve.Routine(r) },
+			handler: func(w http.ResponseWriter, _ *http.Request) { serve.Routine(w) },
 			want: map[string][]string{
 				"X-Content-Type-Options": nil, "Referrer-Policy": nil, "X-Frame-Options": nil, "Content-Security-Policy": nil,
 			},
@@ -535,7 +526,7 @@ func TestObserveSecurityHeaders(t *testing.T) {
 		{
 			name: "a routine answer that refuses may reach the browser (Traefik, Caddy): every default",
 			handler: func(w http.ResponseWriter, r *http.Request) {
-				serve.Routine(r)
+				serve.Routine(w)
 				w.WriteHeader(http.StatusUnauthorized)
 			},
 		},
@@ -793,7 +784,7 @@ func TestAnnotateFromManyGoroutines(t *testing.T) {
 	h := serve.Observe("portal", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var wg sync.WaitGroup
 		for i := range 20 {
-			wg.Go(func() { serve.Annotate(r, slog.Int("k"+string(rune('a'+i)), i)) })
+			wg.Go(func() { serve.Annotate(w, slog.Int("k"+string(rune('a'+i)), i)) })
 		}
 		wg.Wait()
 	}), serve.ObserveOptions{Logger: sink.json()})
@@ -811,7 +802,7 @@ func TestAnnotateFromManyGoroutines(t *testing.T) {
 // JSON, and with metrics.
 func BenchmarkObserve(b *testing.B) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		serve.Annotate(r, slog.String("result", "ok"))
+		serve.Annotate(w, slog.String("result", "ok"))
 		w.WriteHeader(http.StatusOK)
 	})
 	bare := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
@@ -848,3 +839,12 @@ type benchWriter struct{ h http.Header }
 func (w *benchWriter) Header() http.Header         { return w.h }
 func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *benchWriter) WriteHeader(int)             {}
+
+// unwrapper wraps a ResponseWriter as middleware does, saying so with
+// Unwrap; opaqueWriter hides the one it wraps.
+type (
+	unwrapper    struct{ http.ResponseWriter }
+	opaqueWriter struct{ http.ResponseWriter }
+)
+
+func (u unwrapper) Unwrap() http.ResponseWriter { return u.ResponseWriter }

@@ -66,7 +66,7 @@ func (is *Issuer) oidcAuthorize(w http.ResponseWriter, r *http.Request, returnTo
 	if prompt != "" {
 		attrs = append(attrs, slog.String("prompt", prompt))
 	}
-	Annotate(r, attrs...)
+	Annotate(w, attrs...)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
@@ -126,7 +126,7 @@ func (is *Issuer) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			is.checkFailed(w, r, returnTo, chain.ErrorLoginRequired, code)
 			return
 		}
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "idp_error"), slog.String("idp_error", code))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "idp_error"), slog.String("idp_error", code))
 		writeError(w, r, errorPage{
 			Status: http.StatusUnauthorized, Title: "The identity provider did not sign you in",
 			Message:  "The sign-in ended at the identity provider with an error, so nothing was signed in.",
@@ -147,7 +147,7 @@ func (is *Issuer) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, ErrOIDCLogin):
 		is.cfg.Logger.Warn("OIDC login refused", "err", err)
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "oidc_login_refused"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "oidc_login_refused"))
 		writeError(w, r, errorPage{
 			Status: http.StatusUnauthorized, Title: "The sign-in could not be verified",
 			Message:  "The identity provider's answer did not pass verification, so nothing was signed in.",
@@ -201,7 +201,7 @@ func (is *Issuer) oidcBackchannelLogout(w http.ResponseWriter, r *http.Request) 
 	raw := r.PostFormValue("logout_token")
 	fail := func(status int, code, reason string, err error) {
 		is.cfg.Logger.Warn("OIDC back-channel logout refused", "reason", reason, "err", err)
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", reason))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", reason))
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`{"error":"` + code + `"}`))
@@ -225,7 +225,7 @@ func (is *Issuer) oidcBackchannelLogout(w http.ResponseWriter, r *http.Request) 
 	for _, s := range ended {
 		is.notifyReceivers(s.ID, s.IdentityID)
 	}
-	Annotate(r, slog.String("result", "revoked"), slog.Int("sessions", len(ended)))
+	Annotate(w, slog.String("result", "revoked"), slog.Int("sessions", len(ended)))
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -246,7 +246,7 @@ func (is *Issuer) oidcFrontchannelLogout(w http.ResponseWriter, r *http.Request)
 	iss, sid := q.Get("iss"), q.Get("sid")
 	if iss != is.oidc.issuer || !usableID(sid) {
 		// Front-Channel Logout 1.0 §3: the RP must check iss when given.
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "frontchannel_logout_invalid"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "frontchannel_logout_invalid"))
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
@@ -254,6 +254,6 @@ func (is *Issuer) oidcFrontchannelLogout(w http.ResponseWriter, r *http.Request)
 	for _, s := range ended {
 		is.notifyReceivers(s.ID, s.IdentityID)
 	}
-	Annotate(r, slog.String("result", "revoked"), slog.Int("sessions", len(ended)))
+	Annotate(w, slog.String("result", "revoked"), slog.Int("sessions", len(ended)))
 	w.WriteHeader(http.StatusOK)
 }

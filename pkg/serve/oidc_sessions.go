@@ -104,7 +104,7 @@ func (is *Issuer) oidcSessionAPI(w http.ResponseWriter, r *http.Request) {
 	user, pass, ok := r.BasicAuth()
 	if !ok || user != sessionAPIUser || subtle.ConstantTimeCompare([]byte(pass), is.sessionAPIKey) != 1 {
 		is.cfg.Logger.Warn("OIDC session API: wrong or missing credentials")
-		Annotate(r, slog.String("result", "refused"), slog.String("reason", "session_api_unauthorized"))
+		Annotate(w, slog.String("result", "refused"), slog.String("reason", "session_api_unauthorized"))
 		w.Header().Set("WWW-Authenticate", `Basic realm="ssoctl session API"`)
 		http.Error(w, "unauthorized", http.StatusUnauthorized)
 		return
@@ -124,7 +124,7 @@ func (is *Issuer) oidcSessionAPI(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the identity provider is unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	Annotate(r, slog.Bool("active", a.Active))
+	Annotate(w, slog.Bool("active", a.Active))
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(a)
 }

@@ -71,7 +71,7 @@ type pageReason struct{ Code, Message string }
 const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 func writeError(w http.ResponseWriter, r *http.Request, p errorPage) {
-	p.RequestID = RequestID(r.Context())
+	p.RequestID = RequestID(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", pageCSP)

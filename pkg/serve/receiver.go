@@ -196,7 +196,7 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 	// despite the listed reasons.
 	err = rc.ignoreFailures(r.Context(), tok, err)
 	if tok != nil {
-		Annotate(r, slog.String("chn", tok.Claims.Chain), slog.String("aud", rc.self.Name))
+		Annotate(w, slog.String("chn", tok.Claims.Chain), slog.String("aud", rc.self.Name))
 	}
 	var inv *token.InvalidError
 	switch {
@@ -250,7 +250,7 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 		}),
 	})
 	rc.checked.Store(sess.ID, now)
-	Annotate(r, slog.String("result", "accepted"))
+	Annotate(w, slog.String("result", "accepted"))
 	if rc.cfg.Metrics != nil {
 		rc.cfg.Metrics.Handoff(rc.self.Name, "accepted", "")
 	}
@@ -287,7 +287,7 @@ func formError(r *http.Request) (code string, status int) {
 }
 
 func (rc *Receiver) refuse(w http.ResponseWriter, r *http.Request, status int, code, msg string, reasons []pageReason) {
-	Annotate(r, slog.String("result", "refused"), slog.String("reason", code))
+	Annotate(w, slog.String("result", "refused"), slog.String("reason", code))
 	if rc.cfg.Metrics != nil {
 		rc.cfg.Metrics.Handoff(rc.self.Name, "refused", code)
 	}
@@ -305,7 +305,7 @@ func (rc *Receiver) refuse(w http.ResponseWriter, r *http.Request, status int, c
 // the token itself may already be used.
 func (rc *Receiver) unavailable(w http.ResponseWriter, r *http.Request, code string, err error) {
 	rc.cfg.Logger.Warn("handoff not completed: dependency unavailable", "reason", code, "err", err)
-	Annotate(r, slog.String("result", "unavailable"), slog.String("reason", code))
+	Annotate(w, slog.String("result", "unavailable"), slog.String("reason", code))
 	if rc.cfg.Metrics != nil {
 		rc.cfg.Metrics.Handoff(rc.self.Name, "unavailable", code)
 	}
@@ -400,11 +400,11 @@ func (rc *Receiver) auth(w http.ResponseWriter, r *http.Request) {
 	cs, err := rc.session(r)
 	switch {
 	case err == nil:
-		Routine(r)
+		Routine(w)
 		setIdentityHeaders(w.Header(), cs)
 		w.WriteHeader(http.StatusOK)
 	case errors.Is(err, errNotSignedIn), errors.Is(err, errRevoked):
-		Annotate(r, slog.String("result", "unauthorized"), slog.String("reason", err.Error()))
+		Annotate(w, slog.String("result", "unauthorized"), slog.String("reason", err.Error()))
 		if errors.Is(err, errAuthTooOld) {
 			w.Header().Set(HeaderAuthReason, ReasonAuthTooOld)
 		}
@@ -415,7 +415,7 @@ func (rc *Receiver) auth(w http.ResponseWriter, r *http.Request) {
 			reason = "store_unavailable"
 		}
 		rc.cfg.Logger.Warn("forward auth unavailable", "reason", reason, "err", err)
-		Annotate(r, slog.String("result", "unavailable"), slog.String("reason", reason))
+		Annotate(w, slog.String("result", "unavailable"), slog.String("reason", reason))
 		w.Header().Set("Retry-After", "5")
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}

@@ -64,7 +64,7 @@ func (rc *Receiver) relayOn(w http.ResponseWriter, r *http.Request, c *token.Cla
 			Role:    rc.self.Name + " (receiver)"})
 		return true
 	}
-	Annotate(r, slog.String("relay_to", next.Name))
+	Annotate(w, slog.String("relay_to", next.Name))
 	if rc.cfg.Metrics != nil {
 		rc.cfg.Metrics.Handoff(rc.self.Name, "minted", "")
 	}

@@ -106,7 +106,7 @@ func (rc *Receiver) upstreamHandler(target *url.URL, transport http.RoundTripper
 			// The address of the app is the operator's to know, not the
 			// user's; the page says only which side failed.
 			rc.cfg.Logger.Warn("upstream unavailable", "err", err)
-			Annotate(r, slog.String("result", "upstream_unavailable"))
+			Annotate(w, slog.String("result", "upstream_unavailable"))
 			for _, k := range pageDefaultHeaders {
 				w.Header().Del(k)
 			}
@@ -128,12 +128,12 @@ func (rc *Receiver) upstreamHandler(target *url.URL, transport http.RoundTripper
 		switch {
 		case err == nil:
 		case errors.Is(err, errNotSignedIn), errors.Is(err, errRevoked):
-			Annotate(r, slog.String("result", "unauthorized"), slog.String("reason", err.Error()))
+			Annotate(w, slog.String("result", "unauthorized"), slog.String("reason", err.Error()))
 			rc.signInFirst(w, r, errors.Is(err, errAuthTooOld))
 			return
 		default:
 			rc.cfg.Logger.Warn("upstream: session check unavailable", "err", err)
-			Annotate(r, slog.String("result", "unavailable"))
+			Annotate(w, slog.String("result", "unavailable"))
 			writeError(w, r, errorPage{
 				Status: http.StatusServiceUnavailable, Title: "Sign-in is unavailable right now",
 				Message:  "A service this site depends on did not answer, so it cannot tell who you are. Try again in a moment.",
