@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ssoctl/ssoctl/internal/redistest"
 	"github.com/ssoctl/ssoctl/pkg/serve/store"
 )
 
@@ -130,6 +131,64 @@ func BenchmarkRevoked(b *testing.B) {
 					i++
 				}
 			})
+		})
+	}
+	// The same check on Redis: answered from the mirror once it is
+	// current, and with one EXISTS a call without a subscription.
+	if testing.Short() {
+		return
+	}
+	url := redistest.Start(b)
+	for _, tt := range []struct {
+		name    string
+		mirror  bool
+		revoked int
+	}{
+		{name: "redis-mirror-empty", mirror: true},
+		{name: "redis-mirror-1k", mirror: true, revoked: 1000},
+		{name: "redis-exists", revoked: 1000},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			r, err := store.NewRedis(store.RedisOptions{URL: url, Prefix: "ssoctl:bench:" + tt.name + ":"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer r.Close()
+			s := r.Revocations()
+			until := time.Now().Add(time.Hour)
+			for i := range tt.revoked {
+				if err := s.Revoke(ctx, "revoked-session-"+strconv.Itoa(i), until); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if tt.mirror {
+				sctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				if err := s.Subscribe(sctx, func(string) {}); err != nil {
+					b.Fatal(err)
+				}
+				for deadline := time.Now().Add(5 * time.Second); !s.Current(); time.Sleep(10 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						b.Fatal("the mirror did not become current")
+					}
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					if r, err := s.Revoked(ctx, asked[i&1023]); r || err != nil {
+						b.Errorf("an unrevoked session: Revoked = %v, %v", r, err)
+						return
+					}
+					i++
+				}
+			})
+			b.StopTimer()
+			if tt.mirror && !s.Current() {
+				b.Error("the mirror stopped being current during the run")
+			}
 		})
 	}
 }

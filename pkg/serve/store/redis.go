@@ -7,9 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -37,7 +40,20 @@ type RedisOptions struct {
 	// Now is the clock that turns an until into a time to live; nil means
 	// time.Now. The primary use-case for this is testing.
 	Now func() time.Time
+	// MirrorLease is how long a pong on the revocation subscription keeps
+	// the in-memory mirror of the revocations trusted (RedisRevocations);
+	// zero means DefaultMirrorLease.
+	MirrorLease time.Duration
+	// MirrorEntries bounds the mirror; zero means DefaultMaxEntries. A
+	// full mirror is not trusted: Revoked asks Redis instead.
+	MirrorEntries int
 }
+
+// DefaultMirrorLease is how long the revocation mirror stays trusted after
+// the subscription last answered a ping, and so how stale a Revoked answer
+// from memory can be. A second is as long as a request already waits for
+// a Redis that does not answer (DefaultRedisTimeout).
+const DefaultMirrorLease = time.Second
 
 // Redis is one Redis connection pool shared by a replay store and a
 // revocation store, for a role that runs as several instances behind a
@@ -51,6 +67,19 @@ type Redis struct {
 	client *redis.Client
 	prefix string
 	now    func() time.Time
+	lease  time.Duration // RedisOptions.MirrorLease
+	bound  int           // RedisOptions.MirrorEntries
+	life   *redisLife    // shared by Under's stores, like client
+}
+
+// redisLife ends the revocation subscriptions when the pool closes, so
+// none outlives Close.
+type redisLife struct {
+	ctx    context.Context // done once Close is called
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	closed bool
+	subs   sync.WaitGroup // running subscriptions (RedisRevocations.follow)
 }
 
 // NewRedis returns stores on the Redis at o.URL. It does not connect: the
@@ -94,7 +123,16 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Redis{client: redis.NewClient(opt), prefix: o.Prefix, now: now}, nil
+	lease := o.MirrorLease
+	if lease <= 0 {
+		lease = DefaultMirrorLease
+	}
+	life := &redisLife{}
+	life.ctx, life.cancel = context.WithCancel(context.Background())
+	return &Redis{
+		client: redis.NewClient(opt), prefix: o.Prefix, now: now,
+		lease: lease, bound: o.MirrorEntries, life: life,
+	}, nil
 }
 
 // redactURLError keeps the kind of a URL parse error and drops its text,
@@ -125,12 +163,22 @@ func (r *Redis) Ping(ctx context.Context) error {
 // start with the prefix followed by sub: one pool for a role's replay
 // store and for the revocations it shares with the chain's other roles.
 func (r *Redis) Under(sub string) *Redis {
-	return &Redis{client: r.client, prefix: r.prefix + sub, now: r.now}
+	u := *r
+	u.prefix = r.prefix + sub
+	return &u
 }
 
-// Close closes the connection pool, which Under's stores share; the stores
-// fail after it.
-func (r *Redis) Close() error { return r.client.Close() }
+// Close ends the revocation subscriptions, waits for them to stop and
+// closes the connection pool, which Under's stores share; the stores fail
+// after it.
+func (r *Redis) Close() error {
+	r.life.mu.Lock()
+	r.life.closed = true
+	r.life.mu.Unlock()
+	r.life.cancel()
+	r.life.subs.Wait()
+	return r.client.Close()
+}
 
 // Replay returns the replay store, keys "<prefix>jti:<jti>".
 func (r *Redis) Replay() *RedisReplay {
@@ -142,7 +190,8 @@ func (r *Redis) Replay() *RedisReplay {
 }
 
 // Revocations returns the revocation store, keys "<prefix>revoked:<session
-// id>", each revocation also published on "<prefix>revocations".
+// id>", each revocation also published on "<prefix>revocations". Each call
+// returns a store with a mirror of its own: subscribe the one you read.
 func (r *Redis) Revocations() *RedisRevocations { return &RedisRevocations{r: r} }
 
 func (r *Redis) jtiKey(jti string) string       { return r.prefix + "jti:" + jti }
@@ -309,13 +358,117 @@ func (s *RedisReplay) run(ctx context.Context, key string, ttl int64, issued tim
 func (s *RedisReplay) Len() int { return s.r.count("jti") }
 
 // RedisRevocations is a RevocationStore shared by every instance of a role.
-type RedisRevocations struct{ r *Redis }
+//
+// Revoked runs on every forward-auth request, so once Subscribe has
+// succeeded the store keeps a mirror of the revoked set in memory (a
+// MemoryRevocations, bounded by RedisOptions.MirrorEntries) and answers
+// from it, with no round trip, while the mirror is current:
+//
+//   - the subscription to "<prefix>revocations" is confirmed, and the mirror
+//     was started empty at that confirmation (each resubscription, as after
+//     an outage, starts another: what was published meanwhile is lost);
+//   - a full load of the "<prefix>revoked:*" keys (SCAN, then PTTL for each,
+//     pipelined), begun after that confirmation, has completed;
+//   - the subscription's connection answered a ping that was sent after the
+//     confirmation and less than the lease (RedisOptions.MirrorLease, 1 s)
+//     ago; pings go every third of the lease;
+//   - the mirror is not full.
+//
+// Otherwise Revoked does what it would without a mirror: one EXISTS, and an
+// error wrapping ErrUnavailable when Redis does not answer (fail closed).
+//
+// Why that is safe: a revocation is a key and a message, written in one
+// MULTI. One completed before the confirmation is in Redis when the load
+// walks the keys after it (SCAN returns every key present for the whole
+// walk), and one completed after it is delivered on the subscription.
+// Redis answers a ping after every message it published before it read
+// the ping, and the mirror applies each message before it reads the next
+// reply; so a pong for a ping sent at t proves the mirror holds every
+// revocation completed before t. An answer from memory is thus at most one
+// lease behind Redis, and when Redis or the network goes away the pongs
+// stop and within a lease Revoked asks Redis again, which fails.
+//
+// Each message is "<until, unix ms> <session id>", and the mirror keeps the
+// entry until that time by this instance's clock, the clock that also ends
+// the session's cookies. A bare session id, from an instance not yet
+// upgraded, is looked up with PTTL; when that fails the mirror is loaded
+// afresh before it is trusted again. A key deleted by hand (which publishes
+// nothing) stays revoked in the mirror until its until or the next load:
+// the mirror errs towards revoked, never away from it.
+type RedisRevocations struct {
+	r      *Redis
+	mirror atomic.Pointer[revocationMirror] // nil: none kept now
+	// pong is when the last ping answered on the subscription that keeps
+	// the mirror was sent, on the monotonic clock (mono).
+	pong atomic.Int64
+	// keeping is held by the one subscription that keeps the mirror;
+	// further subscriptions only call their callbacks.
+	keeping atomic.Bool
+}
+
+// revocationMirror is the revoked set as one subscription saw it, from
+// its confirmation on.
+type revocationMirror struct {
+	set    *MemoryRevocations
+	born   int64       // mono at the subscription's confirmation
+	loaded atomic.Bool // the load begun after born has completed
+	full   atomic.Bool
+}
+
+// noExpiry stands for a revocation key without a time to live (only set by
+// hand): revoked for as long as the mirror lives.
+const noExpiry = 100 * 365 * 24 * time.Hour
+
+// mirrorFullRetry is how long a full mirror waits before it is loaded
+// afresh, hoping enough revocations have expired meanwhile.
+const mirrorFullRetry = time.Minute
+
+func (m *revocationMirror) add(sessionID string, until time.Time) {
+	if err := m.set.Revoke(context.Background(), sessionID, until); err != nil {
+		m.full.Store(true) // ErrFull, the only error of a memory store
+	}
+}
+
+// addTTL adds a session whose key PTTL answered ttl, measured no later than
+// now, so the entry never ends before the key.
+func (m *revocationMirror) addTTL(sessionID string, ttl time.Duration, now time.Time) {
+	switch {
+	case ttl == -1: // go-redis passes PTTL's -1 (no expiry) and -2 (no key) through unscaled
+		m.add(sessionID, now.Add(noExpiry))
+	case ttl > 0:
+		m.add(sessionID, now.Add(ttl))
+	}
+}
+
+// monoBase anchors mono, so the lease is measured on the monotonic clock
+// whatever the wall clock (or an injected Now) does.
+var monoBase = time.Now()
+
+func mono() int64 { return int64(time.Since(monoBase)) }
+
+// current returns the mirror when it is current (see RedisRevocations),
+// else nil.
+func (s *RedisRevocations) current() *revocationMirror {
+	m := s.mirror.Load()
+	if m == nil || !m.loaded.Load() || m.full.Load() {
+		return nil
+	}
+	if p := s.pong.Load(); p < m.born || mono()-p >= int64(s.r.lease) {
+		return nil
+	}
+	return m
+}
+
+// Current reports whether Revoked answers from the in-memory mirror now,
+// without asking Redis.
+func (s *RedisRevocations) Current() bool { return s.current() != nil }
 
 // Revoke marks sessionID revoked until the given time. In one MULTI/EXEC it
 // creates the key with that time to live if it is missing (SET NX PX),
 // extends it if it is there and ends sooner (PEXPIRE GT, Redis 7), and
-// publishes sessionID to the instances subscribed with Subscribe. An until
-// already past revokes nothing.
+// publishes "<until, unix ms> <sessionID>" to the instances subscribed with
+// Subscribe. Once Redis has accepted it, this instance's mirror holds it
+// too. An until already past revokes nothing.
 func (s *RedisRevocations) Revoke(ctx context.Context, sessionID string, until time.Time) error {
 	ttl := s.r.ttl(until)
 	if ttl <= 0 {
@@ -325,14 +478,48 @@ func (s *RedisRevocations) Revoke(ctx context.Context, sessionID string, until t
 	_, err := s.r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.SetNX(ctx, key, 1, time.Duration(ttl)*time.Millisecond)
 		p.Do(ctx, "pexpire", key, ttl, "gt")
-		p.Publish(ctx, s.r.revocationsChannel(), sessionID)
+		p.Publish(ctx, s.r.revocationsChannel(), revocationMessage(sessionID, until))
 		return nil
 	})
-	return unavailable(err)
+	if err != nil {
+		return unavailable(err)
+	}
+	if m := s.mirror.Load(); m != nil {
+		m.add(sessionID, until)
+	}
+	return nil
 }
 
-// Revoked reports whether sessionID is revoked, with one EXISTS.
+// revocationMessage is what Revoke publishes, its until rounded up to the
+// millisecond so that no instance forgets the revocation early.
+func revocationMessage(sessionID string, until time.Time) string {
+	ms := until.UnixMilli()
+	if until.After(time.UnixMilli(ms)) {
+		ms++
+	}
+	return strconv.FormatInt(ms, 10) + " " + sessionID
+}
+
+// parseRevocation reads a published message. ok is false for a bare
+// session id, as an older instance publishes.
+func parseRevocation(payload string) (sessionID string, until time.Time, ok bool) {
+	ms, sid, found := strings.Cut(payload, " ")
+	if !found {
+		return payload, time.Time{}, false
+	}
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil || n <= 0 {
+		return payload, time.Time{}, false // an older instance's id with a space in it
+	}
+	return sid, time.UnixMilli(n), true
+}
+
+// Revoked reports whether sessionID is revoked: from the mirror when it is
+// current, else with one EXISTS.
 func (s *RedisRevocations) Revoked(ctx context.Context, sessionID string) (bool, error) {
+	if m := s.current(); m != nil {
+		return m.set.Revoked(ctx, sessionID)
+	}
 	n, err := s.r.client.Exists(ctx, s.r.revokedKey(sessionID)).Result()
 	if err != nil {
 		return false, unavailable(err)
@@ -340,40 +527,242 @@ func (s *RedisRevocations) Revoked(ctx context.Context, sessionID string) (bool,
 	return n > 0, nil
 }
 
-// Len counts the live revocations under the prefix; see RedisReplay.Len.
-func (s *RedisRevocations) Len() int { return s.r.count("revoked") }
+// Len counts the live revocations under the prefix: in the mirror when it
+// is current, else as RedisReplay.Len does.
+func (s *RedisRevocations) Len() int {
+	if m := s.current(); m != nil {
+		return m.set.Len()
+	}
+	return s.r.count("revoked")
+}
 
 // Subscribe calls revoked with every session id any instance revokes from
-// now on, until ctx ends, so an instance can drop what it cached about the
-// session at once. It returns when the subscription is in place, or with an
-// error wrapping ErrUnavailable. After an outage go-redis subscribes again
-// by itself; what was published meanwhile is lost, which is why Revoked
-// reads the key and does not rely on this.
+// now on, until ctx ends or the Redis is closed, so an instance can drop
+// what it cached about the session at once; the same subscription keeps
+// the mirror Revoked answers from (see RedisRevocations). It returns when
+// the subscription is in place, or with an error wrapping ErrUnavailable.
+// After an outage the subscription is made again by itself, and the mirror
+// loaded again before it is trusted.
 func (s *RedisRevocations) Subscribe(ctx context.Context, revoked func(sessionID string)) error {
+	life := s.r.life
+	life.mu.Lock()
+	if life.closed {
+		life.mu.Unlock()
+		return unavailable(redis.ErrClosed)
+	}
+	life.subs.Add(1)
+	life.mu.Unlock()
 	ps := s.r.client.Subscribe(ctx, s.r.revocationsChannel())
 	// Bounded by the read timeout like every other call: Receive alone has
 	// no deadline, and a Redis that accepts connections but never answers
 	// would hold the caller (a role starting up) for ever.
 	if _, err := ps.ReceiveTimeout(ctx, s.r.client.Options().ReadTimeout); err != nil {
 		_ = ps.Close()
+		life.subs.Done()
 		return unavailable(err)
 	}
-	ch := ps.Channel()
-	go func() {
-		defer ps.Close()
-		for {
-			select {
-			case <-ctx.Done():
+	go s.follow(ctx, &subscription{ps: ps}, revoked)
+	return nil
+}
+
+// subscription is the PubSub a follow loop reads, which another goroutine
+// may close to end a blocked read at once.
+type subscription struct {
+	mu     sync.Mutex
+	ps     *redis.PubSub // written only by the follow loop, under mu
+	closed bool
+}
+
+func (c *subscription) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		_ = c.ps.Close()
+	}
+}
+
+// renew subscribes on a new connection in place of the current one.
+func (c *subscription) renew(ctx context.Context, client *redis.Client, channel string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	_ = c.ps.Close()
+	c.ps = client.Subscribe(ctx, channel)
+}
+
+// follow reads the subscription whose first confirmation Subscribe has
+// read, until ctx ends or the Redis closes. It pings, keeps the mirror
+// (when no other subscription does) and calls revoked. Everything the
+// mirror's correctness rests on happens here, in order, on one goroutine.
+func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoked func(string)) {
+	life := s.r.life
+	defer life.subs.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(life.ctx, cancel)()
+	defer sub.close()
+	defer context.AfterFunc(ctx, sub.close)() // a blocked read ends at once
+
+	keeps := s.keeping.CompareAndSwap(false, true)
+	if keeps {
+		defer s.keeping.Store(false)
+		defer s.mirror.Store(nil)
+	}
+	var (
+		channel = s.r.revocationsChannel()
+		every   = int64(s.r.lease / 3) // between pings
+		m       *revocationMirror      // the mirror this loop keeps; nil none
+		load    bool                   // m still needs its load
+		loadAt  int64                  // when to try the load (again)
+		ping    int64                  // when to ping next
+		heard   = mono()               // when the connection last answered
+	)
+	// restart starts an empty mirror and loads it: at a confirmation, and
+	// whenever what the mirror holds is in doubt. A load may begin at any
+	// time the subscription is live: what it misses of a revocation
+	// completed before it began was published after the confirmation.
+	restart := func() {
+		if keeps {
+			m = &revocationMirror{
+				set:  NewMemoryRevocations(MemoryOptions{MaxEntries: s.r.bound, Now: s.r.now}),
+				born: mono(),
+			}
+			s.mirror.Store(m)
+			load, loadAt = true, 0
+		}
+	}
+	drop := func() {
+		if keeps {
+			s.mirror.Store(nil)
+			m, load = nil, false
+		}
+	}
+	restart() // Subscribe has read the confirmation
+	for ctx.Err() == nil {
+		now := mono()
+		if load && now >= loadAt {
+			if err := s.load(ctx, m); err != nil {
+				loadAt = mono() + every
+			} else {
+				m.loaded.Store(true)
+				load, ping = false, 0 // current at the next pong: ask for it now
+			}
+			// The connection was not read meanwhile: a long load is no
+			// sign of its silence.
+			now = mono()
+			heard = max(heard, now)
+		}
+		if m != nil && m.full.Load() && now-m.born > int64(mirrorFullRetry) {
+			restart()
+		}
+		if now-heard > 3*int64(s.r.lease) {
+			// Pings go unanswered on a connection that has not failed, as
+			// when the network drops packets: subscribe afresh rather than
+			// wait minutes for TCP to give up.
+			drop()
+			sub.renew(ctx, s.r.client, channel)
+			heard = mono()
+		}
+		if now >= ping {
+			_ = sub.ps.Ping(ctx, strconv.FormatInt(now, 10))
+			ping = now + every
+		}
+		msg, err := sub.ps.ReceiveTimeout(ctx, time.Duration(max(ping-mono(), int64(time.Millisecond))))
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
 				return
-			case m, ok := <-ch:
-				if !ok {
-					return
+			}
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+				continue // nothing came before the next ping is due
+			}
+			// The connection failed: what is published until go-redis
+			// subscribes again is lost to this mirror.
+			drop()
+			sleep(ctx, time.Duration(every))
+			continue
+		}
+		heard = mono()
+		switch msg := msg.(type) {
+		case *redis.Subscription:
+			if msg.Kind == "subscribe" {
+				restart()
+			}
+		case *redis.Pong:
+			if sent, err := strconv.ParseInt(msg.Payload, 10, 64); err == nil && keeps {
+				s.pong.Store(sent)
+			}
+		case *redis.Message:
+			sid, until, ok := parseRevocation(msg.Payload)
+			switch {
+			case m == nil:
+			case ok:
+				m.add(sid, until)
+			default:
+				if err := s.lookup(ctx, m, sid); err != nil {
+					restart()
 				}
-				revoked(m.Payload)
+			}
+			if revoked != nil {
+				revoked(sid)
 			}
 		}
-	}()
+	}
+}
+
+// load adds every revocation key under the prefix to m, with its time to
+// live. It stops early, without an error, when m is full.
+func (s *RedisRevocations) load(ctx context.Context, m *revocationMirror) error {
+	prefix := s.r.revokedKey("")
+	var cursor uint64
+	for {
+		keys, next, err := s.r.client.Scan(ctx, cursor, s.r.pattern("revoked"), 1000).Result()
+		if err != nil {
+			return unavailable(err)
+		}
+		if len(keys) > 0 {
+			ttls := make([]*redis.DurationCmd, len(keys))
+			if _, err := s.r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range keys {
+					ttls[i] = p.PTTL(ctx, k)
+				}
+				return nil
+			}); err != nil {
+				return unavailable(err)
+			}
+			now := s.r.now() // after the answers: no entry ends before its key
+			for i, k := range keys {
+				m.addTTL(strings.TrimPrefix(k, prefix), ttls[i].Val(), now)
+			}
+		}
+		if next == 0 || m.full.Load() {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// lookup adds sessionID to m with its key's time to live, for a message
+// that did not carry its until.
+func (s *RedisRevocations) lookup(ctx context.Context, m *revocationMirror, sessionID string) error {
+	ttl, err := s.r.client.PTTL(ctx, s.r.revokedKey(sessionID)).Result()
+	if err != nil {
+		return err
+	}
+	m.addTTL(sessionID, ttl, s.r.now())
 	return nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // count walks the keys of one kind under the prefix.

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/ssoctl/ssoctl/internal/redistest"
 	"github.com/ssoctl/ssoctl/pkg/serve/store"
@@ -53,6 +57,17 @@ func redisHarness(t *testing.T) storetest.Harness {
 func TestRedisReplayContract(t *testing.T) { storetest.TestReplayStore(t, redisHarness(t)) }
 func TestRedisRevocationsContract(t *testing.T) {
 	storetest.TestRevocationStore(t, redisHarness(t))
+}
+
+// TestRedisMirroredRevocationsContract runs the contract against stores
+// that answer from their mirror.
+func TestRedisMirroredRevocationsContract(t *testing.T) {
+	h := redisHarness(t)
+	url := redistest.Start(t)
+	h.NewRevocations = func(t *testing.T, _ func() time.Time, _ int) store.RevocationStore {
+		return mirrored(t, url, fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1)), store.RedisOptions{})
+	}
+	storetest.TestRevocationStore(t, h)
 }
 
 func TestRedisInstancesShareState(t *testing.T) {
@@ -405,5 +420,413 @@ func TestRedisReplayNoticesLostRecords(t *testing.T) {
 		if ok, err := s.ConsumeIssued(ctx, "j4", before, until); ok || !errors.Is(err, store.ErrRecordsLost) {
 			t.Errorf("%s, once a has seen the new epoch: a token issued before = %v, %v; want ErrRecordsLost", name, ok, err)
 		}
+	}
+}
+
+// mirrored returns a revocation store under prefix, subscribed until the
+// test ends, once its mirror is current.
+func mirrored(t *testing.T, url, prefix string, o store.RedisOptions) *store.RedisRevocations {
+	t.Helper()
+	o.URL, o.Prefix = url, prefix
+	if o.Timeout == 0 {
+		o.Timeout = 250 * time.Millisecond
+	}
+	r, err := store.NewRedis(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	s := r.Revocations()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if err := s.Subscribe(ctx, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the mirror to become current", s.Current)
+	return s
+}
+
+// waitFor polls cond every 10ms until it holds, failing the test after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+	}
+}
+
+// redisAdmin is a plain client on the test's server, for what no store
+// does: counting commands, killing connections, writing keys behind the
+// stores' backs.
+type redisAdmin struct {
+	t *testing.T
+	c *redis.Client
+}
+
+func newRedisAdmin(t *testing.T, url string) redisAdmin {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	return redisAdmin{t, c}
+}
+
+// exists is how many EXISTS the server has run (INFO commandstats): the
+// stores send it for Revoked and nothing else.
+func (a redisAdmin) exists() int {
+	a.t.Helper()
+	info, err := a.c.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(info, "cmdstat_exists:calls=")
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return n
+}
+
+// revokedCount asks s about sessions n times and reports how many it found
+// revoked, failing on an error.
+func revokedCount(t *testing.T, s *store.RedisRevocations, sessions ...string) int {
+	t.Helper()
+	n := 0
+	for _, sid := range sessions {
+		got, err := s.Revoked(context.Background(), sid)
+		if err != nil {
+			t.Fatalf("Revoked(%s): %v", sid, err)
+		}
+		if got {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRedisMirrorAnswersFromMemory: two instances, each with its own
+// client, share a prefix; a revocation on one reaches the other's mirror,
+// which then answers without a command to Redis, while an instance that is
+// not subscribed sends one EXISTS a call.
+func TestRedisMirrorAnswersFromMemory(t *testing.T) {
+	url := redistest.Start(t)
+	admin := newRedisAdmin(t, url)
+	ctx := context.Background()
+	a := mirrored(t, url, "ssoctl:mirror:", store.RedisOptions{})
+	b := mirrored(t, url, "ssoctl:mirror:", store.RedisOptions{})
+
+	before := admin.exists()
+	if err := a.Revoke(ctx, "s1", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.Revoked(ctx, "s1"); !got || err != nil {
+		t.Fatalf("instance a, right after its own Revoke: Revoked = %v, %v; want true", got, err)
+	}
+	waitFor(t, 3*time.Second, "instance b to see the revocation made on a", func() bool {
+		return revokedCount(t, b, "s1") == 1
+	})
+	asked := make([]string, 1000)
+	for i := range asked {
+		asked[i] = "s-" + strconv.Itoa(i)
+	}
+	if got := revokedCount(t, b, asked...); got != 0 {
+		t.Errorf("%d unrevoked sessions reported revoked", got)
+	}
+	if got := revokedCount(t, b, "s1"); got != 1 {
+		t.Error("instance b: s1 no longer revoked")
+	}
+	if !b.Current() {
+		t.Fatal("instance b's mirror stopped being current")
+	}
+	if n := admin.exists() - before; n != 0 {
+		t.Errorf("Redis ran %d EXISTS for 1,002 Revoked calls on current mirrors, want 0", n)
+	}
+	if got := b.Len(); got != 1 {
+		t.Errorf("b.Len() = %d, want 1", got)
+	}
+
+	// The control: the same calls on an instance without a subscription
+	// each ask Redis.
+	plain := newRedis(t, url, "ssoctl:mirror:").Revocations()
+	before = admin.exists()
+	if got := revokedCount(t, plain, append(asked[:10:10], "s1")...); got != 1 {
+		t.Errorf("unsubscribed instance: %d of 11 revoked, want 1", got)
+	}
+	if n := admin.exists() - before; n != 11 {
+		t.Errorf("unsubscribed instance: Redis ran %d EXISTS for 11 Revoked calls, want 11", n)
+	}
+}
+
+// TestRedisMirrorReloadsAfterResubscribe: what is published while an
+// instance's subscription is down is lost to it, so when go-redis
+// subscribes again the mirror is loaded afresh before it is trusted.
+func TestRedisMirrorReloadsAfterResubscribe(t *testing.T) {
+	url := redistest.Start(t)
+	admin := newRedisAdmin(t, url)
+	ctx := context.Background()
+	const prefix = "ssoctl:resub:"
+	a := mirrored(t, url, prefix, store.RedisOptions{})
+	b := mirrored(t, url, prefix, store.RedisOptions{})
+
+	// A message lost for certain: the key is written and nothing published.
+	if err := admin.c.Set(ctx, prefix+"revoked:s-lost", 1, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := revokedCount(t, b, "s-lost"); got != 0 || !b.Current() {
+		t.Fatal("instance b saw a revocation nobody published: this test proves nothing")
+	}
+
+	if err := admin.c.Do(ctx, "client", "kill", "type", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Most likely while b is still subscribing again.
+	if err := a.Revoke(ctx, "s-during", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "instance b to subscribe again and load its mirror", func() bool {
+		return b.Current() && revokedCount(t, b, "s-lost", "s-during") == 2
+	})
+	before := admin.exists()
+	if got := revokedCount(t, b, "s-lost", "s-during", "s-never"); got != 2 || !b.Current() {
+		t.Fatalf("after the reload: %d of s-lost, s-during, s-never revoked (current %v), want 2", got, b.Current())
+	}
+	if n := admin.exists() - before; n != 0 {
+		t.Errorf("after the reload, Redis ran %d EXISTS, want 0", n)
+	}
+}
+
+// TestRedisMirrorOutage: with Redis gone the pongs stop, and within about
+// a lease Revoked fails closed instead of answering from a mirror that
+// can no longer hear of revocations; once Redis is back (empty) the mirror
+// is loaded again and trusted.
+func TestRedisMirrorOutage(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	const lease = 500 * time.Millisecond
+	a := mirrored(t, srv.URL, "ssoctl:down:", store.RedisOptions{MirrorLease: lease})
+	b := mirrored(t, srv.URL, "ssoctl:down:", store.RedisOptions{MirrorLease: lease})
+	if err := a.Revoke(ctx, "s1", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "instance b to see s1", func() bool { return revokedCount(t, b, "s1") == 1 })
+
+	srv.Stop(t)
+	stopped := time.Now()
+	for {
+		got, err := b.Revoked(ctx, "s1")
+		if errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+		if err != nil || !got {
+			t.Fatalf("Redis down: Revoked(s1) = %v, %v; want true from the mirror or ErrUnavailable", got, err)
+		}
+		if time.Since(stopped) > lease+time.Second {
+			t.Fatalf("Redis down %v: Revoked still answers from memory", time.Since(stopped))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("Revoked failed closed %v after Redis stopped", time.Since(stopped).Round(time.Millisecond))
+	if _, err := b.Revoked(ctx, "s-other"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Redis down: Revoked(s-other) error %v, want ErrUnavailable", err)
+	}
+	if b.Current() {
+		t.Error("Redis down: the mirror is still current")
+	}
+
+	srv.Restart(t)
+	waitFor(t, 15*time.Second, "instance b's mirror to be current again", b.Current)
+	admin := newRedisAdmin(t, srv.URL)
+	before := admin.exists()
+	if got := revokedCount(t, b, "s1"); got != 0 {
+		t.Error("Redis came back empty, yet the reloaded mirror holds s1")
+	}
+	if n := admin.exists() - before; n != 0 {
+		t.Errorf("after the restart, Redis ran %d EXISTS, want 0", n)
+	}
+	waitFor(t, 10*time.Second, "instance a to revoke again", func() bool {
+		return a.Revoke(ctx, "s2", time.Now().Add(time.Minute)) == nil
+	})
+	waitFor(t, 3*time.Second, "instance b to see s2", func() bool { return revokedCount(t, b, "s2") == 1 })
+}
+
+// TestRedisMirrorEntries covers what the mirror holds and for how long.
+func TestRedisMirrorEntries(t *testing.T) {
+	url := redistest.Start(t)
+	admin := newRedisAdmin(t, url)
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		opts store.RedisOptions
+		run  func(t *testing.T, prefix string, a, b *store.RedisRevocations)
+	}{
+		{
+			name: "a revocation ends at its until on the other instance",
+			run: func(t *testing.T, _ string, a, b *store.RedisRevocations) {
+				until := time.Now().Add(400 * time.Millisecond)
+				if err := a.Revoke(ctx, "s-short", until); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 3*time.Second, "b to see s-short", func() bool { return revokedCount(t, b, "s-short") == 1 })
+				time.Sleep(time.Until(until) + 20*time.Millisecond)
+				if got := revokedCount(t, b, "s-short"); got != 0 || !b.Current() {
+					t.Errorf("past its until, s-short revoked: %v (current %v)", got == 1, b.Current())
+				}
+			},
+		},
+		{
+			name: "an until already past revokes nothing",
+			run: func(t *testing.T, _ string, a, b *store.RedisRevocations) {
+				if err := a.Revoke(ctx, "s-past", time.Now().Add(-time.Second)); err != nil {
+					t.Fatal(err)
+				}
+				if err := a.Revoke(ctx, "s-marker", time.Now().Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 3*time.Second, "b to see s-marker", func() bool { return revokedCount(t, b, "s-marker") == 1 })
+				if got := revokedCount(t, a, "s-past") + revokedCount(t, b, "s-past"); got != 0 {
+					t.Error("an until already past revoked the session")
+				}
+			},
+		},
+		{
+			name: "revocations made before the subscription are loaded, with their time to live",
+			run: func(t *testing.T, prefix string, a, _ *store.RedisRevocations) {
+				if err := a.Revoke(ctx, "s-old", time.Now().Add(300*time.Millisecond)); err != nil {
+					t.Fatal(err)
+				}
+				late := mirrored(t, url, prefix, store.RedisOptions{})
+				if got := revokedCount(t, late, "s-old"); got != 1 {
+					t.Fatal("an instance subscribed later does not hold the revocation made before")
+				}
+				waitFor(t, 2*time.Second, "s-old to expire in the late mirror", func() bool {
+					return revokedCount(t, late, "s-old") == 0 && late.Current()
+				})
+			},
+		},
+		{
+			name: "a bare session id, as an older instance publishes, is looked up",
+			run: func(t *testing.T, prefix string, _, b *store.RedisRevocations) {
+				if _, err := admin.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+					p.Set(ctx, prefix+"revoked:s old", 1, time.Minute)
+					p.Publish(ctx, prefix+"revocations", "s old")
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, 3*time.Second, "b to see the bare id", func() bool { return revokedCount(t, b, "s old") == 1 })
+				if !b.Current() {
+					t.Error("the mirror is not current after a bare id")
+				}
+			},
+		},
+		{
+			name: "a full mirror is not trusted, and Redis answers",
+			opts: store.RedisOptions{MirrorEntries: 2},
+			run: func(t *testing.T, _ string, a, b *store.RedisRevocations) {
+				for _, sid := range []string{"f1", "f2", "f3"} {
+					if err := a.Revoke(ctx, sid, time.Now().Add(time.Minute)); err != nil {
+						t.Fatalf("Revoke(%s) on a full mirror: %v, want it accepted", sid, err)
+					}
+				}
+				waitFor(t, 3*time.Second, "b's mirror to fill", func() bool { return !b.Current() })
+				before := admin.exists()
+				if got := revokedCount(t, b, "f1", "f2", "f3", "f4"); got != 3 {
+					t.Errorf("full mirror: %d of f1, f2, f3 revoked, want 3", got)
+				}
+				if n := admin.exists() - before; n != 4 {
+					t.Errorf("full mirror: Redis ran %d EXISTS for 4 calls, want 4", n)
+				}
+				if got := b.Len(); got != 3 {
+					t.Errorf("full mirror: Len = %d, want 3 (counted in Redis)", got)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := fmt.Sprintf("ssoctl:entries:%d:", prefixes.Add(1))
+			tt.run(t, prefix, mirrored(t, url, prefix, tt.opts), mirrored(t, url, prefix, tt.opts))
+		})
+	}
+}
+
+// TestRedisMirrorStops: cancelling the subscription, or closing the Redis,
+// stops its goroutines and leaves Revoked asking Redis.
+func TestRedisMirrorStops(t *testing.T) {
+	url := redistest.Start(t)
+	base := runtime.NumGoroutine()
+	for _, how := range []string{"cancel", "close"} {
+		r := newRedis(t, url, "ssoctl:stops:")
+		s := r.Revocations()
+		ctx, cancel := context.WithCancel(context.Background())
+		if err := s.Subscribe(ctx, func(string) {}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 5*time.Second, "the mirror to become current", s.Current)
+		if how == "cancel" {
+			cancel()
+			waitFor(t, 2*time.Second, "the mirror to be dropped", func() bool { return !s.Current() })
+			if _, err := s.Revoked(context.Background(), "s"); err != nil {
+				t.Errorf("after cancel: Revoked: %v", err)
+			}
+		}
+		_ = r.Close()
+		cancel()
+		if s.Current() {
+			t.Errorf("%s: the mirror is still current", how)
+		}
+	}
+	waitFor(t, 2*time.Second, "the subscriptions' goroutines to end", func() bool {
+		return runtime.NumGoroutine() <= base
+	})
+}
+
+// TestRedisMirrorLease: a Redis that keeps its connections open but stops
+// answering (CLIENT PAUSE here; a black-holed network alike) raises no
+// connection error; the lease alone ends the mirror's trust, and Revoked
+// fails closed within about a lease. When Redis answers again the mirror
+// is current again.
+func TestRedisMirrorLease(t *testing.T) {
+	url := redistest.Start(t)
+	admin := newRedisAdmin(t, url)
+	ctx := context.Background()
+	const lease = 600 * time.Millisecond
+	b := mirrored(t, url, "ssoctl:lease:", store.RedisOptions{MirrorLease: lease})
+	if err := b.Revoke(ctx, "s1", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	const pause = 3 * time.Second
+	if err := admin.c.Do(ctx, "client", "pause", pause.Milliseconds(), "all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	paused := time.Now()
+	for {
+		got, err := b.Revoked(ctx, "s1")
+		if errors.Is(err, store.ErrUnavailable) {
+			break
+		}
+		if err != nil || !got {
+			t.Fatalf("Redis paused: Revoked(s1) = %v, %v; want true from the mirror or ErrUnavailable", got, err)
+		}
+		if time.Since(paused) > lease+500*time.Millisecond {
+			t.Fatalf("Redis paused %v: Revoked still answers from memory", time.Since(paused))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	took := time.Since(paused)
+	t.Logf("Revoked failed closed %v after Redis paused", took.Round(time.Millisecond))
+	if took < lease/3 {
+		t.Errorf("failed closed after %v, before the lease could have lapsed: not the lease at work", took)
+	}
+	waitFor(t, pause+5*time.Second, "the mirror to be current again", b.Current)
+	if got := revokedCount(t, b, "s1"); got != 1 {
+		t.Error("after the pause, s1 is not revoked")
 	}
 }
