@@ -618,21 +618,7 @@ func TestRedisMirrorOutage(t *testing.T) {
 	waitFor(t, 3*time.Second, "instance b to see s1", func() bool { return revokedCount(t, b, "s1") == 1 })
 
 	srv.Stop(t)
-	stopped := time.Now()
-	for {
-		got, err := b.Revoked(ctx, "s1")
-		if errors.Is(err, store.ErrUnavailable) {
-			break
-		}
-		if err != nil || !got {
-			t.Fatalf("Redis down: Revoked(s1) = %v, %v; want true from the mirror or ErrUnavailable", got, err)
-		}
-		if time.Since(stopped) > lease+time.Second {
-			t.Fatalf("Redis down %v: Revoked still answers from memory", time.Since(stopped))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Logf("Revoked failed closed %v after Redis stopped", time.Since(stopped).Round(time.Millisecond))
+	waitFailClosed(t, b, "s1", "Redis stopped", lease+time.Second)
 	if _, err := b.Revoked(ctx, "s-other"); !errors.Is(err, store.ErrUnavailable) {
 		t.Errorf("Redis down: Revoked(s-other) error %v, want ErrUnavailable", err)
 	}
@@ -806,27 +792,36 @@ func TestRedisMirrorLease(t *testing.T) {
 	if err := admin.c.Do(ctx, "client", "pause", pause.Milliseconds(), "all").Err(); err != nil {
 		t.Fatal(err)
 	}
-	paused := time.Now()
-	for {
-		got, err := b.Revoked(ctx, "s1")
-		if errors.Is(err, store.ErrUnavailable) {
-			break
-		}
-		if err != nil || !got {
-			t.Fatalf("Redis paused: Revoked(s1) = %v, %v; want true from the mirror or ErrUnavailable", got, err)
-		}
-		if time.Since(paused) > lease+500*time.Millisecond {
-			t.Fatalf("Redis paused %v: Revoked still answers from memory", time.Since(paused))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	took := time.Since(paused)
-	t.Logf("Revoked failed closed %v after Redis paused", took.Round(time.Millisecond))
+	took := waitFailClosed(t, b, "s1", "Redis paused", lease+500*time.Millisecond)
 	if took < lease/3 {
 		t.Errorf("failed closed after %v, before the lease could have lapsed: not the lease at work", took)
 	}
 	waitFor(t, pause+5*time.Second, "the mirror to be current again", b.Current)
 	if got := revokedCount(t, b, "s1"); got != 1 {
 		t.Error("after the pause, s1 is not revoked")
+	}
+}
+
+// waitFailClosed polls s.Revoked(sessionID), a revoked session, from now
+// until it fails with ErrUnavailable, and returns how long that took. It
+// fails the test if an answer says the session is not revoked (a stale
+// mirror) or if memory still answers after within.
+func waitFailClosed(t *testing.T, s *store.RedisRevocations, sessionID, what string, within time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for {
+		got, err := s.Revoked(context.Background(), sessionID)
+		if errors.Is(err, store.ErrUnavailable) {
+			took := time.Since(start)
+			t.Logf("%s: Revoked failed closed after %v", what, took.Round(time.Millisecond))
+			return took
+		}
+		if err != nil || !got {
+			t.Fatalf("%s: Revoked(%s) = %v, %v; want true from the mirror or ErrUnavailable", what, sessionID, got, err)
+		}
+		if time.Since(start) > within {
+			t.Fatalf("%s %v ago: Revoked still answers from memory", what, time.Since(start))
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
