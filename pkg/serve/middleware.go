@@ -251,12 +251,12 @@ func exchangeOf(w http.ResponseWriter) *exchange {
 	}
 }
 
-// Routine marks the request w answers as one a machine makes many times a second and
-// reads itself: a forward-auth subrequest from nginx, Traefik or Caddy, a
-// health probe. When it succeeds (status below 400), its log line drops to
-// debug level, since the proxy or orchestrator that asked logs it already
-// and a second write per request costs a forward-auth check about 15 % of
-// its throughput (docs/PERFORMANCE.md); and Observe leaves out the
+// Routine marks the request w answers as one a machine makes many times a
+// second and reads itself: a forward-auth subrequest from nginx, Traefik or
+// Caddy, a health probe. When it succeeds (status below 400), its log line
+// drops to debug level, since the proxy or orchestrator that asked logs it
+// already and a second write per request costs a forward-auth check about
+// 15 % of its throughput (docs/PERFORMANCE.md); and Observe leaves out the
 // browser-only security headers (X-Frame-Options, Content-Security-Policy,
 // Referrer-Policy, X-Content-Type-Options): a successful forward-auth
 // answer has no body and never reaches a browser, the proxy copies only
