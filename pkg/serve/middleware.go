@@ -56,8 +56,8 @@ var securityHeaders = [...]struct{ key, value string }{
 }
 
 // Observe wraps a role's handler with what an operator needs from every
-// request: a request id (in the response's X-Request-Id and in
-// RequestID(w)); one log line with role, method, path, status,
+// request: a request id (in the response's X-Request-Id, except on a
+// Routine success that is not logged, and in RequestID(w)); one log line with role, method, path, status,
 // latency_ms, request_id and whatever the handler added with Annotate;
 // request metrics; X-Content-Type-Options, Referrer-Policy: no-referrer,
 // X-Frame-Options and DefaultContentSecurityPolicy unless the handler set
@@ -90,13 +90,15 @@ type observer struct {
 // backing storage for the header values Observe sets.
 type exchange struct {
 	http.ResponseWriter
-	id          string
+	ob          *observer
+	r           *http.Request
+	id          string // made by requestID when first needed; guarded by mu
 	status      int
 	wroteHeader bool
 	hijacked    bool
 	routine     bool // see Routine
 
-	mu    sync.Mutex  // guards attrs: a handler may annotate from a goroutine
+	mu    sync.Mutex  // guards id and attrs: a handler may annotate from a goroutine
 	attrs []slog.Attr // allocated by the first Annotate: most requests have none
 
 	// hv backs the header values Observe sets: [0] the request id, then
@@ -108,10 +110,7 @@ type exchange struct {
 
 func (ob *observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := ob.o.Now()
-	x := &exchange{ResponseWriter: w}
-	x.id = ob.requestID(r)
-	x.hv[0] = x.id
-	w.Header()[HeaderRequestID] = x.hv[0:1:1]
+	x := &exchange{ResponseWriter: w, ob: ob, r: r}
 	defer ob.finish(x, r, start)
 	ob.next.ServeHTTP(x, r)
 }
@@ -168,7 +167,7 @@ func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
 			slog.String("path", logPath(r.URL.Path)),
 			slog.Int("status", status),
 			slog.Float64("latency_ms", float64(elapsed.Microseconds())/1000),
-			slog.String("request_id", x.id),
+			slog.String("request_id", x.requestID()),
 		)
 		if clientGone {
 			attrs = append(attrs, slog.Bool("client_gone", true))
@@ -187,6 +186,17 @@ func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
 	if abort {
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// requestID returns the request's id, made on first use: a routine
+// success that is not logged never needs one.
+func (x *exchange) requestID() string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.id == "" {
+		x.id = x.ob.requestID(x.r)
+	}
+	return x.id
 }
 
 // requestID returns the incoming id when trusted and well formed, else a
@@ -228,7 +238,7 @@ func wellFormedRequestID(s string) bool {
 // to the log line.
 func RequestID(w http.ResponseWriter) string {
 	if x := exchangeOf(w); x != nil {
-		return x.id
+		return x.requestID()
 	}
 	return ""
 }
@@ -260,7 +270,8 @@ func exchangeOf(w http.ResponseWriter) *exchange {
 // browser-only security headers (X-Frame-Options, Content-Security-Policy,
 // Referrer-Policy, X-Content-Type-Options): a successful forward-auth
 // answer has no body and never reaches a browser, the proxy copies only
-// the headers it is told to. A refusal keeps both, because Traefik and
+// the headers it is told to. Its X-Request-Id goes too unless debug
+// lines are logged, since it would name a line nobody wrote. A refusal keeps both, because Traefik and
 // Caddy pass a refusal's answer on to the browser. Routine does nothing
 // outside Observe.
 func Routine(w http.ResponseWriter) {
@@ -396,13 +407,21 @@ func clip(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// applyDefaults adds each security header the handler has not set to a
-// response with status code, unless it is a Routine request's success.
+// applyDefaults adds the request id and each security header the handler
+// has not set to a response with status code. A Routine request's success
+// gets neither, except the id when its log line will be written: an id
+// that names no log line matches nothing.
 func (x *exchange) applyDefaults(code int) {
-	if x.routine && code < 400 {
+	h := x.ResponseWriter.Header()
+	quiet := x.routine && code < 400
+	// The id comes first, then whatever the handler added; nil opts out.
+	if v, set := h[HeaderRequestID]; (!set || v != nil) && (!quiet || x.ob.o.Logger.Enabled(x.r.Context(), slog.LevelDebug)) {
+		x.hv[0] = x.requestID()
+		h[HeaderRequestID] = append(x.hv[0:1:1], v...)
+	}
+	if quiet {
 		return
 	}
-	h := x.ResponseWriter.Header()
 	for i, d := range securityHeaders {
 		if _, set := h[d.key]; !set {
 			x.hv[i+1] = d.value
@@ -416,12 +435,11 @@ func (x *exchange) applyDefaults(code int) {
 // response that never happened.
 func (x *exchange) serveError() {
 	h := x.ResponseWriter.Header()
-	clear(h)
-	h[HeaderRequestID] = x.hv[0:1:1]
+	clear(h) // WriteHeader adds the request id and the security headers
 	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
 	h["Cache-Control"] = []string{"no-store"}
 	x.WriteHeader(http.StatusInternalServerError)
-	io.WriteString(x.ResponseWriter, "Internal Server Error\n\nSomething went wrong on our side. If you report it, quote request id "+x.id+".\n")
+	io.WriteString(x.ResponseWriter, "Internal Server Error\n\nSomething went wrong on our side. If you report it, quote request id "+x.requestID()+".\n")
 }
 
 // WriteHeader records the status and applies the security headers before

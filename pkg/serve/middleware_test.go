@@ -455,6 +455,67 @@ func TestObserveRequestID(t *testing.T) {
 	})
 }
 
+// TestObserveRequestIDNamesALogLine: a routine success that is not logged
+// carries no X-Request-Id (an id that names no line matches nothing, and
+// forward auth pays for every header); anything logged carries the id of
+// its line, on a real server so only what reaches the client counts.
+func TestObserveRequestIDNamesALogLine(t *testing.T) {
+	tests := []struct {
+		name    string
+		level   slog.Level
+		handler http.HandlerFunc
+		wantID  bool
+	}{
+		{"a routine success at info level: no id", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
+			serve.Routine(w)
+			w.WriteHeader(http.StatusOK)
+		}, false},
+		{"a routine success that writes nothing: no id", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
+			serve.Routine(w)
+		}, false},
+		{"a routine success with debug lines on: the line's id", slog.LevelDebug, func(w http.ResponseWriter, _ *http.Request) {
+			serve.Routine(w)
+			w.WriteHeader(http.StatusOK)
+		}, true},
+		{"a routine refusal: the line's id", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
+			serve.Routine(w)
+			w.WriteHeader(http.StatusUnauthorized)
+		}, true},
+		{"any other success: the line's id", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusOK)
+		}, true},
+		{"a handler that opts out with nil: none", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header()[serve.HeaderRequestID] = nil
+			w.WriteHeader(http.StatusOK)
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := newLogSink()
+			logger := slog.New(slog.NewJSONHandler(sink, &slog.HandlerOptions{Level: tt.level}))
+			srv := httptest.NewServer(serve.Observe("portal", tt.handler, serve.ObserveOptions{Logger: logger}))
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL + "/auth")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			got := resp.Header.Values(serve.HeaderRequestID)
+			if !tt.wantID {
+				if len(got) != 0 {
+					t.Errorf("X-Request-Id = %q, want none", got)
+				}
+				return
+			}
+			sink.waitLine(t)
+			lines := sink.lines(t)
+			if len(got) != 1 || len(lines) != 1 || lines[0]["request_id"] != got[0] {
+				t.Errorf("X-Request-Id = %q, log lines %v; want one id, the logged one", got, lines)
+			}
+		})
+	}
+}
+
 func TestObserveSecurityHeaders(t *testing.T) {
 	defaults := map[string]string{
 		"X-Content-Type-Options":  "nosniff",
