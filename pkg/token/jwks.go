@@ -18,6 +18,11 @@ import (
 // minimum refresh interval), so a receiver picks up a rotated key without a
 // restart while a flood of made-up kids cannot turn it into a request
 // amplifier against the issuer.
+//
+// One fetch runs at a time, and no lookup waits for it that does not need
+// it: while the set is refetched, tokens whose key the last set holds
+// verify against it (within the stale limit), so a slow or hanging issuer
+// delays the lookups that started or need the fetch, never every handoff.
 type RemoteJWKS struct {
 	url        string
 	client     *http.Client
@@ -26,12 +31,24 @@ type RemoteJWKS struct {
 	maxStale   time.Duration
 	now        func() time.Time
 
-	mu          sync.Mutex
+	mu          sync.Mutex // never held across a fetch
 	ring        *KeyRing
 	fetched     time.Time // when ring was fetched
 	lastAttempt time.Time
 	lastErr     error
+	inflight    *jwksFetch // the fetch under way; nil when none
 }
+
+// jwksFetch is one fetch of the set, shared by the lookups that wait on it.
+type jwksFetch struct {
+	done chan struct{} // closed when err is set and the result applied
+	err  error
+}
+
+// jwksFetchTimeout bounds a fetch whatever the HTTP client allows: it runs
+// detached from the lookup that started it, so a caller that gives up does
+// not cut it short for the others.
+const jwksFetchTimeout = 10 * time.Second
 
 // JWKSOption configures a RemoteJWKS.
 type JWKSOption func(*RemoteJWKS)
@@ -100,32 +117,66 @@ func IsLoopbackHost(host string) bool {
 // VerificationKey implements KeySource.
 func (r *RemoteJWKS) VerificationKey(ctx context.Context, kid string) (*Key, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	now := r.now()
-	stale := r.ring == nil || now.Sub(r.fetched) >= r.ttl
-	if !stale {
+	fresh := r.ring != nil && now.Sub(r.fetched) < r.ttl
+	if fresh {
 		k, err := r.ring.VerificationKey(ctx, kid)
 		if err == nil || !errors.Is(err, ErrKidUnknown) || now.Sub(r.lastAttempt) < r.minRefresh {
+			r.mu.Unlock()
 			return k, err
 		}
-	} else if now.Sub(r.lastAttempt) < r.minRefresh && r.lastErr != nil {
+	}
+	f := r.inflight
+	switch {
+	case f == nil && !fresh && now.Sub(r.lastAttempt) < r.minRefresh && r.lastErr != nil:
 		// A recent fetch failed; keep serving the keys we have (or the
 		// failure, when we have none) rather than hammering a struggling
 		// issuer with one fetch per incoming token.
+		defer r.mu.Unlock()
 		return r.stale(ctx, kid, now, r.lastErr)
+	case f == nil:
+		r.lastAttempt = now
+		f = &jwksFetch{done: make(chan struct{})}
+		r.inflight = f
+		go r.run(ctx, f, now)
+	case !fresh:
+		// Another lookup is refetching an expired set. Rather than wait
+		// on the issuer, use the last set when it still holds the key:
+		// it would be served just the same if the fetch failed.
+		if k, err := r.stale(ctx, kid, now, ErrKeysUnavailable); err == nil {
+			r.mu.Unlock()
+			return k, nil
+		}
 	}
-	r.lastAttempt = now
-	ring, err := r.fetch(ctx)
-	if err == nil || ctx.Err() == nil {
-		// A fetch cut short by the caller's own context says nothing
-		// about the issuer; do not make the next caller wait it out.
-		r.lastErr = err
+	r.mu.Unlock()
+
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for %s: %v", ErrKeysUnavailable, r.url, ctx.Err())
 	}
-	if err != nil {
-		return r.stale(ctx, kid, now, err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if f.err != nil {
+		return r.stale(ctx, kid, now, f.err)
 	}
-	r.ring, r.fetched = ring, now
 	return r.ring.VerificationKey(ctx, kid)
+}
+
+// run fetches the set for f, begun at start, and applies the result.
+func (r *RemoteJWKS) run(ctx context.Context, f *jwksFetch, start time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
+	defer cancel()
+	ring, err := r.fetch(ctx)
+	r.mu.Lock()
+	r.lastErr = err
+	if err == nil {
+		r.ring, r.fetched = ring, start
+	}
+	r.inflight = nil
+	f.err = err
+	r.mu.Unlock()
+	close(f.done)
 }
 
 // stale answers from the last good set while the issuer cannot be reached,

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -263,7 +264,8 @@ type issuerJWKS struct {
 	mu     sync.Mutex
 	status int
 	body   []byte
-	hang   bool // hold the request until the client gives up
+	hang   bool          // hold the request until the client gives up
+	gate   chan struct{} // when set, hold each request until it is closed
 }
 
 func newIssuerJWKS(t *testing.T, body []byte) *issuerJWKS {
@@ -272,8 +274,15 @@ func newIssuerJWKS(t *testing.T, body []byte) *issuerJWKS {
 		s.fetches.Add(1)
 		s.hosts.Store(r.Host, true)
 		s.mu.Lock()
-		status, body, hang := s.status, s.body, s.hang
+		status, body, hang, gate := s.status, s.body, s.hang, s.gate
 		s.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if hang {
 			<-r.Context().Done()
 			return
@@ -296,6 +305,28 @@ func (s *issuerJWKS) hangUp() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hang = true
+}
+
+// hold makes the issuer hold every request until the returned func is
+// called (at most once).
+func (s *issuerJWKS) hold() (release func()) {
+	gate := make(chan struct{})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gate = gate
+	return func() { close(gate) }
+}
+
+// waitFetches waits until the issuer has seen n fetches.
+func (s *issuerJWKS) waitFetches(t *testing.T, n int32) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.fetches.Load() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("issuer saw %d fetches after 5s, want %d", s.fetches.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (s *issuerJWKS) url() string { return s.srv.URL + "/.well-known/jwks.json" }
@@ -636,5 +667,101 @@ func TestRemoteJWKSCallerGivesUp(t *testing.T) {
 	}
 	if key, err := src.VerificationKey(context.Background(), "ed1"); err != nil || key.ID() != "ed1" {
 		t.Fatalf("next lookup = %v, %v; want the key fetched at once", key, err)
+	}
+}
+
+// TestRemoteJWKSRefetchStallsNobodyElse: while one lookup refetches an
+// expired set from an issuer that does not answer, tokens whose key the
+// last set holds verify at once; only a lookup that needs the new set
+// waits, and only as long as its own context allows. No lookup starts a
+// second fetch.
+func TestRemoteJWKSRefetchStallsNobodyElse(t *testing.T) {
+	k := newTestKeys(t)
+	issuer := newIssuerJWKS(t, jwkSet(jwk(t, k.edPriv.Public(), "ed1", "EdDSA", "sig")))
+	clock := &fakeClock{now: testNow}
+	src, err := token.NewRemoteJWKS(issuer.url(), token.WithJWKSClock(clock.Now), token.WithHTTPClient(&http.Client{Timeout: 3 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.VerificationKey(t.Context(), "ed1"); err != nil {
+		t.Fatal(err)
+	}
+	release := issuer.hold()
+	clock.Advance(5 * time.Minute)
+
+	leader := make(chan error, 1)
+	go func() {
+		k, err := src.VerificationKey(context.Background(), "ed1")
+		if err == nil && k.ID() != "ed1" {
+			err = fmt.Errorf("got key %q", k.ID())
+		}
+		leader <- err
+	}()
+	issuer.waitFetches(t, 2)
+
+	for range 20 {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		k, err := src.VerificationKey(ctx, "ed1")
+		cancel()
+		if err != nil || k.ID() != "ed1" {
+			t.Fatalf("a known key during the refetch = %v, %v; want the last set's key at once", k, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	_, err = src.VerificationKey(ctx, "es-new")
+	cancel()
+	if !errors.Is(err, token.ErrKeysUnavailable) || !strings.Contains(err.Error(), "waiting for") {
+		t.Errorf("an unknown kid during the refetch = %v; want ErrKeysUnavailable after its own deadline", err)
+	}
+	select {
+	case err := <-leader:
+		t.Fatalf("the refetching lookup returned (%v) while the issuer still held its request", err)
+	default:
+	}
+
+	release()
+	if err := <-leader; err != nil {
+		t.Errorf("the refetching lookup: %v", err)
+	}
+	if got := issuer.fetches.Load(); got != 2 {
+		t.Errorf("issuer saw %d fetches, want 2: one refetch shared by every lookup", got)
+	}
+}
+
+// TestRemoteJWKSFetchOutlivesItsCaller: the lookup that started a fetch
+// giving up does not cut the fetch short for the lookups waiting on it.
+func TestRemoteJWKSFetchOutlivesItsCaller(t *testing.T) {
+	k := newTestKeys(t)
+	issuer := newIssuerJWKS(t, jwkSet(jwk(t, k.edPriv.Public(), "ed1", "EdDSA", "sig")))
+	release := issuer.hold()
+	src, err := token.NewRemoteJWKS(issuer.url(), token.WithJWKSClock(fixedClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	first := make(chan error, 1)
+	go func() {
+		_, err := src.VerificationKey(ctx, "ed1")
+		first <- err
+	}()
+	issuer.waitFetches(t, 1)
+	second := make(chan error, 1)
+	go func() {
+		k, err := src.VerificationKey(context.Background(), "ed1")
+		if err == nil && k.ID() != "ed1" {
+			err = fmt.Errorf("got key %q", k.ID())
+		}
+		second <- err
+	}()
+	cancel()
+	if err := <-first; !errors.Is(err, token.ErrKeysUnavailable) {
+		t.Errorf("the lookup that gave up = %v, want ErrKeysUnavailable", err)
+	}
+	release()
+	if err := <-second; err != nil {
+		t.Errorf("the lookup waiting on the same fetch = %v, want the key", err)
+	}
+	if got := issuer.fetches.Load(); got != 1 {
+		t.Errorf("issuer saw %d fetches, want 1", got)
 	}
 }
