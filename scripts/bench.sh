@@ -17,15 +17,17 @@
 #      grouped into token verify, replay store, IdP check, cookie sealing.
 #   4. replay store memory at 100 k and 1 M live jtis (pkg/serve/store).
 #
-#   scripts/bench.sh                    everything (~4 min; oauth2-proxy's
+#   scripts/bench.sh                    everything (~8 min; oauth2-proxy's
 #                                       first build adds ~1 min)
 #   ANCHORS=0 scripts/bench.sh          skip 1 (no wrk, no oauth2-proxy)
 #
 # Environment: PERF_DIR (default ../shared/perf from the repo root),
 # BENCH_OUT (default a new temp dir; keeps logs, profiles, raw output),
 # COUNT=3 (go test -count; medians are reported), SSO_BENCHTIME=1s,
-# ROUNDS=3 (the harness runs its /auth targets that many times, in turn;
+# ROUNDS=5 (the harness runs its /auth targets that many times, in turn;
 # each ratio is taken within a round, then the median over rounds),
+# INTERLEAVE=16 (rounds of 1 s each of bare, bare-hmac, oauth2-proxy and
+# ssoctl, all running at once and loaded in turn; 0 skips them),
 # SSOCTL_LOG_LEVEL=info (the receiver's --log-level under load; info, the
 # default, logs one line per request). The harness's own knobs (DURATION,
 # CONNS, SERVER_CPU, LOAD_CPU, ...) pass through. It needs go, curl, taskset
@@ -44,7 +46,8 @@ OUT="$(cd "$OUT" && pwd)"
 COUNT="${COUNT:-3}"
 SSO_BENCHTIME="${SSO_BENCHTIME:-1s}"
 ANCHORS="${ANCHORS:-1}"
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-5}"
+INTERLEAVE="${INTERLEAVE:-16}"
 LOG_LEVEL="${SSOCTL_LOG_LEVEL:-info}"
 CHAIN="$ROOT/examples/local/chain.yaml"
 command -v go >/dev/null || die "go is not on PATH"
@@ -112,6 +115,59 @@ if [ "$ANCHORS" = 1 ]; then
 	ROUNDS="$ROUNDS" SSOCTL_AUTH_URL=http://127.0.0.1:8081/auth SSOCTL_COOKIE="$cookie" \
 		SSOCTL_CMD="$SSOCTL serve receiver -f $CHAIN --name portal --log-level $LOG_LEVEL" \
 		"$PERF_DIR/run-anchors.sh" | tee "$OUT/anchors.txt" >&2 || log "run-anchors.sh reported a failure (see above)"
+
+	# The same comparison in short slices: the harness's own bare,
+	# bare-hmac and oauth2-proxy binaries (as it runs them) and the
+	# receiver, all up at once and pinned to one core (only the one under
+	# load runs), loaded in turn for 1 s each, INTERLEAVE rounds. The
+	# harness's 10 s rows are minutes apart, and the machine drifts by more
+	# than the servers differ within that; a round here takes 4 s.
+	PBIN="${PERF_CACHE:-$HOME/.cache/ssoctl-perf}/bin"
+	BARE="$PBIN/bare" O2P="$PBIN/oauth2-proxy-v7.8.1"
+	if [ "$INTERLEAVE" -gt 0 ] && [ -x "$BARE" ] && [ -x "$O2P" ] && [ -x "$PBIN/o2pcookie" ] && command -v wrk >/dev/null; then
+		log "interleaved: bare, bare-hmac, oauth2-proxy and ssoctl, 1 s each, $INTERLEAVE rounds"
+		ipids=()
+		taskset -c 0 "$BARE" -mode=bare -addr=127.0.0.1:18191 >"$OUT/i-bare.log" 2>&1 &
+		ipids+=($!)
+		taskset -c 0 "$BARE" -mode=hmac -addr=127.0.0.1:18192 >"$OUT/i-bare-hmac.log" 2>&1 &
+		ipids+=($!)
+		taskset -c 0 "$SSOCTL" serve receiver -f "$CHAIN" --name portal --log-level "$LOG_LEVEL" >"$OUT/i-ssoctl.log" 2>&1 &
+		ipids+=($!)
+		# run-anchors.sh's oauth2-proxy flags (see ../shared/perf/RESULTS.md)
+		o2p_secret=0123456789abcdef0123456789abcdef
+		taskset -c 0 "$O2P" --http-address=127.0.0.1:18193 \
+			--provider=oidc --skip-oidc-discovery \
+			--oidc-issuer-url=http://127.0.0.1:9/ --login-url=http://127.0.0.1:9/authorize \
+			--redeem-url=http://127.0.0.1:9/token --oidc-jwks-url=http://127.0.0.1:9/jwks \
+			--client-id=bench --client-secret=bench \
+			--cookie-secret="$o2p_secret" --cookie-name=_oauth2_proxy --cookie-secure=false \
+			--cookie-expire=87600h --cookie-refresh=0 \
+			--email-domain='*' --upstream=static://200 --reverse-proxy --skip-provider-button \
+			--set-xauthrequest --request-logging=false --auth-logging=false >"$OUT/i-oauth2-proxy.log" 2>&1 &
+		ipids+=($!)
+		PIDS+=("${ipids[@]}")
+		bare_cookie="$("$BARE" -mint)"
+		o2p_cookie="$("$PBIN/o2pcookie" -secret "$o2p_secret" -name _oauth2_proxy -expire 87600h 2>/dev/null)"
+		declare -A IURL=([bare]=http://127.0.0.1:18191/auth [bare-hmac]=http://127.0.0.1:18192/auth
+			[oauth2-proxy]=http://127.0.0.1:18193/oauth2/auth [ssoctl]=http://127.0.0.1:8081/auth)
+		declare -A ICK=([bare]="$bare_cookie" [bare-hmac]="$bare_cookie" [oauth2-proxy]="$o2p_cookie" [ssoctl]="$cookie")
+		for t in bare bare-hmac oauth2-proxy ssoctl; do
+			up "${IURL[$t]}" || die "interleaved: $t did not come up"
+			code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: ${ICK[$t]}" "${IURL[$t]}")
+			[[ "$code" == 2?? ]] || die "interleaved: $t answered $code with its cookie"
+			code=$(curl -s -o /dev/null -w '%{http_code}' "${IURL[$t]}")
+			[ "$code" = 401 ] || die "interleaved: $t answered $code without a cookie"
+			taskset -c 1 wrk -t1 -c32 -d1s -H "Cookie: ${ICK[$t]}" "${IURL[$t]}" >/dev/null
+		done
+		: >"$OUT/interleaved.tsv"
+		for r in $(seq 1 "$INTERLEAVE"); do
+			for t in bare bare-hmac oauth2-proxy ssoctl; do
+				taskset -c 1 wrk -t1 -c32 -d1s --latency -H "Cookie: ${ICK[$t]}" "${IURL[$t]}" |
+					awk -v r="$r" -v t="$t" '/Requests\/sec/ {print r, t, $2} / Non-2xx/ {print "[bench] interleaved: non-2xx answers from " t > "/dev/stderr"}' >>"$OUT/interleaved.tsv"
+			done
+		done
+		for p in "${ipids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+	fi
 	kill "$PID_idp"; wait "$PID_idp" 2>/dev/null || true
 fi
 
@@ -160,6 +216,12 @@ per_round() {
 	[ -n "$r" ] || { echo "-"; return; }
 	echo "$(med <<<"$r")x ($(echo $r | tr ' ' '/'))"
 }
+# A's req/s over B's in each interleaved round: "median (min-max)"
+interleaved() {
+	awk -v a="$1" -v b="$2" '$2 == a {x[$1] = $3} $2 == b {y[$1] = $3}
+		END {for (r in x) if (y[r] > 0) printf "%.3f\n", x[r] / y[r]}' "$OUT/interleaved.tsv" |
+		sort -g | awk '{v[NR] = $1} END {if (NR) printf "%.2fx (%.2f-%.2f)\n", v[int((NR+1)/2)], v[1], v[NR]; else print "-"}'
+}
 # cum seconds of the function matching REGEX in the profile (in PROF,
 # by default the whole one)
 cum() {
@@ -188,6 +250,12 @@ row() { printf '%-44s %14s %14s %s\n' "$@"; }
 		row "/auth ssoctl vs bare-hmac" "$(per_round ssoctl bare-hmac 2)" "" "a minimal signed-cookie check"
 		row "/auth ssoctl vs oauth2-proxy" "$(per_round ssoctl oauth2-proxy 2)" ">= 5x" ""
 		row "/auth p99 ssoctl / bare" "$(per_round ssoctl bare 5)" "<= 1.5x" ""
+	fi
+	if [ -s "$OUT/interleaved.tsv" ]; then
+		for pair in "ssoctl bare" "bare-hmac bare" "ssoctl bare-hmac" "ssoctl oauth2-proxy" "bare-hmac oauth2-proxy"; do
+			set -- $pair
+			row "/auth $1 vs $2, interleaved" "$(interleaved "$1" "$2")" "" "median (min-max) of $INTERLEAVE 1 s rounds"
+		done
 	fi
 	for v in memory memory-parallel redis redis-parallel; do
 		row "/sso handoffs/s, $v" "$(median "BenchmarkSSO/$v" "$OUT/sso.txt" req/s)" \
