@@ -460,30 +460,28 @@ func TestObserveRequestID(t *testing.T) {
 // forward auth pays for every header); anything logged carries the id of
 // its line, on a real server so only what reaches the client counts.
 func TestObserveRequestIDNamesALogLine(t *testing.T) {
+	// answer marks the request Routine or not and writes status (0: none).
+	answer := func(routine bool, status int) http.HandlerFunc {
+		return func(w http.ResponseWriter, _ *http.Request) {
+			if routine {
+				serve.Routine(w)
+			}
+			if status != 0 {
+				w.WriteHeader(status)
+			}
+		}
+	}
 	tests := []struct {
 		name    string
 		level   slog.Level
 		handler http.HandlerFunc
 		wantID  bool
 	}{
-		{"a routine success at info level: no id", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
-			serve.Routine(w)
-			w.WriteHeader(http.StatusOK)
-		}, false},
-		{"a routine success that writes nothing: no id", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
-			serve.Routine(w)
-		}, false},
-		{"a routine success with debug lines on: the line's id", slog.LevelDebug, func(w http.ResponseWriter, _ *http.Request) {
-			serve.Routine(w)
-			w.WriteHeader(http.StatusOK)
-		}, true},
-		{"a routine refusal: the line's id", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
-			serve.Routine(w)
-			w.WriteHeader(http.StatusUnauthorized)
-		}, true},
-		{"any other success: the line's id", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
-			w.WriteHeader(http.StatusOK)
-		}, true},
+		{"a routine success at info level: no id", slog.LevelInfo, answer(true, http.StatusOK), false},
+		{"a routine success that writes nothing: no id", slog.LevelInfo, answer(true, 0), false},
+		{"a routine success with debug lines on: the line's id", slog.LevelDebug, answer(true, http.StatusOK), true},
+		{"a routine refusal: the line's id", slog.LevelInfo, answer(true, http.StatusUnauthorized), true},
+		{"any other success: the line's id", slog.LevelInfo, answer(false, http.StatusOK), true},
 		{"a handler that opts out with nil: none", slog.LevelInfo, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header()[serve.HeaderRequestID] = nil
 			w.WriteHeader(http.StatusOK)

@@ -689,14 +689,7 @@ func TestRemoteJWKSRefetchStallsNobodyElse(t *testing.T) {
 	release := issuer.hold()
 	clock.Advance(5 * time.Minute)
 
-	leader := make(chan error, 1)
-	go func() {
-		k, err := src.VerificationKey(context.Background(), "ed1")
-		if err == nil && k.ID() != "ed1" {
-			err = fmt.Errorf("got key %q", k.ID())
-		}
-		leader <- err
-	}()
+	leader := lookupAsync(context.Background(), src, "ed1")
 	issuer.waitFetches(t, 2)
 
 	for range 20 {
@@ -739,20 +732,9 @@ func TestRemoteJWKSFetchOutlivesItsCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	first := make(chan error, 1)
-	go func() {
-		_, err := src.VerificationKey(ctx, "ed1")
-		first <- err
-	}()
+	first := lookupAsync(ctx, src, "ed1")
 	issuer.waitFetches(t, 1)
-	second := make(chan error, 1)
-	go func() {
-		k, err := src.VerificationKey(context.Background(), "ed1")
-		if err == nil && k.ID() != "ed1" {
-			err = fmt.Errorf("got key %q", k.ID())
-		}
-		second <- err
-	}()
+	second := lookupAsync(context.Background(), src, "ed1")
 	cancel()
 	if err := <-first; !errors.Is(err, token.ErrKeysUnavailable) {
 		t.Errorf("the lookup that gave up = %v, want ErrKeysUnavailable", err)
@@ -764,4 +746,18 @@ func TestRemoteJWKSFetchOutlivesItsCaller(t *testing.T) {
 	if got := issuer.fetches.Load(); got != 1 {
 		t.Errorf("issuer saw %d fetches, want 1", got)
 	}
+}
+
+// lookupAsync looks kid up in the background; the channel gets nil when
+// the key found is kid's.
+func lookupAsync(ctx context.Context, src *token.RemoteJWKS, kid string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		k, err := src.VerificationKey(ctx, kid)
+		if err == nil && k.ID() != kid {
+			err = fmt.Errorf("got key %q, want %q", k.ID(), kid)
+		}
+		done <- err
+	}()
+	return done
 }
