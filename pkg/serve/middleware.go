@@ -97,6 +97,7 @@ type exchange struct {
 	wroteHeader bool
 	hijacked    bool
 	routine     bool // see Routine
+	idSent      bool // the id is in the response's header map (sendRequestID)
 
 	mu    sync.Mutex  // guards id and attrs: a handler may annotate from a goroutine
 	attrs []slog.Attr // allocated by the first Annotate: most requests have none
@@ -414,10 +415,8 @@ func clip(s string, n int) string {
 func (x *exchange) applyDefaults(code int) {
 	h := x.ResponseWriter.Header()
 	quiet := x.routine && code < 400
-	// The id comes first, then whatever the handler added; nil opts out.
-	if v, set := h[HeaderRequestID]; (!set || v != nil) && (!quiet || x.ob.o.Logger.Enabled(x.r.Context(), slog.LevelDebug)) {
-		x.hv[0] = x.requestID()
-		h[HeaderRequestID] = append(x.hv[0:1:1], v...)
+	if !quiet || x.ob.o.Logger.Enabled(x.r.Context(), slog.LevelDebug) {
+		x.sendRequestID(h)
 	}
 	if quiet {
 		return
@@ -430,12 +429,27 @@ func (x *exchange) applyDefaults(code int) {
 	}
 }
 
+// sendRequestID puts the request id first in h's X-Request-Id, once,
+// before whatever the handler added there; a nil value (the handler
+// opting out) sends none.
+func (x *exchange) sendRequestID(h http.Header) {
+	if x.idSent {
+		return
+	}
+	x.idSent = true
+	if v, set := h[HeaderRequestID]; !set || v != nil {
+		x.hv[0] = x.requestID()
+		h[HeaderRequestID] = append(x.hv[0:1:1], v...)
+	}
+}
+
 // serveError answers a panicked request that had written nothing. Headers
 // the handler set (a cookie, a redirect) are dropped: they belonged to a
 // response that never happened.
 func (x *exchange) serveError() {
 	h := x.ResponseWriter.Header()
 	clear(h) // WriteHeader adds the request id and the security headers
+	x.idSent = false
 	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
 	h["Cache-Control"] = []string{"no-store"}
 	x.WriteHeader(http.StatusInternalServerError)
@@ -476,6 +490,11 @@ func (x *exchange) Flush() { _ = x.FlushError() }
 // Hijack implements http.Hijacker, for handlers that assert it (WebSocket
 // libraries). It fails as the underlying writer does, HTTP/2 for one.
 func (x *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !x.wroteHeader && !x.hijacked {
+		// httputil.ReverseProxy writes a proxied upgrade's 101 with this
+		// header map after hijacking: it is logged, so it gets the id.
+		x.sendRequestID(x.ResponseWriter.Header())
+	}
 	c, rw, err := http.NewResponseController(x.ResponseWriter).Hijack()
 	if err == nil {
 		x.hijacked = true

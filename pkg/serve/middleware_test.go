@@ -778,6 +778,30 @@ func TestObserveKeepsTheWritersInterfaces(t *testing.T) {
 			},
 		},
 		{
+			name: "a hijacked answer written with the header map (a proxied upgrade) carries the request id",
+			handler: func(t *testing.T, _ <-chan struct{}) http.HandlerFunc {
+				return func(w http.ResponseWriter, _ *http.Request) {
+					conn, buf, err := w.(http.Hijacker).Hijack()
+					if err != nil {
+						t.Errorf("Hijack: %v", err)
+						return
+					}
+					defer conn.Close()
+					// as httputil.ReverseProxy writes a 101: its status line, then w.Header()
+					_, _ = buf.WriteString("HTTP/1.1 200 OK\r\n")
+					_ = w.Header().Write(buf)
+					_, _ = buf.WriteString("Content-Length: 6\r\nConnection: close\r\n\r\nraw ok")
+					_ = buf.Flush()
+				}
+			},
+			check: func(t *testing.T, resp *http.Response, proceed chan<- struct{}) {
+				close(proceed)
+				if got := resp.Header.Values(serve.HeaderRequestID); len(got) != 1 || got[0] == "" {
+					t.Errorf("X-Request-Id = %q, want one id", got)
+				}
+			},
+		},
+		{
 			name: "http.Hijacker hands over the connection",
 			handler: func(t *testing.T, _ <-chan struct{}) http.HandlerFunc {
 				return func(w http.ResponseWriter, _ *http.Request) {
