@@ -57,13 +57,14 @@ var securityHeaders = [...]struct{ key, value string }{
 
 // Observe wraps a role's handler with what an operator needs from every
 // request: a request id (in the response's X-Request-Id, except on a
-// Routine success that is not logged, and in RequestID(w)); one log line with role, method, path, status,
-// latency_ms, request_id and whatever the handler added with Annotate;
-// request metrics; X-Content-Type-Options, Referrer-Policy: no-referrer,
-// X-Frame-Options and DefaultContentSecurityPolicy unless the handler set
-// them (setting one to nil in the header map sends none); and
-// recovery from a panic as a plain 500 page naming the request id, the
-// stack going to the log only.
+// Routine success that is not logged, and in RequestID(w)); one log line
+// with role, method, path, status, latency_ms, request_id and whatever
+// the handler added with Annotate; request metrics;
+// X-Content-Type-Options, Referrer-Policy: no-referrer, X-Frame-Options
+// and DefaultContentSecurityPolicy unless the handler set them (setting
+// one to nil in the header map sends none); and recovery from a panic as
+// a plain 500 page naming the request id, the stack going to the log
+// only.
 //
 // The log line holds the path, never the query or any header: a query can
 // carry a handoff token and headers carry cookies. The wrapped
@@ -272,9 +273,9 @@ func exchangeOf(w http.ResponseWriter) *exchange {
 // Referrer-Policy, X-Content-Type-Options): a successful forward-auth
 // answer has no body and never reaches a browser, the proxy copies only
 // the headers it is told to. Its X-Request-Id goes too unless debug
-// lines are logged, since it would name a line nobody wrote. A refusal keeps both, because Traefik and
-// Caddy pass a refusal's answer on to the browser. Routine does nothing
-// outside Observe.
+// lines are logged, since it would name a line nobody wrote. A refusal
+// keeps all of these, because Traefik and Caddy pass a refusal's answer
+// on to the browser. Routine does nothing outside Observe.
 func Routine(w http.ResponseWriter) {
 	if x := exchangeOf(w); x != nil {
 		x.routine = true
