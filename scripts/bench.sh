@@ -167,6 +167,8 @@ if [ "$ANCHORS" = 1 ]; then
 			done
 		done
 		for p in "${ipids[@]}"; do kill "$p"; wait "$p" 2>/dev/null || true; done
+	elif [ "$INTERLEAVE" -gt 0 ]; then
+		log "interleaved comparison skipped: it needs wrk and the harness's bare, oauth2-proxy and o2pcookie in $PBIN"
 	fi
 	kill "$PID_idp"; wait "$PID_idp" 2>/dev/null || true
 fi
@@ -220,7 +222,9 @@ per_round() {
 interleaved() {
 	awk -v a="$1" -v b="$2" '$2 == a {x[$1] = $3} $2 == b {y[$1] = $3}
 		END {for (r in x) if (y[r] > 0) printf "%.3f\n", x[r] / y[r]}' "$OUT/interleaved.tsv" |
-		sort -g | awk '{v[NR] = $1} END {if (NR) printf "%.2fx (%.2f-%.2f)\n", v[int((NR+1)/2)], v[1], v[NR]; else print "-"}'
+		sort -g | awk '{v[NR] = $1} END {if (!NR) {print "-"; exit}
+			m = NR % 2 ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+			printf "%.2fx (%.2f-%.2f)\n", m, v[1], v[NR]}'
 }
 # cum seconds of the function matching REGEX in the profile (in PROF,
 # by default the whole one)
