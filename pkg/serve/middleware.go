@@ -113,14 +113,15 @@ type exchange struct {
 func (ob *observer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := ob.o.Now()
 	x := &exchange{ResponseWriter: w, ob: ob, r: r}
-	defer ob.finish(x, r, start)
+	defer ob.finish(x, start)
 	ob.next.ServeHTTP(x, r)
 }
 
 // finish runs deferred after the handler, whether it returned or panicked:
 // it answers for a panic, applies the security headers if nothing was
 // written, and logs and counts the request.
-func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
+func (ob *observer) finish(x *exchange, start time.Time) {
+	r := x.r
 	p := recover()
 	var stack []byte
 	abort := false
@@ -158,7 +159,7 @@ func (ob *observer) finish(x *exchange, r *http.Request, start time.Time) {
 	switch {
 	case p != nil, status >= 500 && !clientGone:
 		level = slog.LevelError
-	case x.routine && status < 400:
+	case x.quiet(status):
 		level = slog.LevelDebug
 	}
 	if ob.o.Logger.Enabled(ctx, level) {
@@ -415,7 +416,7 @@ func clip(s string, n int) string {
 // that names no log line matches nothing.
 func (x *exchange) applyDefaults(code int) {
 	h := x.ResponseWriter.Header()
-	quiet := x.routine && code < 400
+	quiet := x.quiet(code)
 	if !quiet || x.ob.o.Logger.Enabled(x.r.Context(), slog.LevelDebug) {
 		x.sendRequestID(h)
 	}
@@ -429,6 +430,10 @@ func (x *exchange) applyDefaults(code int) {
 		}
 	}
 }
+
+// quiet reports whether an answer with status is a Routine success, which
+// is logged at debug level and goes without the browser-only headers.
+func (x *exchange) quiet(status int) bool { return x.routine && status < 400 }
 
 // sendRequestID puts the request id first in h's X-Request-Id, once,
 // before whatever the handler added there; a nil value (the handler
