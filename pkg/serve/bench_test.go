@@ -19,7 +19,7 @@ import (
 // IdP session check against the dev IdP over loopback HTTP, the cookie).
 // Requests per second are reported as req/s; ns/op is per request.
 
-func signedIn(b *testing.B, yaml string) (*runningChain, *http.Cookie, string, string) {
+func signedIn(b testing.TB, yaml string) (*runningChain, *http.Cookie, string, string) {
 	rc := startChain(b, yaml)
 	br := rc.alice()
 	if p := br.Visit(loginURL(portalURL + "/")); p.URL != portalURL+"/" {
@@ -76,6 +76,43 @@ func BenchmarkAuth(b *testing.B) {
 		})
 	}
 }
+
+// TestAuthAllocations holds a signed-in forward-auth check to its budget
+// of allocations beyond net/http's own: Observe's exchange and one array
+// backing the answer's header values. A remembered cookie is opened
+// without copying its session.
+func TestAuthAllocations(t *testing.T) {
+	rc, cookie, _, _ := signedIn(t, localChain)
+	portal := rc.roles.Receivers["portal"]
+	req := httptest.NewRequest(http.MethodGet, portalURL+"/auth", nil)
+	req.AddCookie(cookie)
+	w := &statusWriter{h: make(http.Header, 8)}
+	portal.ServeHTTP(w, req) // the first request opens the cookie
+	if w.code != http.StatusOK {
+		t.Fatalf("/auth = %d", w.code)
+	}
+	n := testing.AllocsPerRun(200, func() {
+		clear(w.h)
+		portal.ServeHTTP(w, req)
+	})
+	if w.code != http.StatusOK {
+		t.Fatalf("/auth = %d", w.code)
+	}
+	if n > 2 {
+		t.Errorf("a signed-in /auth allocates %v times, want at most 2", n)
+	}
+}
+
+// statusWriter is a ResponseWriter that keeps the status only, so an
+// allocation count sees the handler's and not a recorder's.
+type statusWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *statusWriter) Header() http.Header         { return w.h }
+func (w *statusWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *statusWriter) WriteHeader(code int)        { w.code = code }
 
 // BenchmarkSSO measures handoffs: each request carries a fresh token, so
 // every one verifies, consumes its jti, asks the dev IdP (loopback HTTP)

@@ -396,12 +396,19 @@ func (rc *Receiver) forget(sessionID string) { rc.checked.Delete(sessionID) }
 // forward_auth): 200 with identity headers, 401 when not signed in, 503 when
 // the answer cannot be known.
 func (rc *Receiver) auth(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
+	// One allocation backs every header value the answer sets: a
+	// forward-auth check is the receiver's hottest path. Each value is
+	// handed out as its own one-element, full-capacity slice, so an Add
+	// copies instead of writing into a neighbour.
+	vals := new([1 + len(identityHeaders)]string)
+	h := w.Header()
+	vals[0] = "no-store"
+	h["Cache-Control"] = vals[0:1:1]
 	cs, err := rc.session(r)
 	switch {
 	case err == nil:
 		Routine(w)
-		setIdentityHeaders(w.Header(), cs)
+		setIdentityHeaders(h, cs, vals[1:])
 		w.WriteHeader(http.StatusOK)
 	case errors.Is(err, errNotSignedIn), errors.Is(err, errRevoked):
 		Annotate(w, slog.String("result", "unauthorized"), slog.String("reason", err.Error()))
@@ -421,18 +428,18 @@ func (rc *Receiver) auth(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// setIdentityHeaders sets the X-Auth-* headers for cs. An identity
-// attribute that is empty, or could split or fold a header, is left out.
-// The four values share one backing array: a forward-auth answer is the
-// receiver's hottest path.
-func setIdentityHeaders(h http.Header, cs *CookieSession) {
-	vals := new([4]string)
-	for i, kv := range [...]struct{ name, v string }{
-		{HeaderSubject, cs.Subject}, {HeaderSession, cs.SessionID}, {HeaderEmail, cs.Email}, {HeaderRole, cs.Role},
-	} {
-		if kv.v != "" && httpguts.ValidHeaderFieldValue(kv.v) {
-			vals[i] = kv.v
-			h[kv.name] = vals[i : i+1 : i+1] // the names are canonical
+// identityHeaders are the X-Auth-* headers of a signed-in answer, in the
+// order setIdentityHeaders fills them.
+var identityHeaders = [...]string{HeaderSubject, HeaderSession, HeaderEmail, HeaderRole}
+
+// setIdentityHeaders sets the X-Auth-* headers for cs, keeping their values
+// in vals (len(identityHeaders) of them). An identity attribute that is
+// empty, or could split or fold a header, is left out.
+func setIdentityHeaders(h http.Header, cs *CookieSession, vals []string) {
+	for i, v := range [len(identityHeaders)]string{cs.Subject, cs.SessionID, cs.Email, cs.Role} {
+		if v != "" && httpguts.ValidHeaderFieldValue(v) {
+			vals[i] = v
+			h[identityHeaders[i]] = vals[i : i+1 : i+1] // the names are canonical
 		}
 	}
 }

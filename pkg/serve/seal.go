@@ -187,17 +187,18 @@ func (s *Sealer) SealSession(name string, cs CookieSession) string {
 }
 
 // OpenSession opens the value of the cookie named name. The session it
-// returns is the caller's own copy.
+// returns is shared with every other caller that opens the same value, so
+// it is read-only: a copy costs an allocation on every forward-auth check.
 func (s *Sealer) OpenSession(name, value string, now time.Time) (*CookieSession, error) {
-	if cs, ok := s.opened.load(name, value); ok {
+	if cs := s.opened.load(name, value); cs != nil {
 		if !now.Before(cs.Expires) {
 			return nil, ErrSealExpired
 		}
-		return &cs, nil
+		return cs, nil
 	}
 	cs, err := s.openSession(name, value, now)
 	if err == nil {
-		s.opened.store(name, value, *cs)
+		s.opened.store(name, value, cs)
 	}
 	return cs, err
 }
@@ -272,26 +273,28 @@ type openedSessions struct {
 
 type openedSession struct {
 	name string // the cookie's name: the purpose the value was opened for
-	cs   CookieSession
+	cs   *CookieSession
 }
 
 // maxOpenedSessions bounds openedSessions at a few MiB (a cookie value is
 // about 200 bytes).
 const maxOpenedSessions = 1 << 14
 
-func (o *openedSessions) load(name, value string) (CookieSession, bool) {
+// load returns the session value opened to as the cookie called name, or
+// nil.
+func (o *openedSessions) load(name, value string) *CookieSession {
 	v, ok := o.m.Load(value)
 	if !ok {
-		return CookieSession{}, false
+		return nil
 	}
 	e := v.(*openedSession)
 	if e.name != name {
-		return CookieSession{}, false
+		return nil
 	}
-	return e.cs, true
+	return e.cs
 }
 
-func (o *openedSessions) store(name, value string, cs CookieSession) {
+func (o *openedSessions) store(name, value string, cs *CookieSession) {
 	if o.n.Add(1) > maxOpenedSessions {
 		o.m.Clear()
 		o.n.Store(1)

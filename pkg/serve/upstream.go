@@ -99,7 +99,7 @@ func (rc *Receiver) upstreamHandler(target *url.URL, transport http.RoundTripper
 			stripIdentityHeaders(pr.Out.Header)
 			withoutCookie(pr.Out.Header, cookieName)
 			if cs, ok := pr.In.Context().Value(proxiedSessionKey{}).(*CookieSession); ok {
-				setIdentityHeaders(pr.Out.Header, cs)
+				setIdentityHeaders(pr.Out.Header, cs, make([]string, len(identityHeaders)))
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
