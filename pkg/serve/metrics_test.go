@@ -684,8 +684,93 @@ func TestMetricsRecordingDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// BenchmarkMetricsObserve is the metrics' share of every request: two
-// series lookups and the atomic updates, from every P at once.
+// TestMetricsRecentSlots checks the series cache against what it stands
+// in for: label sets sharing a slot are counted apart however they
+// alternate, and a role counted as "other" stays "other" on every request,
+// not only on the first.
+func TestMetricsRecentSlots(t *testing.T) {
+	count := func(m *Metrics, code, role, route string) uint64 {
+		s, ok := m.requests.series.Load(labelValues{code, role, route})
+		if !ok {
+			return 0
+		}
+		return s.(*requestSeries).count.Load()
+	}
+
+	// For each label, two label sets that share a slot and differ only
+	// in that label, observed in turn.
+	type labels struct {
+		role, route string
+		code        int
+	}
+	routes := []string{"/auth", "/sso", "/whoami", "/logout", "/healthz", "/readyz", "/metrics", "/", "other", "/login", "/callback"}
+	roles := []string{"portal", "dashboard", "issuer", "app", "hub", "shop", "accounts"}
+	codes := []int{200, 204, 302, 303, 400, 401, 403, 404, 500, 503}
+	for i := 100; i < 1000; i += 64 {
+		codes = append(codes, i)
+	}
+	var pairs [][2]labels
+	find := func(differ func(x, y labels) bool, all []labels) {
+		for _, x := range all {
+			for _, y := range all {
+				if differ(x, y) && recentSlot(x.role, x.route, x.code) == recentSlot(y.role, y.route, y.code) {
+					pairs = append(pairs, [2]labels{x, y})
+					return
+				}
+			}
+		}
+		t.Fatal("no two label sets share a slot; widen the candidates")
+	}
+	var byRoute, byRole, byCode []labels
+	for _, r := range routes {
+		byRoute = append(byRoute, labels{"portal", r, 200})
+	}
+	for _, r := range roles {
+		byRole = append(byRole, labels{r, "/auth", 200})
+	}
+	for _, c := range codes {
+		byCode = append(byCode, labels{"portal", "/auth", c})
+	}
+	find(func(x, y labels) bool { return x.route != y.route }, byRoute)
+	find(func(x, y labels) bool { return x.role != y.role }, byRole)
+	find(func(x, y labels) bool { return x.code != y.code }, byCode)
+	for _, p := range pairs {
+		m := NewMetrics()
+		for i := range 10 {
+			m.observe(p[0].role, p[0].route, p[0].code, 0.001)
+			if i%3 == 0 {
+				m.observe(p[1].role, p[1].route, p[1].code, 0.001)
+			}
+		}
+		for j, want := range []uint64{10, 4} {
+			l := p[j]
+			if got := count(m, statusLabel(l.code), l.role, l.route); got != want {
+				t.Errorf("%+v sharing a slot with %+v: counted %d, want %d", l, p[1-j], got, want)
+			}
+		}
+	}
+
+	// Fill the role bound; the roles past it are "other", every time.
+	m := NewMetrics()
+	for i := range maxRoles {
+		m.observe(fmt.Sprintf("r%d", i), "/auth", 200, 0.001)
+	}
+	other := count(m, "200", "other", "/auth")
+	for range 3 {
+		m.observe("late", "/auth", 200, 0.001)
+		m.observe("not a code!", "/auth", 200, 0.001)
+	}
+	if got := count(m, "200", "other", "/auth") - other; got != 6 {
+		t.Errorf("other /auth 200 grew by %d, want 6", got)
+	}
+	if got := count(m, "200", "late", "/auth"); got != 0 {
+		t.Errorf("a role past the bound has its own series (%d requests)", got)
+	}
+}
+
+// BenchmarkMetricsObserve is the metrics' share of every request: the
+// series from Metrics.recent and the atomic updates, from every P at once
+// (-cpu 1 for one core's cost without the contention).
 func BenchmarkMetricsObserve(b *testing.B) {
 	m := NewMetrics()
 	b.ReportAllocs()
