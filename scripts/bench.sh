@@ -32,7 +32,8 @@
 # default, logs one line per request). The harness's own knobs (DURATION,
 # CONNS, SERVER_CPU, LOAD_CPU, ...) pass through. It needs go, curl, taskset
 # and wrk (run-anchors.sh installs wrk as root); ports 4433, 4434, 8080,
-# 8081 and 8082 of examples/local/chain.yaml must be free.
+# 8081 and 8082 of examples/local/chain.yaml and 18191-18193 must be free
+# (checked first).
 set -euo pipefail
 
 die() { echo "scripts/bench.sh: $*" >&2; exit 1; }
@@ -85,6 +86,13 @@ if [ "$ANCHORS" = 1 ]; then
 		done
 		return 1
 	}
+	# A role that cannot bind its port exits at once, and `up` would then
+	# take whatever answers there (a chain left running) for it.
+	for port in 4433 4434 8080 8081 8082 18191 18192 18193; do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+			die "port $port is in use; stop what listens there (ss -ltnp 'sport = :$port') and run again"
+		fi
+	done
 	# The IdP stays up for the whole run: the receiver under load re-checks
 	# the session with it (once a minute, RecheckInterval). The issuer and
 	# the receivers serve only the login walk.
