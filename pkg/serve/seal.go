@@ -280,8 +280,8 @@ type openedSession struct {
 // about 200 bytes).
 const maxOpenedSessions = 1 << 14
 
-// load returns the session value opened to as the cookie called name, or
-// nil.
+// load returns the session that value opened to as the cookie called
+// name, or nil when it is not remembered as that cookie.
 func (o *openedSessions) load(name, value string) *CookieSession {
 	v, ok := o.m.Load(value)
 	if !ok {
