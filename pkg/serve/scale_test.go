@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -354,6 +355,17 @@ func TestScaleLogoutOnOneInstanceRevokesOnEveryInstanceAtOnce(t *testing.T) {
 		}
 		if got := sc.on(origin, 1, kept, http.MethodGet, "/auth").StatusCode; got != http.StatusUnauthorized {
 			t.Errorf("%s: /auth = 401 on instance 0 but %d on instance 1 right after", origin, got)
+		}
+	}
+
+	// The back-channel deliveries run in the background: the
+	// front-channel walk may have revoked the session before they
+	// arrived, so wait for them before counting who received one.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, r := range sc.all {
+		if err := r.Drain(ctx); err != nil {
+			t.Fatalf("issuer instance %d: back-channel deliveries still under way: %v", i, err)
 		}
 	}
 
