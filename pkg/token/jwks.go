@@ -150,10 +150,15 @@ func (r *RemoteJWKS) VerificationKey(ctx context.Context, kid string) (*Key, err
 	}
 	r.mu.Unlock()
 
+	// A caller that has given up gets the failure even when the fetch
+	// happens to finish at the same moment: select picks at random
+	// among ready cases, and the answer should not.
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: waiting for %s: %v", ErrKeysUnavailable, r.url, ctx.Err())
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: waiting for %s: %v", ErrKeysUnavailable, r.url, err)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
