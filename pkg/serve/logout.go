@@ -380,7 +380,7 @@ func (rc *Receiver) backchannelLogout(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	rc.checked.Delete(sid)
+	rc.checked.forget(sid)
 	Annotate(w, slog.String("result", "revoked"))
 	rc.cfg.Metrics.BackchannelLogout(rc.self.Name, "revoked")
 	w.WriteHeader(http.StatusOK)

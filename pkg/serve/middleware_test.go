@@ -338,6 +338,26 @@ func TestObserveClientGone(t *testing.T) {
 	}
 }
 
+// TestObserveRealClock: with no clock given, latency is the time the
+// handler took, read from the monotonic clock. The bound is one way only
+// (at least the sleep), so a slow machine cannot fail it.
+func TestObserveRealClock(t *testing.T) {
+	const nap = 30 * time.Millisecond
+	sink := newLogSink()
+	h := serve.Observe("portal", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		time.Sleep(nap)
+	}), serve.ObserveOptions{Logger: sink.json()})
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/auth", nil))
+	lines := sink.lines(t)
+	if len(lines) != 1 {
+		t.Fatalf("logged %v, want one line", lines)
+	}
+	got, ok := lines[0]["latency_ms"].(float64)
+	if !ok || got < float64(nap.Milliseconds()) || got > 1e6 {
+		t.Fatalf("latency_ms = %v, want at least %d (the handler's sleep) and less than 1000 s", lines[0]["latency_ms"], nap.Milliseconds())
+	}
+}
+
 // TestObserveLogsPlainPaths: redacting opaque path segments must leave the
 // paths an operator reads alone.
 func TestObserveLogsPlainPaths(t *testing.T) {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/net/http/httpguts"
@@ -60,9 +59,8 @@ type Receiver struct {
 	verifier *token.Verifier
 	mux      *http.ServeMux
 
-	checked  sync.Map // session id → time of the last successful IdP check
-	recheck  singleflight.Group
-	checkTTL time.Duration
+	checked *recentChecks // when the IdP last confirmed each session (recentchecks.go)
+	recheck singleflight.Group
 
 	faults  chain.ReceiverFaults // none outside dev chains (see faults.go)
 	logout  *receiverLogout      // logout.go
@@ -113,7 +111,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		return nil, fmt.Errorf("receiver: %w", err)
 	}
 	rc := &Receiver{
-		cfg: cfg, self: *self, allow: allow, checkTTL: cfg.RecheckInterval,
+		cfg: cfg, self: *self, allow: allow, checked: newRecentChecks(cfg.RecheckInterval, cfg.Now()),
 		origin: strings.TrimSuffix(self.URL, "/"),
 		issuer: strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"),
 		faults: cfg.Chain.ReceiverFaults(self.Name),
@@ -249,7 +247,7 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 			AuthenticatedAt: sess.AuthenticatedAt, Expires: expires,
 		}),
 	})
-	rc.checked.Store(sess.ID, now)
+	rc.checked.confirmed(sess.ID, now)
 	Annotate(w, slog.String("result", "accepted"))
 	if rc.cfg.Metrics != nil {
 		rc.cfg.Metrics.Handoff(rc.self.Name, "accepted", "")
@@ -362,7 +360,7 @@ func (rc *Receiver) session(r *http.Request) (*CookieSession, error) {
 	if rc.faults.SkipIdPRecheck {
 		return cs, nil
 	}
-	if last, ok := rc.checked.Load(cs.SessionID); ok && now.Sub(last.(time.Time)) < rc.checkTTL {
+	if rc.checked.fresh(cs.SessionID, now) {
 		return cs, nil
 	}
 	// One IdP call per session however many requests are waiting on it.
@@ -372,10 +370,10 @@ func (rc *Receiver) session(r *http.Request) (*CookieSession, error) {
 		_, err := rc.cfg.IdP.Session(ctx, cs.SessionID)
 		switch {
 		case err == nil, errors.Is(err, ErrNoAdminAPI):
-			rc.checked.Store(cs.SessionID, rc.cfg.Now())
+			rc.checked.confirmed(cs.SessionID, rc.cfg.Now())
 			return nil, nil
 		case errors.Is(err, ErrNoSession):
-			rc.checked.Delete(cs.SessionID)
+			rc.checked.forget(cs.SessionID)
 			_ = rc.cfg.Revocations.Revoke(ctx, cs.SessionID, cs.Expires)
 			return nil, errRevoked
 		}
@@ -390,7 +388,7 @@ func (rc *Receiver) session(r *http.Request) (*CookieSession, error) {
 // forget drops this instance's cached IdP check of a session, so the next
 // request for it asks the IdP again. NewRoles calls it for every revocation
 // any instance of the chain makes (followRevocations), not only this one's.
-func (rc *Receiver) forget(sessionID string) { rc.checked.Delete(sessionID) }
+func (rc *Receiver) forget(sessionID string) { rc.checked.forget(sessionID) }
 
 // auth answers forward auth (nginx auth_request, Traefik forwardAuth, Caddy
 // forward_auth): 200 with identity headers, 401 when not signed in, 503 when
