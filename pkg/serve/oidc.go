@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ssoctl/ssoctl/pkg/chain"
+	"github.com/ssoctl/ssoctl/pkg/serve/store"
 	"github.com/ssoctl/ssoctl/pkg/token"
 )
 
@@ -29,9 +31,15 @@ import (
 // The provider's session cookie never reaches the issuer, so Whoami knows
 // nobody; Session answers from the sessions this process logged in,
 // re-checked with the provider (refresh token, else userinfo) at most every
-// recheck interval. A role in another process has no such session and gets
-// ErrNoAdminAPI, like a Kratos chain without admin_url: it trusts the
-// signed handoff and learns no email or role.
+// recheck interval. A session this process no longer holds (it ended, or
+// the process restarted) is ErrNoSession. A role in another process asks
+// the issuer (oidc_sessions.go), or, with no way to ask, gets ErrNoAdminAPI,
+// like a Kratos chain without admin_url: it trusts the signed handoff and
+// learns no email or role.
+//
+// The sessions are bounded (OIDCOptions.MaxSessions): those that expired
+// or were revoked are swept out, and at the maximum a new login is
+// refused with an error wrapping store.ErrFull rather than memory grown.
 type OIDC struct {
 	issuer       string // the provider's issuer URL, exactly as configured
 	clientID     string
@@ -47,7 +55,18 @@ type OIDC struct {
 	meta     oidcMetadata
 
 	sessions sync.Map // session id → *oidcSession
-	refresh  singleflight.Group
+	// held counts the sessions in the map plus the places logins under
+	// way have reserved; it never exceeds maxSessions.
+	held        atomic.Int64
+	maxSessions int64
+	sweepMu     sync.Mutex   // one sweep at a time
+	swept       atomic.Int64 // when the last sweep began, Unix nanoseconds
+	// apart is set in a process without the issuer: the sessions are not
+	// this process's to know, so an unknown one is ErrNoAdminAPI (or the
+	// issuer's answer), not ErrNoSession.
+	apart bool
+
+	refresh singleflight.Group
 	// issuerSessions asks the issuer about sessions this process did not
 	// log in (a receiver on its own); nil in the issuer's process or when
 	// the chain has no shared secret to authenticate with.
@@ -81,7 +100,22 @@ type OIDCOptions struct {
 	// RecheckInterval is how long a session is trusted before the provider
 	// is asked again; default one minute.
 	RecheckInterval time.Duration
+	// MaxSessions bounds the sessions held at once; 0 means
+	// DefaultMaxOIDCSessions.
+	MaxSessions int
 }
+
+// DefaultMaxOIDCSessions bounds an issuer's OIDC sessions when
+// OIDCOptions leaves it unset. A session holds the provider's ID, access
+// and refresh tokens, a few KiB, so this is some hundreds of MiB at most.
+const DefaultMaxOIDCSessions = 100_000
+
+// oidcSweepEvery is how often a login sweeps ended sessions out, at most.
+const oidcSweepEvery = time.Minute
+
+// ErrOIDCSessionsFull is a login refused because the issuer holds its
+// maximum of OIDC sessions, none of which has ended.
+var ErrOIDCSessionsFull = fmt.Errorf("%w: the issuer holds its maximum of OIDC sessions", store.ErrFull)
 
 // NewOIDC returns the relying party for c's provider. Discovery happens on
 // first use and is retried until it succeeds, so the issuer starts while
@@ -106,11 +140,61 @@ func NewOIDC(c *chain.Chain, env Env, o OIDCOptions) (*OIDC, error) {
 	if o.RecheckInterval <= 0 {
 		o.RecheckInterval = time.Minute
 	}
-	return &OIDC{
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = DefaultMaxOIDCSessions
+	}
+	p := &OIDC{
 		issuer: c.IdP.PublicURL, clientID: c.IdP.ClientID, clientSecret: secret,
 		redirectURL: strings.TrimSuffix(c.Issuer.URL, "/") + chain.CallbackPath,
 		scopes:      scopes, http: env.HTTPClient, now: env.Now, recheck: o.RecheckInterval,
-	}, nil
+		maxSessions: int64(o.MaxSessions),
+	}
+	p.swept.Store(env.Now().UnixNano())
+	return p, nil
+}
+
+// reserve takes a place for a session about to be logged in, sweeping
+// ended sessions out first when the last sweep is a while ago or no place
+// is left. The caller gives the place back (release) unless it stores a
+// new session in it.
+func (p *OIDC) reserve(now time.Time) error {
+	if now.UnixNano()-p.swept.Load() >= int64(oidcSweepEvery) {
+		p.sweep(now)
+	}
+	if p.held.Add(1) <= p.maxSessions {
+		return nil
+	}
+	p.held.Add(-1)
+	p.sweep(now)
+	if p.held.Add(1) <= p.maxSessions {
+		return nil
+	}
+	p.held.Add(-1)
+	return ErrOIDCSessionsFull
+}
+
+func (p *OIDC) release() { p.held.Add(-1) }
+
+// sweep drops the sessions that can no longer be used: revoked, or past
+// their expiry. Dropping one changes no answer: in the issuer's process an
+// unknown session is ErrNoSession, as an ended one is.
+func (p *OIDC) sweep(now time.Time) {
+	if p.apart {
+		return // nothing is ever stored here
+	}
+	p.sweepMu.Lock()
+	defer p.sweepMu.Unlock()
+	p.swept.Store(now.UnixNano())
+	p.sessions.Range(func(k, v any) bool {
+		s := v.(*oidcSession)
+		s.mu.Lock()
+		ended := s.revoked || !s.sess.Usable(now)
+		s.mu.Unlock()
+		if ended && p.sessions.CompareAndDelete(k, v) {
+			p.held.Add(-1)
+		}
+		return true
+	})
 }
 
 func (p *OIDC) ctx(ctx context.Context) context.Context {
@@ -203,6 +287,17 @@ func (p *OIDC) Exchange(ctx context.Context, code string, a oidcAuth, ttl time.D
 	if err != nil {
 		return nil, err
 	}
+	// A place is reserved before the code is redeemed: a full issuer
+	// refuses the login without using up the provider's code.
+	if err := p.reserve(p.now()); err != nil {
+		return nil, err
+	}
+	stored := false
+	defer func() {
+		if !stored {
+			p.release()
+		}
+	}()
 	tok, err := p.config(prov).Exchange(p.ctx(ctx), code, oauth2.VerifierOption(a.Verifier))
 	if err != nil {
 		var re *oauth2.RetrieveError
@@ -244,7 +339,10 @@ func (p *OIDC) Exchange(ctx context.Context, code string, a oidcAuth, ttl time.D
 		// No usable provider sid: a session id of the relying party's own.
 		s.sess.ID = token.NewID()
 	}
-	p.sessions.Store(s.sess.ID, s)
+	// A login again into the same provider session (same sid) replaces
+	// the one held, in its place.
+	_, replaced := p.sessions.Swap(s.sess.ID, s)
+	stored = !replaced // a replacement gives its reserved place back
 	out := s.sess
 	return &out, nil
 }
@@ -288,8 +386,9 @@ func (p *OIDC) Whoami(context.Context, string, string) (*Session, error) { retur
 
 // Session returns a session this process logged in (localSession), or,
 // in a receiver running apart from the issuer, the issuer's answer for it
-// (oidc_sessions.go). Without a way to ask, an unknown session id is
-// ErrNoAdminAPI: the caller trusts the signed handoff.
+// (oidc_sessions.go). In a process apart from the issuer with no way to
+// ask, an unknown session id is ErrNoAdminAPI: the caller trusts the
+// signed handoff.
 func (p *OIDC) Session(ctx context.Context, id string) (*Session, error) {
 	s, err := p.localSession(ctx, id)
 	if errors.Is(err, ErrNoAdminAPI) && p.issuerSessions != nil {
@@ -302,11 +401,16 @@ func (p *OIDC) Session(ctx context.Context, id string) (*Session, error) {
 // the provider when the last check is older than the recheck interval: a
 // refresh-token grant when there is a refresh token, else userinfo with
 // the access token while it lasts. The provider refusing either ends the
-// session. A session id this process does not know is ErrNoAdminAPI.
+// session. A session id this process does not hold is ErrNoSession in the
+// issuer's process (it ended and was swept out, or the process restarted)
+// and ErrNoAdminAPI apart from it.
 func (p *OIDC) localSession(ctx context.Context, id string) (*Session, error) {
 	v, ok := p.sessions.Load(id)
 	if !ok {
-		return nil, ErrNoAdminAPI
+		if p.apart {
+			return nil, ErrNoAdminAPI
+		}
+		return nil, ErrNoSession
 	}
 	s := v.(*oidcSession)
 	s.mu.Lock()

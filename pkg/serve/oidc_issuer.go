@@ -155,6 +155,20 @@ func (is *Issuer) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			RetryURL: is.origin + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode(), RetryLabel: "Sign in again",
 			Role: "issuer",
 		})
+	case errors.Is(err, ErrOIDCSessionsFull):
+		is.cfg.Logger.Error("OIDC login refused: the issuer holds its maximum of sessions and none has ended; "+
+			"sessions end at the issuer cookie's ttl, at logout and when the provider revokes them",
+			"max_sessions", is.oidc.maxSessions)
+		Annotate(w, slog.String("result", "unavailable"), slog.String("reason", "session_store_full"))
+		w.Header().Set("Retry-After", "60")
+		writeError(w, r, errorPage{
+			Status:   http.StatusServiceUnavailable,
+			Title:    "Sign-in is unavailable right now",
+			Message:  "This sign-in service is at its limit of signed-in sessions. Nothing was changed; try again later.",
+			Reasons:  []pageReason{{Code: "session_store_full", Message: "the issuer holds its maximum of OIDC sessions"}},
+			RetryURL: is.origin + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode(),
+			Role:     "issuer",
+		})
 	case err != nil:
 		is.idpDown(w, r, err, returnTo)
 	default:

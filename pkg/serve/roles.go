@@ -262,6 +262,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 	if p, ok := idp.(*OIDC); ok && !o.wants("issuer") {
 		// A receiver apart from the issuer: the OIDC sessions are the
 		// issuer's to tell (oidc_sessions.go).
+		p.apart = true
 		if key := sessionAPIKey(keys); key != nil {
 			p.askIssuerForSessions(c.Issuer.URL, key)
 		}
