@@ -411,15 +411,26 @@ func (is *Issuer) idpDown(w http.ResponseWriter, r *http.Request, err error, ret
 		detail = "the identity provider did not answer in time"
 	}
 	is.cfg.Logger.Warn("identity provider unavailable", "reason", reason, "err", err)
+	is.unavailable(w, r, reason, detail, "The identity provider did not answer. Nothing was changed; try again in a moment.", returnTo)
+}
+
+// unavailable answers a sign-in that cannot go on right now with 503 and
+// a page that offers to start it again, returning to returnTo.
+func (is *Issuer) unavailable(w http.ResponseWriter, r *http.Request, reason, detail, msg, returnTo string) {
 	Annotate(w, slog.String("result", "unavailable"), slog.String("reason", reason))
 	writeError(w, r, errorPage{
 		Status:   http.StatusServiceUnavailable,
 		Title:    "Sign-in is unavailable right now",
-		Message:  "The identity provider did not answer. Nothing was changed; try again in a moment.",
+		Message:  msg,
 		Reasons:  []pageReason{{Code: reason, Message: detail}},
-		RetryURL: is.origin + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode(),
+		RetryURL: is.loginURL(returnTo),
 		Role:     "issuer",
 	})
+}
+
+// loginURL is the issuer's /login, ending back at returnTo.
+func (is *Issuer) loginURL(returnTo string) string {
+	return is.origin + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode()
 }
 
 // idpCookies is the Cookie header to forward to the IdP's whoami: the

@@ -179,9 +179,6 @@ func (p *OIDC) release() { p.held.Add(-1) }
 // their expiry. Dropping one changes no answer: in the issuer's process an
 // unknown session is ErrNoSession, as an ended one is.
 func (p *OIDC) sweep(now time.Time) {
-	if p.apart {
-		return // nothing is ever stored here
-	}
 	p.sweepMu.Lock()
 	defer p.sweepMu.Unlock()
 	p.swept.Store(now.UnixNano())
@@ -292,9 +289,9 @@ func (p *OIDC) Exchange(ctx context.Context, code string, a oidcAuth, ttl time.D
 	if err := p.reserve(p.now()); err != nil {
 		return nil, err
 	}
-	stored := false
+	placeUsed := false
 	defer func() {
-		if !stored {
+		if !placeUsed {
 			p.release()
 		}
 	}()
@@ -342,7 +339,7 @@ func (p *OIDC) Exchange(ctx context.Context, code string, a oidcAuth, ttl time.D
 	// A login again into the same provider session (same sid) replaces
 	// the one held, in its place.
 	_, replaced := p.sessions.Swap(s.sess.ID, s)
-	stored = !replaced // a replacement gives its reserved place back
+	placeUsed = !replaced // a replacement gives its reserved place back
 	out := s.sess
 	return &out, nil
 }

@@ -32,12 +32,9 @@ func (is *Issuer) currentSession(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, ErrNoSession
 	}
-	sess, err := is.oidc.localSession(r.Context(), cs.SessionID)
-	if errors.Is(err, ErrNoAdminAPI) {
-		// Not a login of this process (it restarted): log in again.
-		return nil, ErrNoSession
-	}
-	return sess, err
+	// A session this process does not hold (it ended, or the process
+	// restarted) is ErrNoSession: log in again.
+	return is.oidc.localSession(r.Context(), cs.SessionID)
 }
 
 // oidcAuthorize sends the browser to the provider's authorization
@@ -131,7 +128,7 @@ func (is *Issuer) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			Status: http.StatusUnauthorized, Title: "The identity provider did not sign you in",
 			Message:  "The sign-in ended at the identity provider with an error, so nothing was signed in.",
 			Reasons:  []pageReason{{Code: "idp_error", Message: "the provider answered error=" + code}},
-			RetryURL: is.origin + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode(), RetryLabel: "Sign in again",
+			RetryURL: is.loginURL(returnTo), RetryLabel: "Sign in again",
 			Role: "issuer",
 		})
 		return
@@ -152,23 +149,16 @@ func (is *Issuer) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			Status: http.StatusUnauthorized, Title: "The sign-in could not be verified",
 			Message:  "The identity provider's answer did not pass verification, so nothing was signed in.",
 			Reasons:  []pageReason{{Code: "oidc_login_refused", Message: err.Error()}},
-			RetryURL: is.origin + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode(), RetryLabel: "Sign in again",
+			RetryURL: is.loginURL(returnTo), RetryLabel: "Sign in again",
 			Role: "issuer",
 		})
 	case errors.Is(err, ErrOIDCSessionsFull):
 		is.cfg.Logger.Error("OIDC login refused: the issuer holds its maximum of sessions and none has ended; "+
 			"sessions end at the issuer cookie's ttl, at logout and when the provider revokes them",
 			"max_sessions", is.oidc.maxSessions)
-		Annotate(w, slog.String("result", "unavailable"), slog.String("reason", "session_store_full"))
 		w.Header().Set("Retry-After", "60")
-		writeError(w, r, errorPage{
-			Status:   http.StatusServiceUnavailable,
-			Title:    "Sign-in is unavailable right now",
-			Message:  "This sign-in service is at its limit of signed-in sessions. Nothing was changed; try again later.",
-			Reasons:  []pageReason{{Code: "session_store_full", Message: "the issuer holds its maximum of OIDC sessions"}},
-			RetryURL: is.origin + chain.LoginPath + "?" + url.Values{chain.ReturnToParam: {returnTo}}.Encode(),
-			Role:     "issuer",
-		})
+		is.unavailable(w, r, "session_store_full", "the issuer holds its maximum of OIDC sessions",
+			"This sign-in service is at its limit of signed-in sessions. Nothing was changed; try again later.", returnTo)
 	case err != nil:
 		is.idpDown(w, r, err, returnTo)
 	default:

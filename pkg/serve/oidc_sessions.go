@@ -117,7 +117,7 @@ func (is *Issuer) oidcSessionAPI(w http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		a = sessionAnswer{Active: true, Subject: sess.IdentityID, Email: sess.Email, Role: sess.Role,
 			AuthenticatedAt: sess.AuthenticatedAt, ExpiresAt: sess.ExpiresAt}
-	case errors.Is(err, ErrNoSession), errors.Is(err, ErrNoAdminAPI):
+	case errors.Is(err, ErrNoSession):
 		// inactive, or not a login of this issuer
 	default:
 		is.cfg.Logger.Warn("OIDC session API: provider unavailable", "err", err)
