@@ -220,18 +220,18 @@ type ReturnTo struct {
 	Allow []string `yaml:"allow"`
 }
 
-// Store picks where the replay and revocation stores live; exactly one of
-// the fields is set.
+// Store picks where the roles' server-side state lives (the receivers'
+// replay and revocation stores; an OIDC issuer's provider sessions and
+// used logout tokens); exactly one of the fields is set.
 type Store struct {
 	Memory *MemoryStore `yaml:"memory"`
 	Redis  *RedisStore  `yaml:"redis"`
 }
 
-// MemoryStore keeps replay and revocation state in the process: one
-// instance per role.
+// MemoryStore keeps that state in the process: one instance per role.
 type MemoryStore struct{}
 
-// RedisStore shares replay and revocation state between instances.
+// RedisStore shares that state between a role's instances.
 type RedisStore struct {
 	// URLEnv names the environment variable holding the Redis URL, which can
 	// carry a password and so never sits in the file.

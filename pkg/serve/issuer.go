@@ -37,6 +37,9 @@ type IssuerConfig struct {
 	// SessionAPIKey lets receivers of an OIDC chain running apart ask
 	// about sessions (oidc_sessions.go); nil serves no session API.
 	SessionAPIKey []byte
+	// LogoutReplay records the OIDC provider's logout tokens already used,
+	// shared by the issuer's instances; nil keeps them in memory.
+	LogoutReplay store.ReplayStore
 }
 
 // Issuer is the accounts role (DESIGN §5): it sends a browser without a
@@ -63,7 +66,7 @@ type Issuer struct {
 	// nil otherwise.
 	oidc *OIDC
 	// logoutJTIs are the provider's logout tokens already used.
-	logoutJTIs *store.MemoryReplay
+	logoutJTIs store.ReplayStore
 	// sessionAPIKey authenticates receivers at chain.OIDCSessionPath
 	// (oidc_sessions.go); nil: the endpoint is not served.
 	sessionAPIKey []byte
@@ -106,7 +109,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	warnFaults(cfg.Logger, is.faults.OpenReturnTo || is.faults.LoopOnCallback)
 	is.receivers = cfg.Chain.Walked()
 	is.oidc, _ = cfg.IdP.(*OIDC)
-	if is.oidc != nil {
+	if is.logoutJTIs = cfg.LogoutReplay; is.oidc != nil && is.logoutJTIs == nil {
 		is.logoutJTIs = store.NewMemoryReplay(store.MemoryOptions{Now: cfg.Now})
 	}
 	mux := http.NewServeMux()

@@ -94,7 +94,7 @@ func (is *Issuer) logoutStart(w http.ResponseWriter, r *http.Request) {
 	result := "no_session"
 	hint := ""
 	if is.oidc != nil && sid != "" {
-		hint = is.oidc.IDTokenHint(sid) // before Revoke forgets it
+		hint = is.oidc.IDTokenHint(r.Context(), sid) // before Revoke forgets it
 	}
 	if sid != "" {
 		result = "revoked"

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -54,13 +53,7 @@ type OIDC struct {
 	provider *oidc.Provider // nil until discovery succeeds
 	meta     oidcMetadata
 
-	sessions sync.Map // session id → *oidcSession
-	// held counts the sessions in the map plus the places logins under
-	// way have reserved; it never exceeds maxSessions.
-	held        atomic.Int64
-	maxSessions int64
-	sweepMu     sync.Mutex   // one sweep at a time
-	swept       atomic.Int64 // when the last sweep began, Unix nanoseconds
+	sessions oidcSessionStore // oidc_store.go
 	// apart is set in a process without the issuer: the sessions are not
 	// this process's to know, so an unknown one is ErrNoAdminAPI (or the
 	// issuer's answer), not ErrNoSession.
@@ -82,17 +75,7 @@ type oidcMetadata struct {
 	Revocation          string   `json:"revocation_endpoint"`
 	BackchannelLogout   bool     `json:"backchannel_logout_supported"`
 	CodeChallengeMethod []string `json:"code_challenge_methods_supported"`
-}
-
-// oidcSession is one login the issuer finished with the provider.
-type oidcSession struct {
-	mu        sync.Mutex
-	sess      Session
-	idToken   string // raw, for id_token_hint at logout
-	token     *oauth2.Token
-	checked   time.Time
-	revoked   bool
-	providers string // the provider's own sid, when the ID token had one
+	TokenAuthMethods    []string `json:"token_endpoint_auth_methods_supported"`
 }
 
 // OIDCOptions configure NewOIDC.
@@ -147,51 +130,9 @@ func NewOIDC(c *chain.Chain, env Env, o OIDCOptions) (*OIDC, error) {
 		issuer: c.IdP.PublicURL, clientID: c.IdP.ClientID, clientSecret: secret,
 		redirectURL: strings.TrimSuffix(c.Issuer.URL, "/") + chain.CallbackPath,
 		scopes:      scopes, http: env.HTTPClient, now: env.Now, recheck: o.RecheckInterval,
-		maxSessions: int64(o.MaxSessions),
+		sessions: newMemoryOIDCSessions(o.MaxSessions, env.Now),
 	}
-	p.swept.Store(env.Now().UnixNano())
 	return p, nil
-}
-
-// reserve takes a place for a session about to be logged in, sweeping
-// ended sessions out first when the last sweep is a while ago or no place
-// is left. The caller gives the place back (release) unless it stores a
-// new session in it.
-func (p *OIDC) reserve(now time.Time) error {
-	if now.UnixNano()-p.swept.Load() >= int64(oidcSweepEvery) {
-		p.sweep(now)
-	}
-	if p.held.Add(1) <= p.maxSessions {
-		return nil
-	}
-	p.held.Add(-1)
-	p.sweep(now)
-	if p.held.Add(1) <= p.maxSessions {
-		return nil
-	}
-	p.held.Add(-1)
-	return ErrOIDCSessionsFull
-}
-
-func (p *OIDC) release() { p.held.Add(-1) }
-
-// sweep drops the sessions that can no longer be used: revoked, or past
-// their expiry. Dropping one changes no answer: in the issuer's process an
-// unknown session is ErrNoSession, as an ended one is.
-func (p *OIDC) sweep(now time.Time) {
-	p.sweepMu.Lock()
-	defer p.sweepMu.Unlock()
-	p.swept.Store(now.UnixNano())
-	p.sessions.Range(func(k, v any) bool {
-		s := v.(*oidcSession)
-		s.mu.Lock()
-		ended := s.revoked || !s.sess.Usable(now)
-		s.mu.Unlock()
-		if ended && p.sessions.CompareAndDelete(k, v) {
-			p.held.Add(-1)
-		}
-		return true
-	})
 }
 
 func (p *OIDC) ctx(ctx context.Context) context.Context {
@@ -219,10 +160,34 @@ func (p *OIDC) discover(ctx context.Context) (*oidc.Provider, error) {
 }
 
 func (p *OIDC) config(prov *oidc.Provider) *oauth2.Config {
+	ep := prov.Endpoint()
+	p.mu.Lock()
+	ep.AuthStyle = p.authStyle()
+	p.mu.Unlock()
 	return &oauth2.Config{
 		ClientID: p.clientID, ClientSecret: p.clientSecret, RedirectURL: p.redirectURL,
-		Endpoint: prov.Endpoint(), Scopes: p.scopes,
+		Endpoint: ep, Scopes: p.scopes,
 	}
+}
+
+// authStyle is how the client authenticates at the token endpoint, from
+// discovery rather than by trial: x/oauth2 left to guess sends a refused
+// request twice, the second time with the secret in the body. Without a
+// secret (a public client, "none") the client_id goes in the body. Else
+// HTTP Basic (client_secret_basic), the default when discovery lists no
+// methods (OpenID Connect Discovery 1.0 §3), unless the provider lists
+// only client_secret_post. Callers hold p.mu.
+func (p *OIDC) authStyle() oauth2.AuthStyle {
+	methods := p.meta.TokenAuthMethods
+	switch {
+	case p.clientSecret == "":
+		return oauth2.AuthStyleInParams
+	case len(methods) == 0 || contains(methods, "client_secret_basic"):
+		return oauth2.AuthStyleInHeader
+	case contains(methods, "client_secret_post"):
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
 }
 
 // oidcAuth is one authorization request: what the browser carries to the
@@ -286,13 +251,13 @@ func (p *OIDC) Exchange(ctx context.Context, code string, a oidcAuth, ttl time.D
 	}
 	// A place is reserved before the code is redeemed: a full issuer
 	// refuses the login without using up the provider's code.
-	if err := p.reserve(p.now()); err != nil {
+	if err := p.sessions.reserve(p.now()); err != nil {
 		return nil, err
 	}
 	placeUsed := false
 	defer func() {
 		if !placeUsed {
-			p.release()
+			p.sessions.release()
 		}
 	}()
 	tok, err := p.config(prov).Exchange(p.ctx(ctx), code, oauth2.VerifierOption(a.Verifier))
@@ -324,24 +289,37 @@ func (p *OIDC) Exchange(ctx context.Context, code string, a oidcAuth, ttl time.D
 	var traits map[string]any
 	_ = idt.Claims(&traits)
 	now := p.now()
-	s := &oidcSession{idToken: raw, token: tok, checked: now, providers: cl.SID}
-	s.sess = Session{
+	rec := &oidcRecord{IDToken: raw, Token: tok, Checked: now, Providers: cl.SID}
+	rec.Sess = Session{
 		ID: cl.SID, IdentityID: idt.Subject, Email: cl.Email, Role: cl.Role, Traits: traits,
 		Active: true, ExpiresAt: now.Add(ttl),
 	}
 	if cl.AuthTime > 0 {
-		s.sess.AuthenticatedAt = time.Unix(cl.AuthTime, 0).UTC()
+		rec.Sess.AuthenticatedAt = time.Unix(cl.AuthTime, 0).UTC()
 	}
-	if !usableID(s.sess.ID) {
+	if !usableID(rec.Sess.ID) {
 		// No usable provider sid: a session id of the relying party's own.
-		s.sess.ID = token.NewID()
+		rec.Sess.ID = token.NewID()
 	}
 	// A login again into the same provider session (same sid) replaces
 	// the one held, in its place.
-	_, replaced := p.sessions.Swap(s.sess.ID, s)
-	placeUsed = !replaced // a replacement gives its reserved place back
-	out := s.sess
+	if err := p.sessions.put(ctx, rec); err != nil {
+		return nil, storeFailure(err)
+	}
+	placeUsed = true
+	out := rec.Sess
 	return &out, nil
+}
+
+// storeFailure is an error of the session store as the roles answer it:
+// a full store stays ErrOIDCSessionsFull (503 session_store_full); one
+// that cannot be reached is ErrIdPUnavailable (503), as the sessions are
+// the IdP's side of the chain.
+func storeFailure(err error) error {
+	if err == nil || errors.Is(err, ErrOIDCSessionsFull) {
+		return err
+	}
+	return fmt.Errorf("%w: the issuer's OIDC session store: %w", ErrIdPUnavailable, err)
 }
 
 // usableID reports whether a provider's sid can travel as the handoff's
@@ -394,48 +372,126 @@ func (p *OIDC) Session(ctx context.Context, id string) (*Session, error) {
 	return s, err
 }
 
-// localSession returns a session this process logged in, re-checked with
-// the provider when the last check is older than the recheck interval: a
-// refresh-token grant when there is a refresh token, else userinfo with
-// the access token while it lasts. The provider refusing either ends the
-// session. A session id this process does not hold is ErrNoSession in the
-// issuer's process (it ended and was swept out, or the process restarted)
-// and ErrNoAdminAPI apart from it.
+// localSession returns a session this issuer logged in (this process, or
+// with Redis any instance), re-checked with the provider when the last
+// check is older than the recheck interval: a refresh-token grant when
+// there is a refresh token, else userinfo with the access token while it
+// lasts. The provider refusing either ends the session. A session id the
+// store does not hold is ErrNoSession in the issuer's process (it ended
+// and was swept out, or the process restarted) and ErrNoAdminAPI apart
+// from it.
 func (p *OIDC) localSession(ctx context.Context, id string) (*Session, error) {
-	v, ok := p.sessions.Load(id)
-	if !ok {
-		if p.apart {
-			return nil, ErrNoAdminAPI
+	rec, err := p.sessions.get(ctx, id)
+	switch {
+	case err != nil:
+		return nil, storeFailure(err)
+	case rec == nil && p.apart:
+		return nil, ErrNoAdminAPI
+	case rec == nil || !rec.Sess.Usable(p.now()):
+		return nil, ErrNoSession
+	}
+	if p.now().Sub(rec.Checked) >= p.recheck {
+		v, err, _ := p.refresh.Do(id, func() (any, error) { return p.recheckSession(ctx, rec) })
+		if err != nil {
+			return nil, err
 		}
-		return nil, ErrNoSession
+		rec = v.(*oidcRecord)
 	}
-	s := v.(*oidcSession)
-	s.mu.Lock()
-	revoked, due := s.revoked, p.now().Sub(s.checked) >= p.recheck
-	out := s.sess
-	s.mu.Unlock()
-	if revoked || !out.Usable(p.now()) {
-		return nil, ErrNoSession
-	}
-	if !due {
-		return &out, nil
-	}
-	_, err, _ := p.refresh.Do(id, func() (any, error) { return nil, p.recheckSession(ctx, s) })
-	if err != nil {
-		return nil, err
-	}
+	out := rec.Sess
 	return &out, nil
 }
 
-// recheckSession asks the provider whether s still stands.
-func (p *OIDC) recheckSession(ctx context.Context, s *oidcSession) error {
+// recheckWait is how long a request waits for another issuer instance's
+// re-check of the same session before it gives up with 503.
+const recheckWait = 5 * time.Second
+
+// recheckSession asks the provider whether the session read as rec still
+// stands, and returns it as stored afterwards. One instance at a time asks
+// (the store's lock): a provider that rotates refresh tokens takes each
+// one once, and may revoke the whole grant when it sees one again.
+// Another instance's request waits for that answer instead.
+func (p *OIDC) recheckSession(ctx context.Context, rec *oidcRecord) (*oidcRecord, error) {
+	id := rec.Sess.ID
+	unlock, ok, err := p.sessions.lock(ctx, id)
+	if err != nil {
+		return nil, storeFailure(err)
+	}
+	if !ok {
+		return p.awaitRecheck(ctx, rec)
+	}
+	defer unlock()
+	// Another instance may have finished a re-check since rec was read.
+	cur, err := p.sessions.get(ctx, id)
+	switch {
+	case err != nil:
+		return nil, storeFailure(err)
+	case cur == nil || !cur.Sess.Usable(p.now()):
+		return nil, ErrNoSession
+	case p.now().Sub(cur.Checked) < p.recheck:
+		return cur, nil
+	}
+	next, err := p.askProvider(ctx, cur.Token)
+	if errors.Is(err, ErrNoSession) {
+		if _, err := p.sessions.remove(ctx, cur); err != nil {
+			return nil, storeFailure(err)
+		}
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, err
+	}
+	upd := *cur
+	upd.Token, upd.Checked, upd.sealed = next, p.now(), nil
+	swapped, err := p.sessions.swap(ctx, cur, &upd)
+	switch {
+	case err != nil:
+		return nil, storeFailure(err)
+	case swapped:
+		return &upd, nil
+	}
+	// Ended (or logged in again) while the provider was asked: the store
+	// has the answer.
+	if cur, err = p.sessions.get(ctx, id); err != nil {
+		return nil, storeFailure(err)
+	}
+	if cur == nil || !cur.Sess.Usable(p.now()) {
+		return nil, ErrNoSession
+	}
+	return cur, nil
+}
+
+// awaitRecheck waits for another instance's re-check of rec to land.
+func (p *OIDC) awaitRecheck(ctx context.Context, rec *oidcRecord) (*oidcRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, recheckWait)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: another issuer instance is re-checking the session with the provider", ErrIdPUnavailable)
+		case <-tick.C:
+		}
+		cur, err := p.sessions.get(ctx, rec.Sess.ID)
+		switch {
+		case err != nil:
+			return nil, storeFailure(err)
+		case cur == nil || !cur.Sess.Usable(p.now()):
+			return nil, ErrNoSession
+		case cur.Checked.After(rec.Checked) || p.now().Sub(cur.Checked) < p.recheck:
+			return cur, nil
+		}
+	}
+}
+
+// askProvider asks the provider whether a session's grant still stands
+// and returns the tokens to keep: ErrNoSession when the provider refuses,
+// ErrIdPUnavailable when it cannot say.
+func (p *OIDC) askProvider(ctx context.Context, tok *oauth2.Token) (*oauth2.Token, error) {
 	prov, err := p.discover(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.mu.Lock()
-	tok := s.token
-	s.mu.Unlock()
 	var next *oauth2.Token
 	switch {
 	case tok != nil && tok.RefreshToken != "":
@@ -455,21 +511,31 @@ func (p *OIDC) recheckSession(ctx context.Context, s *oidcSession) error {
 		refused := errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 ||
 			strings.HasPrefix(err.Error(), "401 ") || strings.HasPrefix(err.Error(), "403 ")
 		if refused {
-			p.revoke(s)
-			return ErrNoSession
+			return nil, ErrNoSession
 		}
-		return fmt.Errorf("%w: %v", ErrIdPUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ErrIdPUnavailable, err)
 	}
-	s.mu.Lock()
-	s.token, s.checked = next, p.now()
-	s.mu.Unlock()
-	return nil
+	return next, nil
 }
 
-func (p *OIDC) revoke(s *oidcSession) {
-	s.mu.Lock()
-	s.revoked = true
-	s.mu.Unlock()
+// end removes the session under id from the store, and returns what it
+// held (nil: nothing). A session that changed between the read and the
+// removal (a re-check landed) is read again.
+func (p *OIDC) end(ctx context.Context, id string) (*oidcRecord, error) {
+	for range 3 {
+		rec, err := p.sessions.get(ctx, id)
+		if err != nil || rec == nil {
+			return nil, storeFailure(err)
+		}
+		removed, err := p.sessions.remove(ctx, rec)
+		if err != nil {
+			return nil, storeFailure(err)
+		}
+		if removed {
+			return rec, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: the session kept changing while it was ended", ErrIdPUnavailable)
 }
 
 // Revoke ends a session here and, when the provider has a revocation
@@ -477,15 +543,11 @@ func (p *OIDC) revoke(s *oidcSession) {
 // the provider's own session ends with RP-initiated logout in the
 // browser (EndSessionURL).
 func (p *OIDC) Revoke(ctx context.Context, id string) error {
-	v, ok := p.sessions.Load(id)
-	if !ok {
-		return nil
+	rec, err := p.end(ctx, id)
+	if err != nil || rec == nil {
+		return err
 	}
-	s := v.(*oidcSession)
-	p.revoke(s)
-	s.mu.Lock()
-	tok := s.token
-	s.mu.Unlock()
+	tok := rec.Token
 	p.mu.Lock()
 	endpoint := p.meta.Revocation
 	p.mu.Unlock()
@@ -511,16 +573,13 @@ func (p *OIDC) Revoke(ctx context.Context, id string) error {
 }
 
 // IDTokenHint returns the raw ID token of a session, for RP-initiated
-// logout; "" when this process does not know it.
-func (p *OIDC) IDTokenHint(id string) string {
-	v, ok := p.sessions.Load(id)
-	if !ok {
+// logout; "" when the store does not hold it or cannot be read.
+func (p *OIDC) IDTokenHint(ctx context.Context, id string) string {
+	rec, err := p.sessions.get(ctx, id)
+	if err != nil || rec == nil {
 		return ""
 	}
-	s := v.(*oidcSession)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.idToken
+	return rec.IDToken
 }
 
 // EndSessionEndpoint is the provider's end_session_endpoint (RP-Initiated
@@ -618,22 +677,41 @@ func (p *OIDC) VerifyLogoutToken(ctx context.Context, raw string, replay func(jt
 	return cl.SID, cl.Sub, nil
 }
 
-// EndSessions revokes, here, every session the provider's logout names:
-// the one with its sid, or, with only sub, all of that identity's. It
-// returns the sessions it ended, for the receivers' back-channel.
-func (p *OIDC) EndSessions(sid, sub string) []Session {
+// EndSessions ends, here, every session the provider's logout names: the
+// one with its sid, or, with only sub, all of that identity's. It returns
+// the sessions it ended, for the receivers' back-channel; an error is the
+// store failing, and the sessions it ended before that are returned too.
+func (p *OIDC) EndSessions(ctx context.Context, sid, sub string) ([]Session, error) {
+	recs, err := p.sessions.matching(ctx, sid, sub)
+	if err != nil {
+		return nil, storeFailure(err)
+	}
 	var out []Session
-	p.sessions.Range(func(_, v any) bool {
-		s := v.(*oidcSession)
-		s.mu.Lock()
-		match := (sid != "" && s.providers == sid && (sub == "" || s.sess.IdentityID == sub)) ||
-			(sid == "" && s.sess.IdentityID == sub)
-		if match && !s.revoked {
-			s.revoked = true
-			out = append(out, s.sess)
+	for _, rec := range recs {
+		if !rec.matches(sid, sub) {
+			continue
 		}
-		s.mu.Unlock()
-		return true
-	})
-	return out
+		ended, err := p.sessions.remove(ctx, rec)
+		if err != nil {
+			return out, storeFailure(err)
+		}
+		if !ended {
+			// Changed since it was read: end what is there now, if it
+			// is still this provider session.
+			cur, err := p.sessions.get(ctx, rec.Sess.ID)
+			if err != nil {
+				return out, storeFailure(err)
+			}
+			if cur == nil || !cur.matches(sid, sub) {
+				continue
+			}
+			if ended, err = p.sessions.remove(ctx, cur); err != nil {
+				return out, storeFailure(err)
+			}
+		}
+		if ended {
+			out = append(out, rec.Sess)
+		}
+	}
+	return out, nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,14 +30,22 @@ import (
 // sessions in a unit test's time, nor to expire them on a fake clock.
 type boundTestProvider struct {
 	p        *OIDC
+	chain    *chain.Chain
+	client   *http.Client
 	mu       sync.Mutex
 	now      time.Time
 	redeemed atomic.Int64
+	// The token endpoint's refresh grants rotate refresh tokens, and one
+	// used twice withdraws the grant, as Hydra does.
+	refreshes atomic.Int64
+	current   map[string]string // sid → its refresh token
+	withdrawn map[string]bool   // sid → the grant is withdrawn
+	gate      chan struct{}     // non-nil: refresh grants wait for it to close
 }
 
 func newBoundTestProvider(t *testing.T, maxSessions int, apart bool) *boundTestProvider {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +53,15 @@ func newBoundTestProvider(t *testing.T, maxSessions int, apart bool) *boundTestP
 		PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: "k1", Algorithm: "ES256"}},
 		Algorithms: []string{"ES256"},
 	}
-	bp := &boundTestProvider{now: time.Now()}
+	bp := &boundTestProvider{now: time.Now(), current: map[string]string{}, withdrawn: map[string]bool{}}
 	var issuer string
 	mux := http.NewServeMux()
 	mux.Handle("/", op)
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		if r.PostFormValue("grant_type") == "refresh_token" {
+			bp.refreshGrant(w, r.PostFormValue("refresh_token"))
+			return
+		}
 		bp.redeemed.Add(1)
 		f := strings.Fields(r.PostFormValue("code"))
 		if len(f) != 3 {
@@ -62,14 +76,16 @@ func newBoundTestProvider(t *testing.T, maxSessions int, apart bool) *boundTestP
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"access_token": "at-" + f[0], "token_type": "Bearer", "expires_in": 3600,
-			"id_token": oidctest.SignIDToken(key, "k1", "ES256", string(claims)),
+			"refresh_token": bp.rotate(f[0]),
+			"id_token":      oidctest.SignIDToken(key, "k1", "ES256", string(claims)),
 		})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	issuer = srv.URL
 	op.SetIssuer(srv.URL)
-	c, err := chain.Parse("chain.yaml", []byte(`version: 1
+	bp.client = srv.Client()
+	bp.chain, err = chain.Parse("chain.yaml", []byte(`version: 1
 name: oidc
 dev: true
 idp: {kind: oidc, public_url: "`+srv.URL+`", client_id: ssoctl, client_secret: dev-only-client-secret}
@@ -81,13 +97,66 @@ return_to: {allow: ["http://portal.company2.localhost:8081"]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewOIDC(c, Env{HTTPClient: srv.Client(), Now: bp.clock}, OIDCOptions{MaxSessions: maxSessions})
+	bp.p = bp.relyingParty(t, maxSessions, apart)
+	return bp
+}
+
+// relyingParty is one more issuer process on this provider, with its own
+// memory store.
+func (bp *boundTestProvider) relyingParty(t *testing.T, maxSessions int, apart bool) *OIDC {
+	t.Helper()
+	p, err := NewOIDC(bp.chain, Env{HTTPClient: bp.client, Now: bp.clock}, OIDCOptions{MaxSessions: maxSessions})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p.apart = apart
-	bp.p = p
-	return bp
+	return p
+}
+
+// rotate issues sid's next refresh token.
+func (bp *boundTestProvider) rotate(sid string) string {
+	bp.mu.Lock()
+	defer bp.mu.Unlock()
+	rt := fmt.Sprintf("rt-%s-%d", sid, rand.Int())
+	bp.current[sid] = rt
+	return rt
+}
+
+func (bp *boundTestProvider) refreshGrant(w http.ResponseWriter, rt string) {
+	bp.refreshes.Add(1)
+	bp.mu.Lock()
+	gate := bp.gate
+	bp.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	sid, _, _ := strings.Cut(strings.TrimPrefix(rt, "rt-"), "-")
+	bp.mu.Lock()
+	ok := rt != "" && bp.current[sid] == rt && !bp.withdrawn[sid]
+	if !ok && bp.current[sid] != "" {
+		bp.withdrawn[sid] = true // a refresh token used twice: the grant ends
+	}
+	bp.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"access_token": "at-" + sid, "token_type": "Bearer", "expires_in": 3600, "refresh_token": bp.rotate(sid),
+	})
+}
+
+// withdraw ends sid's grant at the provider, as a consent revoked there.
+func (bp *boundTestProvider) withdraw(sid string) {
+	bp.mu.Lock()
+	defer bp.mu.Unlock()
+	bp.withdrawn[sid] = true
+}
+
+func (bp *boundTestProvider) memory() *memoryOIDCSessions {
+	return bp.p.sessions.(*memoryOIDCSessions)
 }
 
 func (bp *boundTestProvider) clock() time.Time {
@@ -104,8 +173,13 @@ func (bp *boundTestProvider) advance(d time.Duration) {
 
 // login finishes a login into provider session sid, valid for ttl.
 func (bp *boundTestProvider) login(sid string, ttl time.Duration) error {
+	return bp.loginAt(bp.p, sid, "user-"+sid, ttl)
+}
+
+// loginAt finishes a login at p into provider session sid for sub.
+func (bp *boundTestProvider) loginAt(p *OIDC, sid, sub string, ttl time.Duration) error {
 	a := newOIDCAuth("", 0)
-	_, err := bp.p.Exchange(context.Background(), sid+" user-"+sid+" "+a.Nonce, a, ttl)
+	_, err := p.Exchange(context.Background(), sid+" "+sub+" "+a.Nonce, a, ttl)
 	return err
 }
 
@@ -144,7 +218,7 @@ func TestOIDCSessionsAreBounded(t *testing.T) {
 	if err := bp.login("s4", time.Hour); err != nil {
 		t.Fatalf("a login with s1 revoked (room once swept): %v", err)
 	}
-	if got := bp.p.held.Load(); got != 3 {
+	if got := bp.memory().held.Load(); got != 3 {
 		t.Fatalf("%d places held for s2, s3 and s4, want 3", got)
 	}
 	if _, err := bp.p.localSession(ctx, "s1"); !errors.Is(err, ErrNoSession) {
@@ -166,10 +240,9 @@ func TestOIDCSessionsAreBounded(t *testing.T) {
 	if _, err := bp.p.localSession(ctx, "s3"); !errors.Is(err, ErrNoSession) {
 		t.Fatalf("s3, expired and swept out = %v, want ErrNoSession", err)
 	}
-	n := 0
-	bp.p.sessions.Range(func(any, any) bool { n++; return true })
-	if n != 3 || bp.p.held.Load() != 3 {
-		t.Fatalf("%d sessions in the map and %d places held, want 3 and 3", n, bp.p.held.Load())
+	n := bp.memory().len()
+	if n != 3 || bp.memory().held.Load() != 3 {
+		t.Fatalf("%d sessions in the map and %d places held, want 3 and 3", n, bp.memory().held.Load())
 	}
 }
 
@@ -186,7 +259,7 @@ func TestOIDCSessionsSweptWhileRoomIsLeft(t *testing.T) {
 	if err := bp.login("d", 10*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if got := bp.p.held.Load(); got != 1 {
+	if got := bp.memory().held.Load(); got != 1 {
 		t.Fatalf("%d sessions held after three expired and one logged in, want 1", got)
 	}
 }
@@ -227,8 +300,8 @@ func TestOIDCSessionsConcurrentLogins(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if ok.Load() != maxSessions || full.Load() != 32-maxSessions || bp.p.held.Load() != maxSessions {
+	if ok.Load() != maxSessions || full.Load() != 32-maxSessions || bp.memory().held.Load() != maxSessions {
 		t.Fatalf("%d logins in, %d refused, %d places held; want %d, %d, %d",
-			ok.Load(), full.Load(), bp.p.held.Load(), maxSessions, 32-maxSessions, maxSessions)
+			ok.Load(), full.Load(), bp.memory().held.Load(), maxSessions, 32-maxSessions, maxSessions)
 	}
 }

@@ -36,7 +36,8 @@ type oidcChain struct {
 	net       *browsertest.Net
 	hydra     *hydratest.Hydra
 	issuer    string
-	roles     *serve.Roles
+	roles     *serve.Roles   // the first instance's
+	instances []*serve.Roles // every instance's roles, roles first
 	logoutMu  sync.Mutex
 	logoutRaw []string // logout tokens Hydra delivered to the issuer
 }
@@ -46,14 +47,23 @@ func startOIDCChain(t *testing.T) *oidcChain { return startOIDCChainRecheck(t, t
 // startOIDCChainRecheck is startOIDCChain with every receiver re-checking
 // its sessions at most every recheck.
 func startOIDCChainRecheck(t *testing.T, recheck time.Duration) *oidcChain {
-	return startOIDCChainOpts(t, recheck, false)
+	return startOIDCChainOpts(t, oidcChainOptions{recheck: recheck})
 }
 
-// startOIDCChainOpts: with portalApart, the portal runs as `serve receiver`
-// would run it, in a "process" of its own (its own roles and IdP client),
-// so it knows no OIDC session and must ask the issuer.
-func startOIDCChainOpts(t *testing.T, recheck time.Duration, portalApart bool) *oidcChain {
+type oidcChainOptions struct {
+	recheck time.Duration
+	// portalApart runs the portal as `serve receiver` would run it, in a
+	// "process" of its own (its own roles and IdP client), so it knows no
+	// OIDC session and must ask the issuer.
+	portalApart bool
+	// redisURL, when set, runs two instances of every role on Redis
+	// stores, each role's pair behind a round-robin (scale_test.go).
+	redisURL string
+}
+
+func startOIDCChainOpts(t *testing.T, o oidcChainOptions) *oidcChain {
 	t.Helper()
+	recheck := o.recheck
 	oc := &oidcChain{t: t, net: browsertest.NewNet()}
 	oc.hydra = hydratest.Start(t, hydratest.Options{
 		Host:       "hydra.company.localhost",
@@ -95,6 +105,11 @@ receivers:
 return_to:
   allow: ["%s", "%s", "%s"]
 `, oc.hydra.PublicURL(), id, oc.issuer, portalURL, recheck, dashboardURL, recheck, oc.issuer, portalURL, dashboardURL)
+	instances := 1
+	if o.redisURL != "" {
+		yaml += scaleStore
+		instances = 2
+	}
 	c, err := chain.Parse("chain.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -102,17 +117,33 @@ return_to:
 	env := serve.Env{
 		HTTPClient: oc.net.Client(),
 		LookupEnv: func(k string) (string, bool) {
-			if k == "OIDC_CLIENT_SECRET" {
+			switch k {
+			case "OIDC_CLIENT_SECRET":
 				return secret, true
+			case "REDIS_URL":
+				return o.redisURL, o.redisURL != ""
 			}
 			return "", false
 		},
 	}
 	env.Logger = slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	oc.roles, err = serve.NewRoles(c, env, serve.RoleOptions{RecheckInterval: recheck})
-	if err != nil {
-		t.Fatal(err)
+	for range instances {
+		roles, err := serve.NewRoles(c, env, serve.RoleOptions{RecheckInterval: recheck})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { roles.Close() })
+		oc.instances = append(oc.instances, roles)
 	}
+	oc.roles = oc.instances[0]
+	each := func(role func(*serve.Roles) http.Handler) http.Handler {
+		rr := &roundRobin{}
+		for _, roles := range oc.instances {
+			rr.instances = append(rr.instances, role(roles))
+		}
+		return rr
+	}
+	issuer := each(func(r *serve.Roles) http.Handler { return r.Issuer })
 	record := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == chain.OIDCBackchannelLogoutPath {
 			body, _ := io.ReadAll(r.Body)
@@ -123,14 +154,14 @@ return_to:
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		oc.roles.Issuer.ServeHTTP(w, r)
+		issuer.ServeHTTP(w, r)
 	})
 	srv := &http.Server{Handler: record, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	oc.net.Map(oc.issuer, ln.Addr().String())
-	portal := oc.roles.Receivers["portal"]
-	if portalApart {
+	portal := each(func(r *serve.Roles) http.Handler { return r.Receivers["portal"] })
+	if o.portalApart {
 		apart, err := serve.NewRoles(c, env, serve.RoleOptions{RecheckInterval: recheck, Only: []string{"portal"}})
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +170,7 @@ return_to:
 		portal = apart.Receivers["portal"]
 	}
 	oc.net.Serve(t, portalURL, portal)
-	oc.net.Serve(t, dashboardURL, oc.roles.Receivers["dashboard"])
+	oc.net.Serve(t, dashboardURL, each(func(r *serve.Roles) http.Handler { return r.Receivers["dashboard"] }))
 
 	idp, err := serve.NewDevIdP(serve.DevIdPConfig{
 		Name: "oidc", PublicURL: oidcLoginURL, PasswordCost: bcrypt.MinCost,
@@ -249,6 +280,13 @@ func TestOIDCBackchannelLogoutFromHydra(t *testing.T) {
 			oc.fail("%s/auth = %d 5 s after Hydra revoked the session, want 401", origin, got)
 		}
 	}
+	oc.replayLogoutToken()
+}
+
+// replayLogoutToken posts the first logout token Hydra delivered to the
+// issuer again, which must refuse it as used.
+func (oc *oidcChain) replayLogoutToken() {
+	oc.t.Helper()
 	oc.logoutMu.Lock()
 	raws := append([]string(nil), oc.logoutRaw...)
 	oc.logoutMu.Unlock()
@@ -257,12 +295,12 @@ func TestOIDCBackchannelLogoutFromHydra(t *testing.T) {
 	}
 	resp, err := http.PostForm(oc.issuer+chain.OIDCBackchannelLogoutPath, url.Values{"logout_token": {raws[0]}})
 	if err != nil {
-		t.Fatal(err)
+		oc.t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "invalid_request") {
-		t.Errorf("a replayed logout token = %d %s, want 400 invalid_request", resp.StatusCode, body)
+		oc.t.Errorf("a replayed logout token = %d %s, want 400 invalid_request", resp.StatusCode, body)
 	}
 }
 
@@ -381,7 +419,7 @@ func TestOIDCFrontchannelLogout(t *testing.T) {
 // issuer's session API (Basic credentials derived from the chain secret),
 // gets the identity for its headers, and follows the session's end.
 func TestOIDCReceiverApartAsksTheIssuer(t *testing.T) {
-	oc := startOIDCChainOpts(t, time.Second, true)
+	oc := startOIDCChainOpts(t, oidcChainOptions{recheck: time.Second, portalApart: true})
 	b := oc.alice()
 	if p := oc.login(b, dashboardURL+"/"); p.URL != dashboardURL+"/" {
 		oc.fail("login ended at %s (%d): %s %v", p.URL, p.Status, p.Body, hopURLs(p.Hops))

@@ -153,9 +153,8 @@ func (is *Issuer) oidcCallback(w http.ResponseWriter, r *http.Request) {
 			Role: "issuer",
 		})
 	case errors.Is(err, ErrOIDCSessionsFull):
-		is.cfg.Logger.Error("OIDC login refused: the issuer holds its maximum of sessions and none has ended; "+
-			"sessions end at the issuer cookie's ttl, at logout and when the provider revokes them",
-			"max_sessions", is.oidc.maxSessions)
+		is.cfg.Logger.Error("OIDC login refused: the issuer's session store is full and no session in it has ended; "+
+			"sessions end at the issuer cookie's ttl, at logout and when the provider revokes them", "err", err)
 		w.Header().Set("Retry-After", "60")
 		is.unavailable(w, r, "session_store_full", "the issuer holds its maximum of OIDC sessions",
 			"This sign-in service is at its limit of signed-in sessions. Nothing was changed; try again later.", returnTo)
@@ -225,9 +224,14 @@ func (is *Issuer) oidcBackchannelLogout(w http.ResponseWriter, r *http.Request) 
 		fail(http.StatusServiceUnavailable, "temporarily_unavailable", "idp_unavailable", err)
 		return
 	}
-	ended := is.oidc.EndSessions(sid, sub)
+	ended, err := is.oidc.EndSessions(r.Context(), sid, sub)
 	for _, s := range ended {
 		is.notifyReceivers(s.ID, s.IdentityID)
+	}
+	if err != nil {
+		// The provider may send the logout again; what was ended stays so.
+		fail(http.StatusServiceUnavailable, "temporarily_unavailable", "store_unavailable", err)
+		return
 	}
 	Annotate(w, slog.String("result", "revoked"), slog.Int("sessions", len(ended)))
 	w.WriteHeader(http.StatusOK)
@@ -254,9 +258,15 @@ func (is *Issuer) oidcFrontchannelLogout(w http.ResponseWriter, r *http.Request)
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	ended := is.oidc.EndSessions(sid, "")
+	ended, err := is.oidc.EndSessions(r.Context(), sid, "")
 	for _, s := range ended {
 		is.notifyReceivers(s.ID, s.IdentityID)
+	}
+	if err != nil {
+		is.cfg.Logger.Warn("OIDC front-channel logout not completed: session store", "err", err)
+		Annotate(w, slog.String("result", "unavailable"), slog.String("reason", "store_unavailable"))
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
 	}
 	Annotate(w, slog.String("result", "revoked"), slog.Int("sessions", len(ended)))
 	w.WriteHeader(http.StatusOK)

@@ -144,23 +144,32 @@ func randomSecret() []byte {
 // from the chain's root secret. Keys are independent per role either way,
 // so one role's cookie never opens at another.
 func (k *Keys) Sealer(role string, secret chain.SecretRef, env Env) (*Sealer, error) {
-	env.defaults()
-	root := k.root
-	if !secret.IsZero() {
-		s, err := secret.Resolve(env.LookupEnv, env.ReadFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s cookie.secret: %w", role, err)
-		}
-		root = s
-	}
-	if root == nil {
-		return nil, fmt.Errorf("%w: %s needs cookie.secret (an asymmetric chain has no shared secret to derive it from)", ErrNeedsSecret, role)
+	root, err := k.roleRoot(role, secret, env)
+	if err != nil {
+		return nil, err
 	}
 	key, err := DeriveKey(root, "seal:"+role)
 	if err != nil {
 		return nil, err
 	}
 	return NewSealer(key)
+}
+
+// roleRoot is the key material of one role's own keys: its cookie.secret
+// when the chain gives one, else the chain's root secret.
+func (k *Keys) roleRoot(role string, secret chain.SecretRef, env Env) ([]byte, error) {
+	env.defaults()
+	if !secret.IsZero() {
+		s, err := secret.Resolve(env.LookupEnv, env.ReadFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s cookie.secret: %w", role, err)
+		}
+		return s, nil
+	}
+	if k.root == nil {
+		return nil, fmt.Errorf("%w: %s needs cookie.secret (an asymmetric chain has no shared secret to derive it from)", ErrNeedsSecret, role)
+	}
+	return k.root, nil
 }
 
 // NewIdentityProvider returns the client the roles use for the chain's IdP.
@@ -285,6 +294,22 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 		if err != nil {
 			return nil, err
 		}
+		root, _ := keys.roleRoot("issuer", c.Issuer.Cookie.Secret, env) // Sealer read it
+		p, _ := idp.(*OIDC)
+		logoutJTIs, pool, err := issuerStores(c, p, root, env) // stores.go
+		if err != nil {
+			return nil, err
+		}
+		ready := ready
+		if pool != nil {
+			roles.closers = append(roles.closers, pool.Close)
+			ready = allReady(ready, func(ctx context.Context) error {
+				if err := pool.Ping(ctx); err != nil {
+					return Unavailable("store", err)
+				}
+				return nil
+			})
+		}
 		apps, err := ResolveApps(c, env) // introspect.go
 		if err != nil {
 			return nil, err
@@ -294,7 +319,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 			Chain: c, IdP: idp, Key: keys.Signing, JWKS: keys.JWKS, Sealer: sealer,
 			Now: env.Now, Logger: env.Logger.With("role", "issuer"), Metrics: metrics,
 			BackchannelClient: env.HTTPClient, Apps: apps,
-			SessionAPIKey: oidcSessionAPIKey(idp, keys),
+			SessionAPIKey: oidcSessionAPIKey(idp, keys), LogoutReplay: logoutJTIs,
 		})
 		if err != nil {
 			return nil, err

@@ -45,24 +45,9 @@ func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplaySto
 		return store.NewMemoryReplay(store.MemoryOptions{Now: env.Now}),
 			store.NewMemoryRevocations(store.MemoryOptions{Now: env.Now}), nil, nil
 	}
-	field, name := "store.redis.url_env", c.Store.Redis.URLEnv
-	url, ok := env.LookupEnv(name)
-	if f := c.Store.Redis.URLFile; f != "" {
-		field, name = "store.redis.url_file", f
-		data, err := env.ReadFile(f)
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%w: store.redis.url_file: %w", ErrStoreConfig, err)
-		}
-		url, ok = string(data), true
-	}
-	url = strings.TrimSpace(url)
-	if !ok || url == "" {
-		return nil, nil, nil, fmt.Errorf("%w: %s: %s is not set or empty; give it the Redis URL (redis://:PASSWORD@HOST:6379/0, rediss:// for TLS)", ErrStoreConfig, field, name)
-	}
-	r, err := store.NewRedis(store.RedisOptions{URL: url, Prefix: "ssoctl:" + c.Name + ":", Now: env.Now})
+	r, err := openRedis(c, env)
 	if err != nil {
-		// NewRedis's error never repeats the URL.
-		return nil, nil, nil, fmt.Errorf("%w: %s: %s: %w", ErrStoreConfig, field, name, err)
+		return nil, nil, nil, err
 	}
 	revocations := chainRevocations{
 		RedisRevocations: r.Under("shared:").Revocations(),
@@ -85,6 +70,56 @@ func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplaySto
 		return nil
 	}
 	return replay, revocations, ready, nil
+}
+
+// openRedis opens the connection pool of the chain's store.redis, keys
+// under "ssoctl:<chain>:". It does not connect.
+func openRedis(c *chain.Chain, env Env) (*store.Redis, error) {
+	field, name := "store.redis.url_env", c.Store.Redis.URLEnv
+	url, ok := env.LookupEnv(name)
+	if f := c.Store.Redis.URLFile; f != "" {
+		field, name = "store.redis.url_file", f
+		data, err := env.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%w: store.redis.url_file: %w", ErrStoreConfig, err)
+		}
+		url, ok = string(data), true
+	}
+	url = strings.TrimSpace(url)
+	if !ok || url == "" {
+		return nil, fmt.Errorf("%w: %s: %s is not set or empty; give it the Redis URL (redis://:PASSWORD@HOST:6379/0, rediss:// for TLS)", ErrStoreConfig, field, name)
+	}
+	r, err := store.NewRedis(store.RedisOptions{URL: url, Prefix: "ssoctl:" + c.Name + ":", Now: env.Now})
+	if err != nil {
+		// NewRedis's error never repeats the URL.
+		return nil, fmt.Errorf("%w: %s: %s: %w", ErrStoreConfig, field, name, err)
+	}
+	return r, nil
+}
+
+// issuerStores puts an OIDC issuer's provider sessions and the provider's
+// used logout tokens in Redis when the chain's store block says so, so
+// that every issuer instance finds, re-checks and ends the same sessions
+// and refuses a logout token another instance took; keys under
+// "ssoctl:<chain>:issuer:". Their records are sealed with a key derived
+// from secret, the issuer's cookie key material. With memory stores, or
+// another IdP, it changes nothing and returns a nil pool.
+func issuerStores(c *chain.Chain, p *OIDC, secret []byte, env Env) (logoutJTIs store.ReplayStore, pool *store.Redis, err error) {
+	if c.Store.Redis == nil || p == nil {
+		return nil, nil, nil
+	}
+	r, err := openRedis(c, env)
+	if err != nil {
+		return nil, nil, fmt.Errorf("issuer: %w", err)
+	}
+	under := r.Under("issuer:")
+	sessions, err := newRedisOIDCSessions(under.Under("oidc:").Records(), secret)
+	if err != nil {
+		_ = r.Close()
+		return nil, nil, err
+	}
+	p.sessions = sessions
+	return under.Replay(), r, nil
 }
 
 // chainRevocations is the revocation store the receivers of a chain share

@@ -1,0 +1,334 @@
+package serve
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/ssoctl/ssoctl/pkg/serve/store"
+)
+
+// An OIDC issuer's provider sessions live in an oidcSessionStore: the
+// issuer's memory (the default, bounded, for one issuer instance), or
+// Redis with store: {redis: …}, where every issuer instance behind the
+// load balancer finds, re-checks and ends the same sessions.
+
+// oidcRecord is one login the issuer finished with the provider. A record
+// is never changed in place: an update (a re-check's new tokens) is a new
+// record swapped for the one read, and only while that one is still there,
+// so an update never brings back a session that another request, or
+// another instance, ended meanwhile.
+type oidcRecord struct {
+	Sess      Session       `json:"session"`
+	IDToken   string        `json:"id_token"` // raw, for id_token_hint at logout
+	Token     *oauth2.Token `json:"token,omitempty"`
+	Checked   time.Time     `json:"checked"`
+	Providers string        `json:"provider_sid,omitempty"` // the provider's own sid, when the ID token had one
+
+	sealed []byte // Redis: the value as read, for compare-and-set
+}
+
+// matches reports whether a provider's logout naming sid and sub ends r:
+// the session with that sid (and that sub, when given), or, with only sub,
+// every session of that identity.
+func (r *oidcRecord) matches(sid, sub string) bool {
+	if sid != "" {
+		return r.Providers == sid && (sub == "" || r.Sess.IdentityID == sub)
+	}
+	return sub != "" && r.Sess.IdentityID == sub
+}
+
+// oidcSessionStore keeps an OIDC issuer's provider sessions. Errors other
+// than ErrOIDCSessionsFull are the store failing (Redis unreachable).
+type oidcSessionStore interface {
+	// reserve takes a place for a login about to be redeemed, or refuses
+	// with ErrOIDCSessionsFull; release gives it back unless put used it.
+	reserve(now time.Time) error
+	release()
+	// put stores a new login under rec.Sess.ID, replacing one there.
+	put(ctx context.Context, rec *oidcRecord) error
+	// get returns the session under id; nil and no error when none.
+	get(ctx context.Context, id string) (*oidcRecord, error)
+	// swap replaces old (as get returned it) with next, and remove ends
+	// old, each only while old is still what the store holds.
+	swap(ctx context.Context, old, next *oidcRecord) (bool, error)
+	remove(ctx context.Context, old *oidcRecord) (bool, error)
+	// matching returns the sessions a provider's logout may name (a
+	// superset: the caller checks matches).
+	matching(ctx context.Context, sid, sub string) ([]*oidcRecord, error)
+	// lock lets one instance at a time re-check a session with the
+	// provider; ok is false while another does.
+	lock(ctx context.Context, id string) (unlock func(), ok bool, err error)
+}
+
+// memoryOIDCSessions keeps the sessions in the process, at most max of
+// them: revoked sessions leave at once, expired ones are swept out at a
+// login a minute after the last sweep, or at once when no place is left.
+type memoryOIDCSessions struct {
+	sessions sync.Map // session id → *oidcRecord
+	// held counts the sessions in the map plus the places logins under
+	// way have reserved; it never exceeds max.
+	held    atomic.Int64
+	max     int64
+	sweepMu sync.Mutex   // one sweep at a time
+	swept   atomic.Int64 // when the last sweep began, Unix nanoseconds
+	now     func() time.Time
+}
+
+func newMemoryOIDCSessions(max int, now func() time.Time) *memoryOIDCSessions {
+	m := &memoryOIDCSessions{max: int64(max), now: now}
+	m.swept.Store(now().UnixNano())
+	return m
+}
+
+func (m *memoryOIDCSessions) reserve(now time.Time) error {
+	if now.UnixNano()-m.swept.Load() >= int64(oidcSweepEvery) {
+		m.sweep(now)
+	}
+	if m.held.Add(1) <= m.max {
+		return nil
+	}
+	m.held.Add(-1)
+	m.sweep(now)
+	if m.held.Add(1) <= m.max {
+		return nil
+	}
+	m.held.Add(-1)
+	return fmt.Errorf("%w (%d, none ended)", ErrOIDCSessionsFull, m.max)
+}
+
+func (m *memoryOIDCSessions) release() { m.held.Add(-1) }
+
+// sweep drops the sessions past their expiry. Dropping one changes no
+// answer: in the issuer's process an unknown session is ErrNoSession, as
+// an ended one is.
+func (m *memoryOIDCSessions) sweep(now time.Time) {
+	m.sweepMu.Lock()
+	defer m.sweepMu.Unlock()
+	m.swept.Store(now.UnixNano())
+	m.sessions.Range(func(k, v any) bool {
+		if !v.(*oidcRecord).Sess.Usable(now) && m.sessions.CompareAndDelete(k, v) {
+			m.held.Add(-1)
+		}
+		return true
+	})
+}
+
+func (m *memoryOIDCSessions) put(_ context.Context, rec *oidcRecord) error {
+	if _, replaced := m.sessions.Swap(rec.Sess.ID, rec); replaced {
+		m.held.Add(-1) // the replaced session's place is given back
+	}
+	return nil
+}
+
+func (m *memoryOIDCSessions) get(_ context.Context, id string) (*oidcRecord, error) {
+	v, ok := m.sessions.Load(id)
+	if !ok {
+		return nil, nil
+	}
+	return v.(*oidcRecord), nil
+}
+
+func (m *memoryOIDCSessions) swap(_ context.Context, old, next *oidcRecord) (bool, error) {
+	return m.sessions.CompareAndSwap(old.Sess.ID, old, next), nil
+}
+
+func (m *memoryOIDCSessions) remove(_ context.Context, old *oidcRecord) (bool, error) {
+	if m.sessions.CompareAndDelete(old.Sess.ID, old) {
+		m.held.Add(-1)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (m *memoryOIDCSessions) matching(_ context.Context, sid, sub string) ([]*oidcRecord, error) {
+	var out []*oidcRecord
+	m.sessions.Range(func(_, v any) bool {
+		if r := v.(*oidcRecord); r.matches(sid, sub) {
+			out = append(out, r)
+		}
+		return true
+	})
+	return out, nil
+}
+
+// lock always succeeds: in one process, the OIDC type's singleflight
+// already lets one re-check of a session run at a time.
+func (m *memoryOIDCSessions) lock(context.Context, string) (func(), bool, error) {
+	return func() {}, true, nil
+}
+
+// len is the number of sessions held, for tests.
+func (m *memoryOIDCSessions) len() int {
+	n := 0
+	m.sessions.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// redisOIDCSessions keeps the sessions in Redis (store.RedisRecords),
+// sealed: each record holds the provider's refresh and access tokens, so
+// it is encrypted and authenticated with AES-256-GCM under a key derived
+// from the issuer's own cookie key, which every issuer instance shares,
+// and bound to its session id. The indexes a provider's logout is looked
+// up by (its sid, the subject) are keyed by an HMAC of the value, so
+// Redis holds no subject in the clear. Each record expires with its
+// session; Redis's maxmemory, not a count, bounds them (a Redis that
+// refuses to grow is ErrOIDCSessionsFull).
+type redisOIDCSessions struct {
+	recs  *store.RedisRecords
+	aead  cipher.AEAD
+	index []byte // HMAC key of the index names
+}
+
+// refreshLock bounds how long one instance may hold a session's re-check:
+// longer than a token request can take (the HTTP client's timeout).
+const refreshLock = 30 * time.Second
+
+// newRedisOIDCSessions returns the Redis store sealed with keys derived
+// from secret (the issuer's cookie key material).
+func newRedisOIDCSessions(recs *store.RedisRecords, secret []byte) (*redisOIDCSessions, error) {
+	sealKey, err := DeriveKey(secret, "oidc-sessions:seal")
+	if err != nil {
+		return nil, err
+	}
+	indexKey, err := DeriveKey(secret, "oidc-sessions:index")
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(sealKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &redisOIDCSessions{recs: recs, aead: aead, index: indexKey}, nil
+}
+
+// errOIDCRecordSealed is a record that does not open: written under
+// another key (issuer instances with different cookie secrets) or
+// damaged. It wraps store.ErrUnavailable: the request fails closed.
+var errOIDCRecordSealed = fmt.Errorf("%w: an OIDC session record in Redis does not open (do all issuer instances share token.secret or the issuer's cookie.secret?)", store.ErrUnavailable)
+
+func (s *redisOIDCSessions) additional(id string) []byte {
+	return []byte("ssoctl oidc session\x00" + id)
+}
+
+func (s *redisOIDCSessions) seal(rec *oidcRecord) ([]byte, error) {
+	plain, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	_, _ = rand.Read(nonce)
+	return s.aead.Seal(nonce, nonce, plain, s.additional(rec.Sess.ID)), nil
+}
+
+func (s *redisOIDCSessions) open(id string, sealed []byte) (*oidcRecord, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < n+s.aead.Overhead() {
+		return nil, errOIDCRecordSealed
+	}
+	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], s.additional(id))
+	if err != nil {
+		return nil, errOIDCRecordSealed
+	}
+	var rec oidcRecord
+	if err := json.Unmarshal(plain, &rec); err != nil || rec.Sess.ID != id {
+		return nil, errOIDCRecordSealed
+	}
+	rec.sealed = sealed
+	return &rec, nil
+}
+
+func (s *redisOIDCSessions) indexName(kind, value string) string {
+	mac := hmac.New(sha256.New, s.index)
+	mac.Write([]byte(kind + "\x00" + value))
+	return kind + ":" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func (s *redisOIDCSessions) reserve(time.Time) error { return nil }
+func (s *redisOIDCSessions) release()                {}
+
+func (s *redisOIDCSessions) put(ctx context.Context, rec *oidcRecord) error {
+	sealed, err := s.seal(rec)
+	if err != nil {
+		return err
+	}
+	indexes := []string{}
+	if rec.Providers != "" {
+		indexes = append(indexes, s.indexName("sid", rec.Providers))
+	}
+	if rec.Sess.IdentityID != "" {
+		indexes = append(indexes, s.indexName("sub", rec.Sess.IdentityID))
+	}
+	err = s.recs.Put(ctx, rec.Sess.ID, sealed, rec.Sess.ExpiresAt, indexes...)
+	if errors.Is(err, store.ErrFull) {
+		return fmt.Errorf("%w (%v)", ErrOIDCSessionsFull, err)
+	}
+	return err
+}
+
+func (s *redisOIDCSessions) get(ctx context.Context, id string) (*oidcRecord, error) {
+	sealed, err := s.recs.Get(ctx, id)
+	if err != nil || sealed == nil {
+		return nil, err
+	}
+	return s.open(id, sealed)
+}
+
+func (s *redisOIDCSessions) swap(ctx context.Context, old, next *oidcRecord) (bool, error) {
+	sealed, err := s.seal(next)
+	if err != nil {
+		return false, err
+	}
+	return s.recs.Swap(ctx, old.Sess.ID, old.sealed, sealed)
+}
+
+func (s *redisOIDCSessions) remove(ctx context.Context, old *oidcRecord) (bool, error) {
+	return s.recs.Remove(ctx, old.Sess.ID, old.sealed)
+}
+
+func (s *redisOIDCSessions) matching(ctx context.Context, sid, sub string) ([]*oidcRecord, error) {
+	ix := s.indexName("sub", sub)
+	if sid != "" {
+		ix = s.indexName("sid", sid)
+	}
+	ids, err := s.recs.Indexed(ctx, ix)
+	if err != nil {
+		return nil, err
+	}
+	var out []*oidcRecord
+	for _, id := range ids {
+		rec, err := s.get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+func (s *redisOIDCSessions) lock(ctx context.Context, id string) (func(), bool, error) {
+	return s.recs.Lock(ctx, "recheck:"+id, refreshLock)
+}
+
+var (
+	_ oidcSessionStore = (*memoryOIDCSessions)(nil)
+	_ oidcSessionStore = (*redisOIDCSessions)(nil)
+)

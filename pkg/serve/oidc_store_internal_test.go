@@ -1,0 +1,253 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ssoctl/ssoctl/internal/redistest"
+	"github.com/ssoctl/ssoctl/pkg/serve/store"
+)
+
+// The OIDC session stores (oidc_store.go) are checked through the OIDC
+// relying party that uses them, against boundTestProvider: the same
+// scenarios for memory and for Redis (a real redis-server), then what only
+// a store shared by several issuer instances must do.
+
+var oidcStorePrefixes atomic.Int64
+
+// onRedis puts the relying parties' sessions in one fresh place in the
+// Redis at url, sealed under secret.
+type onRedis struct {
+	url, prefix string
+}
+
+func newOnRedis(url string) onRedis {
+	return onRedis{url: url, prefix: fmt.Sprintf("ssoctl:test-oidc:%d:", oidcStorePrefixes.Add(1))}
+}
+
+func (o onRedis) attach(t *testing.T, p *OIDC, secret string) {
+	t.Helper()
+	r, err := store.NewRedis(store.RedisOptions{URL: o.url, Prefix: o.prefix, Now: p.now, Timeout: 250 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	s, err := newRedisOIDCSessions(r.Records(), []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.sessions = s
+}
+
+const oidcStoreSecret = "oidc-store-test-secret-0123456789abcdef"
+
+func TestOIDCSessionStores(t *testing.T) {
+	url := redistest.Start(t)
+	for _, kind := range []string{"memory", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			bp := newBoundTestProvider(t, 100, false)
+			if kind == "redis" {
+				newOnRedis(url).attach(t, bp.p, oidcStoreSecret)
+			}
+			testOIDCSessionStore(t, bp)
+		})
+	}
+}
+
+func testOIDCSessionStore(t *testing.T, bp *boundTestProvider) {
+	ctx := context.Background()
+	p := bp.p
+	session := func(id string) (*Session, error) { return p.localSession(ctx, id) }
+
+	if err := bp.login("s1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := session("s1"); err != nil || s.IdentityID != "user-s1" || !s.Usable(bp.clock()) {
+		t.Fatalf("s1 = %+v, %v; want user-s1's usable session", s, err)
+	}
+	if _, err := session("nobody"); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("an unknown session = %v, want ErrNoSession", err)
+	}
+	if p.IDTokenHint(ctx, "s1") == "" {
+		t.Fatal("no ID token kept for s1's logout")
+	}
+
+	// Re-checks: one refresh grant per interval; the grant withdrawn
+	// ends the session, and it stays ended without asking again.
+	bp.advance(2 * time.Minute)
+	if _, err := session("s1"); err != nil {
+		t.Fatalf("s1 after its re-check: %v", err)
+	}
+	if _, err := session("s1"); err != nil || bp.refreshes.Load() != 1 {
+		t.Fatalf("s1 within the interval: %v after %d refresh grants, want one", err, bp.refreshes.Load())
+	}
+	bp.advance(2 * time.Minute)
+	if _, err := session("s1"); err != nil || bp.refreshes.Load() != 2 {
+		t.Fatalf("s1's second re-check: %v after %d refresh grants, want two (with the rotated token)", err, bp.refreshes.Load())
+	}
+	bp.withdraw("s1")
+	bp.advance(2 * time.Minute)
+	if _, err := session("s1"); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("s1 after the provider withdrew the grant = %v, want ErrNoSession", err)
+	}
+	if _, err := session("s1"); !errors.Is(err, ErrNoSession) || bp.refreshes.Load() != 3 {
+		t.Fatalf("s1 again = %v after %d refresh grants, want ErrNoSession without asking (3)", err, bp.refreshes.Load())
+	}
+
+	// Logouts: by sid (with a sub that must match too), by sub alone.
+	for _, sid := range []string{"s2", "s3"} {
+		if err := bp.loginAt(p, sid, "alice", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bp.loginAt(p, "s4", "bob", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if ended, err := p.EndSessions(ctx, "s2", "bob"); len(ended) != 0 || err != nil {
+		t.Fatalf("a logout naming s2 for another subject ended %v, %v; want nothing", ended, err)
+	}
+	if ended, err := p.EndSessions(ctx, "", "alice"); len(ended) != 2 || err != nil {
+		t.Fatalf("a logout naming alice ended %v, %v; want s2 and s3", ended, err)
+	}
+	if ended, err := p.EndSessions(ctx, "", "alice"); len(ended) != 0 || err != nil {
+		t.Fatalf("the same logout again ended %v, %v; want nothing", ended, err)
+	}
+	for id, want := range map[string]error{"s2": ErrNoSession, "s3": ErrNoSession, "s4": nil} {
+		if _, err := session(id); !errors.Is(err, want) {
+			t.Errorf("%s after alice's logout = %v, want %v", id, err, want)
+		}
+	}
+	if ended, err := p.EndSessions(ctx, "s4", ""); len(ended) != 1 || ended[0].IdentityID != "bob" || err != nil {
+		t.Fatalf("a logout naming s4 ended %v, %v; want bob's", ended, err)
+	}
+
+	// Revoke (the issuer's /logout) forgets the ID token too.
+	if err := bp.login("s5", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Revoke(ctx, "s5"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := session("s5"); !errors.Is(err, ErrNoSession) || p.IDTokenHint(ctx, "s5") != "" {
+		t.Fatalf("s5 after Revoke = %v with hint %q, want ErrNoSession and none", err, p.IDTokenHint(ctx, "s5"))
+	}
+
+	// A logout while the provider is being asked: the re-check's answer
+	// must not bring the session back.
+	if err := bp.login("s6", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	bp.advance(2 * time.Minute)
+	gate := make(chan struct{})
+	bp.mu.Lock()
+	bp.gate = gate
+	bp.mu.Unlock()
+	before := bp.refreshes.Load()
+	done := make(chan error, 1)
+	go func() { _, err := session("s6"); done <- err }()
+	for bp.refreshes.Load() == before {
+		time.Sleep(time.Millisecond)
+	}
+	if err := p.Revoke(ctx, "s6"); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	if err := <-done; !errors.Is(err, ErrNoSession) {
+		t.Errorf("the re-check that raced a logout = %v, want ErrNoSession", err)
+	}
+	if _, err := session("s6"); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("s6 after a re-check raced its logout = %v, want ErrNoSession (not brought back)", err)
+	}
+}
+
+// TestOIDCSessionsSharedThroughRedis: issuer instances on one Redis see
+// each other's logins and logouts; they re-check a session with the
+// provider once between them, so a provider that takes each refresh token
+// once does not end it; a record sealed under another key, or Redis
+// down, fails closed rather than reading as "no session".
+func TestOIDCSessionsSharedThroughRedis(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	bp := newBoundTestProvider(t, 100, false)
+	where := newOnRedis(srv.URL)
+	a, b := bp.p, bp.relyingParty(t, 100, false)
+	where.attach(t, a, oidcStoreSecret)
+	where.attach(t, b, oidcStoreSecret)
+
+	if err := bp.loginAt(a, "s1", "alice", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := b.localSession(ctx, "s1"); err != nil || s.IdentityID != "alice" {
+		t.Fatalf("the other instance's s1 = %+v, %v; want alice's", s, err)
+	}
+
+	bp.advance(2 * time.Minute)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range 16 {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		wg.Go(func() {
+			if _, err := p.localSession(ctx, "s1"); err != nil {
+				failed.Add(1)
+				t.Errorf("instance %d's re-check: %v", i%2, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := bp.refreshes.Load(); n != 1 || failed.Load() != 0 {
+		t.Fatalf("16 requests on two instances made %d refresh grants (%d failed), want 1", n, failed.Load())
+	}
+	bp.advance(2 * time.Minute)
+	if _, err := b.localSession(ctx, "s1"); err != nil || bp.refreshes.Load() != 2 {
+		t.Fatalf("the next re-check, at the other instance: %v after %d grants; want the rotated token to work", err, bp.refreshes.Load())
+	}
+
+	if ended, err := b.EndSessions(ctx, "s1", ""); len(ended) != 1 || err != nil {
+		t.Fatalf("a logout at the other instance ended %v, %v; want s1", ended, err)
+	}
+	if _, err := a.localSession(ctx, "s1"); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("s1 at the first instance after the logout at the other = %v, want ErrNoSession", err)
+	}
+
+	// An instance with another cookie key cannot open the records.
+	if err := bp.loginAt(a, "s2", "alice", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	stranger := bp.relyingParty(t, 100, false)
+	where.attach(t, stranger, "another-secret-0123456789abcdef0123")
+	_, err := stranger.localSession(ctx, "s2")
+	if !errors.Is(err, ErrIdPUnavailable) || !errors.Is(err, store.ErrUnavailable) || errors.Is(err, ErrNoSession) {
+		t.Fatalf("s2 at an instance with another key = %v, want a store failure (503), not ErrNoSession", err)
+	}
+	if ended, err := stranger.EndSessions(ctx, "s2", ""); len(ended) != 0 {
+		t.Fatalf("an instance with another key ended %v (%v)", ended, err)
+	}
+
+	srv.Stop(t)
+	if _, err := a.localSession(ctx, "s2"); !errors.Is(err, ErrIdPUnavailable) {
+		t.Errorf("a session with Redis down = %v, want ErrIdPUnavailable (503)", err)
+	}
+	if err := bp.loginAt(a, "s3", "alice", time.Hour); !errors.Is(err, ErrIdPUnavailable) {
+		t.Errorf("a login with Redis down = %v, want ErrIdPUnavailable (503)", err)
+	}
+	if _, err := a.EndSessions(ctx, "s2", ""); !errors.Is(err, ErrIdPUnavailable) {
+		t.Errorf("a logout with Redis down = %v, want ErrIdPUnavailable (503)", err)
+	}
+	srv.Restart(t)
+	// This Redis keeps nothing across a restart: the sessions are gone,
+	// and read as ended (sign in again), never as "trust the handoff".
+	if _, err := a.localSession(ctx, "s2"); !errors.Is(err, ErrNoSession) {
+		t.Errorf("s2 after Redis came back empty = %v, want ErrNoSession", err)
+	}
+	if err := bp.loginAt(a, "s3", "alice", time.Hour); err != nil {
+		t.Errorf("a login once Redis is back: %v", err)
+	}
+}
