@@ -28,17 +28,19 @@ import (
 // what it learnt as a session of its own, keyed by the provider's sid.
 //
 // The provider's session cookie never reaches the issuer, so Whoami knows
-// nobody; Session answers from the sessions this process logged in,
-// re-checked with the provider (refresh token, else userinfo) at most every
-// recheck interval. A session this process no longer holds (it ended, or
-// the process restarted) is ErrNoSession. A role in another process asks
-// the issuer (oidc_sessions.go), or, with no way to ask, gets ErrNoAdminAPI,
-// like a Kratos chain without admin_url: it trusts the signed handoff and
-// learns no email or role.
+// nobody; Session answers from the sessions the issuer logged in, kept in
+// its session store (oidc_store.go: this process's memory, or Redis shared
+// by every issuer instance) and re-checked with the provider (refresh
+// token, else userinfo) at most every recheck interval. A session the
+// store no longer holds (it ended, or a memory store's process restarted)
+// is ErrNoSession. A role in another process asks the issuer
+// (oidc_sessions.go), or, with no way to ask, gets ErrNoAdminAPI, like a
+// Kratos chain without admin_url: it trusts the signed handoff and learns
+// no email or role.
 //
-// The sessions are bounded (OIDCOptions.MaxSessions): those that expired
-// or were revoked are swept out, and at the maximum a new login is
-// refused with an error wrapping store.ErrFull rather than memory grown.
+// The memory store is bounded (OIDCOptions.MaxSessions): at the maximum a
+// new login is refused with an error wrapping store.ErrFull rather than
+// memory grown; Redis is bounded by its maxmemory.
 type OIDC struct {
 	issuer       string // the provider's issuer URL, exactly as configured
 	clientID     string
@@ -83,7 +85,7 @@ type OIDCOptions struct {
 	// RecheckInterval is how long a session is trusted before the provider
 	// is asked again; default one minute.
 	RecheckInterval time.Duration
-	// MaxSessions bounds the sessions held at once; 0 means
+	// MaxSessions bounds the sessions a memory store holds at once; 0 means
 	// DefaultMaxOIDCSessions.
 	MaxSessions int
 }
@@ -359,7 +361,7 @@ func contains(list []string, s string) bool {
 // host, and the issuer's own cookie names a session for Session.
 func (p *OIDC) Whoami(context.Context, string, string) (*Session, error) { return nil, ErrNoSession }
 
-// Session returns a session this process logged in (localSession), or,
+// Session returns a session the issuer logged in (localSession), or,
 // in a receiver running apart from the issuer, the issuer's answer for it
 // (oidc_sessions.go). In a process apart from the issuer with no way to
 // ask, an unknown session id is ErrNoAdminAPI: the caller trusts the

@@ -43,7 +43,7 @@ type boundTestProvider struct {
 	gate      chan struct{}     // non-nil: refresh grants wait for it to close
 }
 
-func newBoundTestProvider(t *testing.T, maxSessions int, apart bool) *boundTestProvider {
+func newBoundTestProvider(t testing.TB, maxSessions int, apart bool) *boundTestProvider {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
 	if err != nil {
@@ -103,7 +103,7 @@ return_to: {allow: ["http://portal.company2.localhost:8081"]}
 
 // relyingParty is one more issuer process on this provider, with its own
 // memory store.
-func (bp *boundTestProvider) relyingParty(t *testing.T, maxSessions int, apart bool) *OIDC {
+func (bp *boundTestProvider) relyingParty(t testing.TB, maxSessions int, apart bool) *OIDC {
 	t.Helper()
 	p, err := NewOIDC(bp.chain, Env{HTTPClient: bp.client, Now: bp.clock}, OIDCOptions{MaxSessions: maxSessions})
 	if err != nil {

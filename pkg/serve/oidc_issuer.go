@@ -32,7 +32,7 @@ func (is *Issuer) currentSession(r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, ErrNoSession
 	}
-	// A session this process does not hold (it ended, or the process
+	// A session the store does not hold (it ended, or the process
 	// restarted) is ErrNoSession: log in again.
 	return is.oidc.localSession(r.Context(), cs.SessionID)
 }

@@ -30,7 +30,7 @@ func newOnRedis(url string) onRedis {
 	return onRedis{url: url, prefix: fmt.Sprintf("ssoctl:test-oidc:%d:", oidcStorePrefixes.Add(1))}
 }
 
-func (o onRedis) attach(t *testing.T, p *OIDC, secret string) {
+func (o onRedis) attach(t testing.TB, p *OIDC, secret string) {
 	t.Helper()
 	r, err := store.NewRedis(store.RedisOptions{URL: o.url, Prefix: o.prefix, Now: p.now, Timeout: 250 * time.Millisecond})
 	if err != nil {
@@ -249,5 +249,42 @@ func TestOIDCSessionsSharedThroughRedis(t *testing.T) {
 	}
 	if err := bp.loginAt(a, "s3", "alice", time.Hour); err != nil {
 		t.Errorf("a login once Redis is back: %v", err)
+	}
+}
+
+// BenchmarkOIDCSession measures what an OIDC issuer's session store costs
+// per call: a lookup within the recheck interval (what the issuer's
+// sign-in, its session API and in-process receivers do) and a login
+// (code redemption at the in-test provider, ID token verification, the
+// store's put), in memory and in a real Redis on loopback.
+func BenchmarkOIDCSession(b *testing.B) {
+	url := redistest.Start(b)
+	for _, kind := range []string{"memory", "redis"} {
+		bp := newBoundTestProvider(b, 1<<30, false)
+		if kind == "redis" {
+			newOnRedis(url).attach(b, bp.p, oidcStoreSecret)
+		}
+		if err := bp.login("s1", time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		b.Run(kind+"/lookup", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := bp.p.localSession(ctx, "s1"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(kind+"/login", func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				if err := bp.login(fmt.Sprint("b", i), time.Hour); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
