@@ -2,6 +2,7 @@ package serve_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -21,7 +22,8 @@ import (
 // once between them, since Hydra takes each refresh token once and, shown
 // one again, revokes the whole grant.
 func TestOIDCTwoIssuerInstancesShareSessions(t *testing.T) {
-	oc := startOIDCChainOpts(t, oidcChainOptions{recheck: time.Second, redisURL: redistest.Start(t)})
+	redis := redistest.StartServer(t)
+	oc := startOIDCChainOpts(t, oidcChainOptions{recheck: time.Second, redisURL: redis.URL})
 	b := oc.alice()
 	if p := oc.login(b, dashboardURL+"/"); p.URL != dashboardURL+"/" {
 		oc.fail("login ended at %s (%d): %s %v", p.URL, p.Status, p.Body, hopURLs(p.Hops))
@@ -88,4 +90,38 @@ func TestOIDCTwoIssuerInstancesShareSessions(t *testing.T) {
 	// alternates), is refused: its jti is in Redis.
 	oc.replayLogoutToken()
 	oc.replayLogoutToken()
+
+	// Redis down: every issuer instance's /readyz names the store, and a
+	// sign-in that needs the session store fails closed; once Redis is
+	// back, the same instances sign in again.
+	redis.Stop(t)
+	for i, roles := range oc.instances {
+		rec := httptest.NewRecorder()
+		roles.Issuer.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, oc.issuer+"/readyz", nil))
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "store") {
+			t.Errorf("issuer instance %d /readyz with Redis down = %d %q, want 503 naming the store", i, rec.Code, rec.Body.String())
+		}
+	}
+	b.Password = "wonderland"
+	if p := oc.login(b, portalURL+"/"); p.Status != http.StatusServiceUnavailable {
+		oc.fail("a login with Redis down ended at %s (%d), want 503", p.URL, p.Status)
+	}
+	redis.Restart(t)
+	for i, roles := range oc.instances {
+		for name, h := range map[string]http.Handler{"issuer": roles.Issuer, "portal": roles.Receivers["portal"], "dashboard": roles.Receivers["dashboard"]} {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+			if rec.Code != http.StatusOK {
+				t.Errorf("%s instance %d /readyz once Redis is back = %d %q, want 200", name, i, rec.Code, rec.Body.String())
+			}
+		}
+	}
+	// The receivers saw Redis come back empty: handoffs issued within the
+	// leeway of that are refused (the replay records were lost).
+	time.Sleep(1500 * time.Millisecond)
+	for i := range 2 {
+		if p := oc.login(b, portalURL+"/"); p.URL != portalURL+"/" {
+			oc.fail("login %d once Redis is back ended at %s (%d)", i, p.URL, p.Status)
+		}
+	}
 }
