@@ -132,7 +132,7 @@ func NewOIDC(c *chain.Chain, env Env, o OIDCOptions) (*OIDC, error) {
 		issuer: c.IdP.PublicURL, clientID: c.IdP.ClientID, clientSecret: secret,
 		redirectURL: strings.TrimSuffix(c.Issuer.URL, "/") + chain.CallbackPath,
 		scopes:      scopes, http: env.HTTPClient, now: env.Now, recheck: o.RecheckInterval,
-		sessions: newMemoryOIDCSessions(o.MaxSessions, env.Now),
+		sessions: newMemoryOIDCSessions(o.MaxSessions, env.Now()),
 	}
 	return p, nil
 }
@@ -423,14 +423,9 @@ func (p *OIDC) recheckSession(ctx context.Context, rec *oidcRecord) (*oidcRecord
 	}
 	defer unlock()
 	// Another instance may have finished a re-check since rec was read.
-	cur, err := p.sessions.get(ctx, id)
-	switch {
-	case err != nil:
-		return nil, storeFailure(err)
-	case cur == nil || !cur.Sess.Usable(p.now()):
-		return nil, ErrNoSession
-	case p.now().Sub(cur.Checked) < p.recheck:
-		return cur, nil
+	cur, err := p.current(ctx, id)
+	if err != nil || p.now().Sub(cur.Checked) < p.recheck {
+		return cur, err
 	}
 	next, err := p.askProvider(ctx, cur.Token)
 	if errors.Is(err, ErrNoSession) {
@@ -453,13 +448,20 @@ func (p *OIDC) recheckSession(ctx context.Context, rec *oidcRecord) (*oidcRecord
 	}
 	// Ended (or logged in again) while the provider was asked: the store
 	// has the answer.
-	if cur, err = p.sessions.get(ctx, id); err != nil {
+	return p.current(ctx, id)
+}
+
+// current reads the session under id as it stands: ErrNoSession when the
+// store holds none or it expired, a store failure as storeFailure says.
+func (p *OIDC) current(ctx context.Context, id string) (*oidcRecord, error) {
+	rec, err := p.sessions.get(ctx, id)
+	switch {
+	case err != nil:
 		return nil, storeFailure(err)
-	}
-	if cur == nil || !cur.Sess.Usable(p.now()) {
+	case rec == nil || !rec.Sess.Usable(p.now()):
 		return nil, ErrNoSession
 	}
-	return cur, nil
+	return rec, nil
 }
 
 // awaitRecheck waits for another instance's re-check of rec to land.
@@ -474,14 +476,9 @@ func (p *OIDC) awaitRecheck(ctx context.Context, rec *oidcRecord) (*oidcRecord, 
 			return nil, fmt.Errorf("%w: another issuer instance is re-checking the session with the provider", ErrIdPUnavailable)
 		case <-tick.C:
 		}
-		cur, err := p.sessions.get(ctx, rec.Sess.ID)
-		switch {
-		case err != nil:
-			return nil, storeFailure(err)
-		case cur == nil || !cur.Sess.Usable(p.now()):
-			return nil, ErrNoSession
-		case cur.Checked.After(rec.Checked) || p.now().Sub(cur.Checked) < p.recheck:
-			return cur, nil
+		cur, err := p.current(ctx, rec.Sess.ID)
+		if err != nil || cur.Checked.After(rec.Checked) || p.now().Sub(cur.Checked) < p.recheck {
+			return cur, err
 		}
 	}
 }
@@ -520,14 +517,20 @@ func (p *OIDC) askProvider(ctx context.Context, tok *oauth2.Token) (*oauth2.Toke
 	return next, nil
 }
 
-// end removes the session under id from the store, and returns what it
-// held (nil: nothing). A session that changed between the read and the
-// removal (a re-check landed) is read again.
-func (p *OIDC) end(ctx context.Context, id string) (*oidcRecord, error) {
+// end removes a session from the store while still says it is the one
+// to end, and returns what it removed (nil: nothing). rec is the session
+// under id as the caller read it, or nil to read it here; one that
+// changed before the removal (a re-check landed) is read again.
+func (p *OIDC) end(ctx context.Context, id string, rec *oidcRecord, still func(*oidcRecord) bool) (*oidcRecord, error) {
 	for range 3 {
-		rec, err := p.sessions.get(ctx, id)
-		if err != nil || rec == nil {
-			return nil, storeFailure(err)
+		if rec == nil {
+			var err error
+			if rec, err = p.sessions.get(ctx, id); err != nil {
+				return nil, storeFailure(err)
+			}
+		}
+		if rec == nil || !still(rec) {
+			return nil, nil
 		}
 		removed, err := p.sessions.remove(ctx, rec)
 		if err != nil {
@@ -536,6 +539,7 @@ func (p *OIDC) end(ctx context.Context, id string) (*oidcRecord, error) {
 		if removed {
 			return rec, nil
 		}
+		rec = nil
 	}
 	return nil, fmt.Errorf("%w: the session kept changing while it was ended", ErrIdPUnavailable)
 }
@@ -545,7 +549,7 @@ func (p *OIDC) end(ctx context.Context, id string) (*oidcRecord, error) {
 // the provider's own session ends with RP-initiated logout in the
 // browser (EndSessionURL).
 func (p *OIDC) Revoke(ctx context.Context, id string) error {
-	rec, err := p.end(ctx, id)
+	rec, err := p.end(ctx, id, nil, func(*oidcRecord) bool { return true })
 	if err != nil || rec == nil {
 		return err
 	}
@@ -688,31 +692,15 @@ func (p *OIDC) EndSessions(ctx context.Context, sid, sub string) ([]Session, err
 	if err != nil {
 		return nil, storeFailure(err)
 	}
+	named := func(r *oidcRecord) bool { return r.matches(sid, sub) }
 	var out []Session
 	for _, rec := range recs {
-		if !rec.matches(sid, sub) {
-			continue
-		}
-		ended, err := p.sessions.remove(ctx, rec)
+		ended, err := p.end(ctx, rec.Sess.ID, rec, named)
 		if err != nil {
-			return out, storeFailure(err)
+			return out, err
 		}
-		if !ended {
-			// Changed since it was read: end what is there now, if it
-			// is still this provider session.
-			cur, err := p.sessions.get(ctx, rec.Sess.ID)
-			if err != nil {
-				return out, storeFailure(err)
-			}
-			if cur == nil || !cur.matches(sid, sub) {
-				continue
-			}
-			if ended, err = p.sessions.remove(ctx, cur); err != nil {
-				return out, storeFailure(err)
-			}
-		}
-		if ended {
-			out = append(out, rec.Sess)
+		if ended != nil {
+			out = append(out, ended.Sess)
 		}
 	}
 	return out, nil

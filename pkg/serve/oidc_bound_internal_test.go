@@ -85,15 +85,7 @@ func newBoundTestProvider(t testing.TB, maxSessions int, apart bool) *boundTestP
 	issuer = srv.URL
 	op.SetIssuer(srv.URL)
 	bp.client = srv.Client()
-	bp.chain, err = chain.Parse("chain.yaml", []byte(`version: 1
-name: oidc
-dev: true
-idp: {kind: oidc, public_url: "`+srv.URL+`", client_id: ssoctl, client_secret: dev-only-client-secret}
-issuer: {url: "http://127.0.0.1:9999"}
-token: {alg: HS256}
-receivers: [{name: portal, url: "http://portal.company2.localhost:8081"}]
-return_to: {allow: ["http://portal.company2.localhost:8081"]}
-`))
+	bp.chain, err = chain.Parse("chain.yaml", []byte(OIDCTestChain(srv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}

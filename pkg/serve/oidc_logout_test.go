@@ -33,15 +33,7 @@ func TestOIDCLogoutTokenRefusals(t *testing.T) {
 	op.SetIssuer(srv.URL)
 
 	now := time.Now()
-	c, err := chain.Parse("chain.yaml", []byte(`version: 1
-name: oidc
-dev: true
-idp: {kind: oidc, public_url: "`+srv.URL+`", client_id: ssoctl, client_secret: dev-only-client-secret}
-issuer: {url: "http://127.0.0.1:9999"}
-token: {alg: HS256}
-receivers: [{name: portal, url: "http://portal.company2.localhost:8081"}]
-return_to: {allow: ["http://portal.company2.localhost:8081"]}
-`))
+	c, err := chain.Parse("chain.yaml", []byte(serve.OIDCTestChain(srv.URL)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,12 +84,11 @@ type memoryOIDCSessions struct {
 	max     int64
 	sweepMu sync.Mutex   // one sweep at a time
 	swept   atomic.Int64 // when the last sweep began, Unix nanoseconds
-	now     func() time.Time
 }
 
-func newMemoryOIDCSessions(max int, now func() time.Time) *memoryOIDCSessions {
-	m := &memoryOIDCSessions{max: int64(max), now: now}
-	m.swept.Store(now().UnixNano())
+func newMemoryOIDCSessions(max int, now time.Time) *memoryOIDCSessions {
+	m := &memoryOIDCSessions{max: int64(max)}
+	m.swept.Store(now.UnixNano())
 	return m
 }
 

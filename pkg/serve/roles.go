@@ -148,6 +148,12 @@ func (k *Keys) Sealer(role string, secret chain.SecretRef, env Env) (*Sealer, er
 	if err != nil {
 		return nil, err
 	}
+	return roleSealer(root, role)
+}
+
+// roleSealer is the sealer of one role with the key material roleRoot
+// gave.
+func roleSealer(root []byte, role string) (*Sealer, error) {
 	key, err := DeriveKey(root, "seal:"+role)
 	if err != nil {
 		return nil, err
@@ -290,27 +296,24 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 		return nil
 	}
 	if keys.Signing != nil && o.wants("issuer") {
-		sealer, err := keys.Sealer("issuer", c.Issuer.Cookie.Secret, env)
+		root, err := keys.roleRoot("issuer", c.Issuer.Cookie.Secret, env)
 		if err != nil {
 			return nil, err
 		}
-		root, _ := keys.roleRoot("issuer", c.Issuer.Cookie.Secret, env) // Sealer read it
+		sealer, err := roleSealer(root, "issuer")
+		if err != nil {
+			return nil, err
+		}
 		p, _ := idp.(*OIDC)
-		logoutJTIs, pool, err := issuerStores(c, p, root, env) // stores.go
+		logoutJTIs, storesReady, closer, err := issuerStores(c, p, root, env) // stores.go
 		if err != nil {
 			return nil, err
 		}
-		ready := ready
-		if pool != nil {
-			roles.closers = append(roles.closers, pool.Close)
-			ready = allReady(ready, func(ctx context.Context) error {
-				if err := pool.Ping(ctx); err != nil {
-					return Unavailable("store", err)
-				}
-				return nil
-			})
+		if closer != nil {
+			roles.closers = append(roles.closers, closer)
 		}
-		apps, err := ResolveApps(c, env) // introspect.go
+		ready := allReady(ready, storesReady) // the issuer's /readyz also pings its stores
+		apps, err := ResolveApps(c, env)      // introspect.go
 		if err != nil {
 			return nil, err
 		}

@@ -56,20 +56,24 @@ func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplaySto
 		now:              env.Now,
 	}
 	replay := r.Under(receiver + ":").Replay()
-	// Learn the replay store's epoch now, so a Redis that restarts empty
-	// later is told from a first start (store.RedisReplay); with Redis
-	// down, the first readiness check or handoff learns it instead.
+	return replay, revocations, replayReady(replay), nil
+}
+
+// replayReady learns a Redis replay store's epoch now, so a Redis that
+// restarts empty later is told from a first start (store.RedisReplay;
+// with Redis down, the first readiness check or consumed jti learns it
+// instead), and returns the role's /readyz check of its store: Refresh
+// is a round trip to Redis too, so it serves as the ping.
+func replayReady(replay *store.RedisReplay) func(context.Context) error {
 	ctx, cancel := context.WithTimeout(context.Background(), store.DefaultRedisTimeout)
 	_ = replay.Refresh(ctx)
 	cancel()
-	// Refresh is a round trip to Redis too, so it serves as the ping.
-	ready := func(ctx context.Context) error {
+	return func(ctx context.Context) error {
 		if err := replay.Refresh(ctx); err != nil {
 			return Unavailable("store", err)
 		}
 		return nil
 	}
-	return replay, revocations, ready, nil
 }
 
 // openRedis opens the connection pool of the chain's store.redis, keys
@@ -102,24 +106,27 @@ func openRedis(c *chain.Chain, env Env) (*store.Redis, error) {
 // that every issuer instance finds, re-checks and ends the same sessions
 // and refuses a logout token another instance took; keys under
 // "ssoctl:<chain>:issuer:". Their records are sealed with a key derived
-// from secret, the issuer's cookie key material. With memory stores, or
-// another IdP, it changes nothing and returns a nil pool.
-func issuerStores(c *chain.Chain, p *OIDC, secret []byte, env Env) (logoutJTIs store.ReplayStore, pool *store.Redis, err error) {
+// from secret, the issuer's cookie key material. It returns the logout
+// token store, the issuer's /readyz check of Redis, and what closes the
+// connection pool; with memory stores, or another IdP, it changes nothing
+// and returns nils.
+func issuerStores(c *chain.Chain, p *OIDC, secret []byte, env Env) (logoutJTIs store.ReplayStore, ready func(context.Context) error, closer func() error, err error) {
 	if c.Store.Redis == nil || p == nil {
-		return nil, nil, nil
+		return nil, nil, nil, nil
 	}
 	r, err := openRedis(c, env)
 	if err != nil {
-		return nil, nil, fmt.Errorf("issuer: %w", err)
+		return nil, nil, nil, fmt.Errorf("issuer: %w", err)
 	}
 	under := r.Under("issuer:")
 	sessions, err := newRedisOIDCSessions(under.Under("oidc:").Records(), secret)
 	if err != nil {
 		_ = r.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	p.sessions = sessions
-	return under.Replay(), r, nil
+	replay := under.Replay()
+	return replay, replayReady(replay), r.Close, nil
 }
 
 // chainRevocations is the revocation store the receivers of a chain share
