@@ -408,13 +408,22 @@ func (is *Issuer) startOver(w http.ResponseWriter, r *http.Request, reason, titl
 	})
 }
 
+// idpDown answers a sign-in the IdP, or the store the issuer keeps its
+// sessions in, could not serve right now: 503, a page naming which, and a
+// log line.
 func (is *Issuer) idpDown(w http.ResponseWriter, r *http.Request, err error, returnTo string) {
-	reason, detail := idpUnavailableReason(err), "the identity provider could not be reached"
-	if reason == "idp_timeout" {
+	reason := unavailableReason(err) // receiver.go
+	what, detail := "identity provider unavailable", "the identity provider could not be reached"
+	msg := "The identity provider did not answer. Nothing was changed; try again in a moment."
+	switch reason {
+	case "store_unavailable":
+		what, detail = "session store unavailable", "the issuer's session store could not be reached"
+		msg = "The sign-in service could not reach its session store. Nothing was changed; try again in a moment."
+	case "idp_timeout":
 		detail = "the identity provider did not answer in time"
 	}
-	is.cfg.Logger.Warn("identity provider unavailable", "reason", reason, "err", err)
-	is.unavailable(w, r, reason, detail, "The identity provider did not answer. Nothing was changed; try again in a moment.", returnTo)
+	is.cfg.Logger.Warn(what, "reason", reason, "err", err)
+	is.unavailable(w, r, reason, detail, msg, returnTo)
 }
 
 // unavailable answers a sign-in that cannot go on right now with 503 and

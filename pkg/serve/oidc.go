@@ -268,7 +268,7 @@ func (p *OIDC) Exchange(ctx context.Context, code string, a oidcAuth, ttl time.D
 		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode < 500 {
 			return nil, fmt.Errorf("%w: code exchange: %s", ErrOIDCLogin, oauthErrorText(re))
 		}
-		return nil, fmt.Errorf("%w: code exchange: %v", ErrIdPUnavailable, err)
+		return nil, fmt.Errorf("%w: code exchange: %w", ErrIdPUnavailable, err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
@@ -414,7 +414,7 @@ const recheckWait = 5 * time.Second
 // Another instance's request waits for that answer instead.
 func (p *OIDC) recheckSession(ctx context.Context, rec *oidcRecord) (*oidcRecord, error) {
 	id := rec.Sess.ID
-	unlock, ok, err := p.sessions.lock(ctx, id)
+	held, unlock, ok, err := p.sessions.lock(ctx, id)
 	if err != nil {
 		return nil, storeFailure(err)
 	}
@@ -427,7 +427,9 @@ func (p *OIDC) recheckSession(ctx context.Context, rec *oidcRecord) (*oidcRecord
 	if err != nil || p.now().Sub(cur.Checked) < p.recheck {
 		return cur, err
 	}
-	next, err := p.askProvider(ctx, cur.Token)
+	// The provider is asked under the lock's own deadline; what it answers
+	// is stored under ctx (compare-and-set), even once the lock lapsed.
+	next, err := p.askProvider(held, cur.Token)
 	if errors.Is(err, ErrNoSession) {
 		if _, err := p.sessions.remove(ctx, cur); err != nil {
 			return nil, storeFailure(err)
@@ -512,7 +514,7 @@ func (p *OIDC) askProvider(ctx context.Context, tok *oauth2.Token) (*oauth2.Toke
 		if refused {
 			return nil, ErrNoSession
 		}
-		return nil, fmt.Errorf("%w: %v", ErrIdPUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrIdPUnavailable, err)
 	}
 	return next, nil
 }
@@ -569,7 +571,7 @@ func (p *OIDC) Revoke(ctx context.Context, id string) error {
 	req.SetBasicAuth(url.QueryEscape(p.clientID), url.QueryEscape(p.clientSecret))
 	resp, err := p.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: token revocation: %v", ErrIdPUnavailable, err)
+		return fmt.Errorf("%w: token revocation: %w", ErrIdPUnavailable, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
@@ -674,7 +676,7 @@ func (p *OIDC) VerifyLogoutToken(ctx context.Context, raw string, replay func(jt
 	if replay != nil {
 		fresh, err := replay(cl.JTI, until)
 		if err != nil {
-			return "", "", fmt.Errorf("%w: replay store: %v", ErrIdPUnavailable, err)
+			return "", "", fmt.Errorf("%w: replay store: %w", ErrIdPUnavailable, err)
 		}
 		if !fresh {
 			return "", "", fmt.Errorf("%w: jti was already used", ErrLogoutToken)

@@ -41,6 +41,9 @@ type boundTestProvider struct {
 	current   map[string]string // sid → its refresh token
 	withdrawn map[string]bool   // sid → the grant is withdrawn
 	gate      chan struct{}     // non-nil: refresh grants wait for it to close
+	// inflight counts the refresh grants being answered; most is the
+	// highest it reached.
+	inflight, most atomic.Int64
 }
 
 func newBoundTestProvider(t testing.TB, maxSessions int, apart bool) *boundTestProvider {
@@ -59,7 +62,7 @@ func newBoundTestProvider(t testing.TB, maxSessions int, apart bool) *boundTestP
 	mux.Handle("/", op)
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		if r.PostFormValue("grant_type") == "refresh_token" {
-			bp.refreshGrant(w, r.PostFormValue("refresh_token"))
+			bp.refreshGrant(w, r, r.PostFormValue("refresh_token"))
 			return
 		}
 		bp.redeemed.Add(1)
@@ -114,13 +117,22 @@ func (bp *boundTestProvider) rotate(sid string) string {
 	return rt
 }
 
-func (bp *boundTestProvider) refreshGrant(w http.ResponseWriter, rt string) {
+func (bp *boundTestProvider) refreshGrant(w http.ResponseWriter, r *http.Request, rt string) {
 	bp.refreshes.Add(1)
+	n := bp.inflight.Add(1)
+	defer bp.inflight.Add(-1)
+	for m := bp.most.Load(); n > m && !bp.most.CompareAndSwap(m, n); m = bp.most.Load() {
+	}
 	bp.mu.Lock()
 	gate := bp.gate
 	bp.mu.Unlock()
 	if gate != nil {
-		<-gate
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			// The client gave up before the grant was made: nothing rotates.
+			return
+		}
 	}
 	sid, _, _ := strings.Cut(strings.TrimPrefix(rt, "rt-"), "-")
 	bp.mu.Lock()

@@ -221,7 +221,9 @@ func (is *Issuer) oidcBackchannelLogout(w http.ResponseWriter, r *http.Request) 
 		fail(http.StatusBadRequest, "invalid_request", "logout_token_invalid", err)
 		return
 	case err != nil:
-		fail(http.StatusServiceUnavailable, "temporarily_unavailable", "idp_unavailable", err)
+		// The provider's keys could not be fetched, or the store of used
+		// logout tokens failed.
+		fail(http.StatusServiceUnavailable, "temporarily_unavailable", unavailableReason(err), err)
 		return
 	}
 	ended, err := is.oidc.EndSessions(r.Context(), sid, sub)

@@ -69,8 +69,9 @@ type oidcSessionStore interface {
 	// superset: the caller checks matches).
 	matching(ctx context.Context, sid, sub string) ([]*oidcRecord, error)
 	// lock lets one instance at a time re-check a session with the
-	// provider; ok is false while another does.
-	lock(ctx context.Context, id string) (unlock func(), ok bool, err error)
+	// provider; ok is false while another does. held is ctx ending before
+	// the lock can lapse: work under it never overlaps another holder's.
+	lock(ctx context.Context, id string) (held context.Context, unlock func(), ok bool, err error)
 }
 
 // memoryOIDCSessions keeps the sessions in the process, at most max of
@@ -163,10 +164,10 @@ func (m *memoryOIDCSessions) matching(_ context.Context, sid, sub string) ([]*oi
 	return out, nil
 }
 
-// lock always succeeds: in one process, the OIDC type's singleflight
-// already lets one re-check of a session run at a time.
-func (m *memoryOIDCSessions) lock(context.Context, string) (func(), bool, error) {
-	return func() {}, true, nil
+// lock always succeeds, and never lapses: in one process, the OIDC
+// type's singleflight already lets one re-check of a session run at a time.
+func (m *memoryOIDCSessions) lock(ctx context.Context, _ string) (context.Context, func(), bool, error) {
+	return ctx, func() {}, true, nil
 }
 
 // len is the number of sessions held, for tests.
@@ -186,13 +187,17 @@ func (m *memoryOIDCSessions) len() int {
 // session; Redis's maxmemory, not a count, bounds them (a Redis that
 // refuses to grow is ErrOIDCSessionsFull).
 type redisOIDCSessions struct {
-	recs  *store.RedisRecords
-	aead  cipher.AEAD
-	index []byte // HMAC key of the index names
+	recs    *store.RedisRecords
+	aead    cipher.AEAD
+	index   []byte        // HMAC key of the index names
+	lockFor time.Duration // refreshLock; shorter in tests
 }
 
-// refreshLock bounds how long one instance may hold a session's re-check:
-// longer than a token request can take (the HTTP client's timeout).
+// refreshLock bounds how long one instance may hold a session's re-check,
+// so a crashed instance's lock lapses by itself. The re-check gives up a
+// sixth of it earlier (lock's held context): longer than the token request
+// takes with the roles' HTTP client (a 10 s timeout), and a re-check that
+// does run out answers 503 rather than overlap the next holder's.
 const refreshLock = 30 * time.Second
 
 // newRedisOIDCSessions returns the Redis store sealed with keys derived
@@ -214,7 +219,7 @@ func newRedisOIDCSessions(recs *store.RedisRecords, secret []byte) (*redisOIDCSe
 	if err != nil {
 		return nil, err
 	}
-	return &redisOIDCSessions{recs: recs, aead: aead, index: indexKey}, nil
+	return &redisOIDCSessions{recs: recs, aead: aead, index: indexKey, lockFor: refreshLock}, nil
 }
 
 // errOIDCRecordSealed is a record that does not open: written under
@@ -323,8 +328,15 @@ func (s *redisOIDCSessions) matching(ctx context.Context, sid, sub string) ([]*o
 	return out, nil
 }
 
-func (s *redisOIDCSessions) lock(ctx context.Context, id string) (func(), bool, error) {
-	return s.recs.Lock(ctx, "recheck:"+id, refreshLock)
+func (s *redisOIDCSessions) lock(ctx context.Context, id string) (context.Context, func(), bool, error) {
+	// The lock's time starts when Redis takes the SET, after this.
+	until := time.Now().Add(s.lockFor - s.lockFor/6)
+	unlock, ok, err := s.recs.Lock(ctx, "recheck:"+id, s.lockFor)
+	if !ok || err != nil {
+		return nil, nil, ok, err
+	}
+	held, cancel := context.WithDeadline(ctx, until)
+	return held, func() { cancel(); unlock() }, true, nil
 }
 
 var (

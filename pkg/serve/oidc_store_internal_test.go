@@ -252,6 +252,63 @@ func TestOIDCSessionsSharedThroughRedis(t *testing.T) {
 	}
 }
 
+// TestOIDCRecheckGivesUpBeforeItsLockLapses: an instance whose refresh
+// grant hangs at the provider gives up (503) before its lock lapses, so
+// the next instance's grant, once the lock is free, never runs alongside
+// it. A provider that takes each refresh token once would see the token
+// twice and withdraw the grant: the user signed out by a slow provider.
+func TestOIDCRecheckGivesUpBeforeItsLockLapses(t *testing.T) {
+	url := redistest.Start(t)
+	ctx := context.Background()
+	bp := newBoundTestProvider(t, 100, false)
+	where := newOnRedis(url)
+	a, b := bp.p, bp.relyingParty(t, 100, false)
+	const lockFor = 1200 * time.Millisecond
+	for _, p := range []*OIDC{a, b} {
+		where.attach(t, p, oidcStoreSecret)
+		p.sessions.(*redisOIDCSessions).lockFor = lockFor
+	}
+	if err := bp.loginAt(a, "s1", "alice", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	bp.advance(2 * time.Minute)
+	gate := make(chan struct{})
+	bp.mu.Lock()
+	bp.gate = gate
+	bp.mu.Unlock()
+	t.Cleanup(func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	})
+
+	first := make(chan error, 1)
+	go func() { _, err := a.localSession(ctx, "s1"); first <- err }()
+	// Past the first instance's lock, the second asks.
+	time.Sleep(lockFor + 300*time.Millisecond)
+	second := make(chan error, 1)
+	go func() { _, err := b.localSession(ctx, "s1"); second <- err }()
+	for bp.refreshes.Load() < 2 {
+		select {
+		case err := <-second:
+			t.Fatalf("the second instance's re-check, past the first one's lock, = %v without asking the provider", err)
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if most := bp.most.Load(); most != 1 {
+		t.Errorf("%d refresh grants of one session ran at once, want 1: the first instance's outlived its lock", most)
+	}
+	close(gate)
+	if err := <-first; !errors.Is(err, ErrIdPUnavailable) {
+		t.Errorf("the re-check that hung at the provider = %v, want ErrIdPUnavailable (503)", err)
+	}
+	if err := <-second; err != nil {
+		t.Errorf("the next instance's re-check = %v, want the session to stand", err)
+	}
+}
+
 // BenchmarkOIDCSession measures what an OIDC issuer's session store costs
 // per call: a lookup within the recheck interval (what the issuer's
 // sign-in, its session API and in-process receivers do) and a login

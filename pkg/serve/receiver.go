@@ -223,7 +223,7 @@ func (rc *Receiver) sso(w http.ResponseWriter, r *http.Request) {
 		rc.refuse(w, r, http.StatusUnauthorized, "idp_session_inactive", "Your session at the identity provider has ended (signed out, revoked or expired). Sign in again.", nil)
 		return
 	case err != nil:
-		rc.unavailable(w, r, idpUnavailableReason(err), err)
+		rc.unavailable(w, r, unavailableReason(err), err)
 		return
 	}
 	now := rc.cfg.Now()
@@ -315,11 +315,16 @@ func (rc *Receiver) unavailable(w http.ResponseWriter, r *http.Request, code str
 	})
 }
 
-// idpUnavailableReason is the reason code for an IdP that could not be
-// asked: idp_timeout when it did not answer in time (the client's timeout,
+// unavailableReason is the reason code for a request that could not be
+// answered right now: store_unavailable when a store shared through Redis
+// failed (an OIDC issuer's sessions, the replay or revocation store), else
+// idp_timeout when the IdP did not answer in time (the client's timeout,
 // or the request's deadline), so an operator can tell a slow IdP from one
 // that is down or answering nonsense (idp_unavailable).
-func idpUnavailableReason(err error) string {
+func unavailableReason(err error) string {
+	if errors.Is(err, store.ErrUnavailable) {
+		return "store_unavailable"
+	}
 	var timeout interface{ Timeout() bool }
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &timeout) && timeout.Timeout()) {
 		return "idp_timeout"
@@ -415,10 +420,7 @@ func (rc *Receiver) auth(w http.ResponseWriter, r *http.Request) {
 		}
 		w.WriteHeader(http.StatusUnauthorized)
 	default:
-		reason := idpUnavailableReason(err)
-		if errors.Is(err, store.ErrUnavailable) {
-			reason = "store_unavailable"
-		}
+		reason := unavailableReason(err)
 		rc.cfg.Logger.Warn("forward auth unavailable", "reason", reason, "err", err)
 		Annotate(w, slog.String("result", "unavailable"), slog.String("reason", reason))
 		w.Header().Set("Retry-After", "5")
