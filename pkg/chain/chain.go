@@ -229,7 +229,18 @@ type Store struct {
 }
 
 // MemoryStore keeps that state in the process: one instance per role.
-type MemoryStore struct{}
+// Each store is bounded, and a full one refuses what would grow it with
+// 503 rather than take more memory.
+type MemoryStore struct {
+	// MaxEntries bounds each of a receiver's stores, its used jtis and the
+	// sessions revoked, and the issuer's used OIDC logout tokens; 0 means
+	// 1,000,000 (about 70 MB of jtis at the most).
+	MaxEntries int `yaml:"max_entries"`
+	// MaxSessions bounds the provider sessions an OIDC chain's issuer
+	// holds; 0 means 100,000 (a few KiB each). Past it a login is refused
+	// with 503 session_store_full.
+	MaxSessions int `yaml:"max_sessions"`
+}
 
 // RedisStore shares that state between a role's instances.
 type RedisStore struct {

@@ -966,6 +966,17 @@ func (v *validator) store() {
 		v.errorf("store", "keep one of them", "store takes one of memory or redis, not both")
 		return
 	}
+	if m := s.Memory; m != nil {
+		if m.MaxEntries < 0 {
+			v.errorf("store.memory.max_entries", "leave it out for the default, 1000000", "store.memory.max_entries is %d; it bounds each store and cannot be negative", m.MaxEntries)
+		}
+		switch {
+		case m.MaxSessions < 0:
+			v.errorf("store.memory.max_sessions", "leave it out for the default, 100000", "store.memory.max_sessions is %d; it bounds the issuer's OIDC sessions and cannot be negative", m.MaxSessions)
+		case m.MaxSessions > 0 && v.c.IdP.Kind != IdPOIDC:
+			v.warnf("store.memory.max_sessions", "remove it", "store.memory.max_sessions bounds the provider sessions of an idp.kind: oidc issuer; this chain's IdP keeps its own sessions")
+		}
+	}
 	if s.Redis == nil {
 		return
 	}

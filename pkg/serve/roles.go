@@ -194,7 +194,11 @@ func NewIdentityProvider(c *chain.Chain, env Env) (IdentityProvider, error) {
 				every = r.RecheckInterval
 			}
 		}
-		return NewOIDC(c, env, OIDCOptions{RecheckInterval: every})
+		o := OIDCOptions{RecheckInterval: every}
+		if c.Store.Memory != nil {
+			o.MaxSessions = c.Store.Memory.MaxSessions
+		}
+		return NewOIDC(c, env, o)
 	}
 	return nil, fmt.Errorf("idp.kind %q is not supported yet", c.IdP.Kind)
 }

@@ -42,8 +42,8 @@ type (
 func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplayStore, sizedRevocationStore, func(context.Context) error, error) {
 	env.defaults()
 	if c.Store.Redis == nil {
-		return store.NewMemoryReplay(store.MemoryOptions{Now: env.Now}),
-			store.NewMemoryRevocations(store.MemoryOptions{Now: env.Now}), nil, nil
+		o := memoryOptions(c, env)
+		return store.NewMemoryReplay(o), store.NewMemoryRevocations(o), nil, nil
 	}
 	r, err := openRedis(c, env)
 	if err != nil {
@@ -57,6 +57,16 @@ func newReceiverStores(c *chain.Chain, receiver string, env Env) (sizedReplaySto
 	}
 	replay := r.Under(receiver + ":").Replay()
 	return replay, revocations, replayReady(replay), nil
+}
+
+// memoryOptions are the options of the chain's memory stores:
+// store.memory.max_entries, 0 (the default) when unset.
+func memoryOptions(c *chain.Chain, env Env) store.MemoryOptions {
+	o := store.MemoryOptions{Now: env.Now}
+	if c.Store.Memory != nil {
+		o.MaxEntries = c.Store.Memory.MaxEntries
+	}
+	return o
 }
 
 // replayReady learns a Redis replay store's epoch now, so a Redis that
@@ -108,11 +118,17 @@ func openRedis(c *chain.Chain, env Env) (*store.Redis, error) {
 // "ssoctl:<chain>:issuer:". Their records are sealed with a key derived
 // from secret, the issuer's cookie key material. It returns the logout
 // token store, the issuer's /readyz check of Redis, and what closes the
-// connection pool; with memory stores, or another IdP, it changes nothing
-// and returns nils.
+// connection pool. With memory stores the logout tokens are kept in the
+// process, bounded by store.memory.max_entries (the sessions' bound,
+// max_sessions, is NewIdentityProvider's); with another IdP it returns
+// nils.
 func issuerStores(c *chain.Chain, p *OIDC, secret []byte, env Env) (logoutJTIs store.ReplayStore, ready func(context.Context) error, closer func() error, err error) {
-	if c.Store.Redis == nil || p == nil {
+	if p == nil {
 		return nil, nil, nil, nil
+	}
+	if c.Store.Redis == nil {
+		env.defaults()
+		return store.NewMemoryReplay(memoryOptions(c, env)), nil, nil, nil
 	}
 	r, err := openRedis(c, env)
 	if err != nil {

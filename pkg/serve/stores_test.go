@@ -149,6 +149,51 @@ func TestStoresFromTheChainFile(t *testing.T) {
 	}
 }
 
+// store.memory's bounds reach the stores: a receiver's used jtis and
+// revocations, and an OIDC issuer's logout tokens, each hold max_entries
+// and refuse the next with store.ErrFull (503); the issuer's provider
+// sessions hold max_sessions.
+func TestStoresMemoryBoundsFromTheChainFile(t *testing.T) {
+	ctx := context.Background()
+	until := time.Now().Add(time.Minute)
+	full := func(what string, add func(i int) error) {
+		t.Helper()
+		for i := range 2 {
+			if err := add(i); err != nil {
+				t.Fatalf("%s %d of 2: %v", what, i+1, err)
+			}
+		}
+		if err := add(2); !errors.Is(err, store.ErrFull) {
+			t.Errorf("%s 3 with max_entries: 2 = %v, want store.ErrFull", what, err)
+		}
+	}
+	c := parseStoresChain(t, "store: {memory: {max_entries: 2}}\n")
+	replay, revocations, _, err := newReceiverStores(c, "portal", Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full("jti", func(i int) error { _, err := replay.Consume(ctx, fmt.Sprint("jti-", i), until); return err })
+	full("revocation", func(i int) error { return revocations.Revoke(ctx, fmt.Sprint("sid-", i), until) })
+
+	oc, err := chain.Parse("chain.yaml", []byte(OIDCTestChain("http://127.0.0.1:1")+"store: {memory: {max_entries: 2, max_sessions: 3}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp, err := NewIdentityProvider(oc, Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := idp.(*OIDC)
+	if max := p.sessions.(*memoryOIDCSessions).max; max != 3 {
+		t.Errorf("the issuer holds %d OIDC sessions at most, want max_sessions: 3", max)
+	}
+	logoutJTIs, _, _, err := issuerStores(oc, p, []byte(oidcStoreSecret), Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full("logout token", func(i int) error { _, err := logoutJTIs.Consume(ctx, fmt.Sprint("lt-", i), until); return err })
+}
+
 func typeName(v any) string {
 	switch v.(type) {
 	case *store.MemoryReplay:
