@@ -120,8 +120,10 @@ func (is *Issuer) oidcSessionAPI(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrNoSession):
 		// inactive, or not a login of this issuer
 	default:
-		is.cfg.Logger.Warn("OIDC session API: provider unavailable", "err", err)
-		http.Error(w, "the identity provider is unavailable", http.StatusServiceUnavailable)
+		reason := unavailableReason(err) // receiver.go
+		is.cfg.Logger.Warn("OIDC session API: cannot answer", "reason", reason, "err", err)
+		Annotate(w, slog.String("result", "unavailable"), slog.String("reason", reason))
+		http.Error(w, "the session cannot be checked now ("+reason+")", http.StatusServiceUnavailable)
 		return
 	}
 	Annotate(w, slog.Bool("active", a.Active))
