@@ -251,10 +251,11 @@ func (p *OIDC) Exchange(ctx context.Context, code string, a oidcAuth, ttl time.D
 	if err != nil {
 		return nil, err
 	}
-	// A place is reserved before the code is redeemed: a full issuer
-	// refuses the login without using up the provider's code.
-	if err := p.sessions.reserve(p.now()); err != nil {
-		return nil, err
+	// A place is reserved before the code is redeemed: a full issuer, or
+	// one whose Redis is down, refuses the login without using up the
+	// provider's code.
+	if err := p.sessions.reserve(ctx, p.now()); err != nil {
+		return nil, storeFailure(err)
 	}
 	placeUsed := false
 	defer func() {

@@ -54,8 +54,9 @@ func (r *oidcRecord) matches(sid, sub string) bool {
 // than ErrOIDCSessionsFull are the store failing (Redis unreachable).
 type oidcSessionStore interface {
 	// reserve takes a place for a login about to be redeemed, or refuses
-	// with ErrOIDCSessionsFull; release gives it back unless put used it.
-	reserve(now time.Time) error
+	// with ErrOIDCSessionsFull, or with the store's failure when it could
+	// not keep the login; release gives it back unless put used it.
+	reserve(ctx context.Context, now time.Time) error
 	release()
 	// put stores a new login under rec.Sess.ID, replacing one there.
 	put(ctx context.Context, rec *oidcRecord) error
@@ -93,7 +94,7 @@ func newMemoryOIDCSessions(max int, now time.Time) *memoryOIDCSessions {
 	return m
 }
 
-func (m *memoryOIDCSessions) reserve(now time.Time) error {
+func (m *memoryOIDCSessions) reserve(_ context.Context, now time.Time) error {
 	if now.UnixNano()-m.swept.Load() >= int64(oidcSweepEvery) {
 		m.sweep(now)
 	}
@@ -264,8 +265,15 @@ func (s *redisOIDCSessions) indexName(kind, value string) string {
 	return kind + ":" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
-func (s *redisOIDCSessions) reserve(time.Time) error { return nil }
-func (s *redisOIDCSessions) release()                {}
+// reserve makes sure Redis answers before the provider's code is
+// redeemed: with Redis down, the login is refused without leaving the
+// provider a grant that no session holds. Redis's maxmemory, not a count,
+// bounds the sessions (put).
+func (s *redisOIDCSessions) reserve(ctx context.Context, _ time.Time) error {
+	return s.recs.Ping(ctx)
+}
+
+func (s *redisOIDCSessions) release() {}
 
 func (s *redisOIDCSessions) put(ctx context.Context, rec *oidcRecord) error {
 	sealed, err := s.seal(rec)

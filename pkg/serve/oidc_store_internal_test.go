@@ -235,8 +235,12 @@ func TestOIDCSessionsSharedThroughRedis(t *testing.T) {
 	if _, err := a.localSession(ctx, "s2"); !errors.Is(err, ErrIdPUnavailable) {
 		t.Errorf("a session with Redis down = %v, want ErrIdPUnavailable (503)", err)
 	}
-	if err := bp.loginAt(a, "s3", "alice", time.Hour); !errors.Is(err, ErrIdPUnavailable) {
-		t.Errorf("a login with Redis down = %v, want ErrIdPUnavailable (503)", err)
+	redeemed := bp.redeemed.Load()
+	if err := bp.loginAt(a, "s3", "alice", time.Hour); !errors.Is(err, ErrIdPUnavailable) || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("a login with Redis down = %v, want a store failure (503 store_unavailable)", err)
+	}
+	if n := bp.redeemed.Load() - redeemed; n != 0 {
+		t.Errorf("a login with Redis down redeemed %d codes at the provider, want none (its grant would be held by no session)", n)
 	}
 	if _, err := a.EndSessions(ctx, "s2", ""); !errors.Is(err, ErrIdPUnavailable) {
 		t.Errorf("a logout with Redis down = %v, want ErrIdPUnavailable (503)", err)

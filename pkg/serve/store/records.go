@@ -159,6 +159,9 @@ func (s *RedisRecords) Indexed(ctx context.Context, index string) ([]string, err
 	return ids, nil
 }
 
+// Ping reports whether Redis answers; its error wraps ErrUnavailable.
+func (s *RedisRecords) Ping(ctx context.Context) error { return s.r.Ping(ctx) }
+
 // Lock takes the lock named id for at most ttl, for work only one instance
 // may do at a time (a refresh-token grant, which a provider that rotates
 // refresh tokens answers once). It reports false when another holds it;
