@@ -108,6 +108,19 @@ func (bp *boundTestProvider) relyingParty(t testing.TB, maxSessions int, apart b
 	return p
 }
 
+// holdRefreshes makes refresh grants wait until release is called (at
+// the test's end at the latest).
+func (bp *boundTestProvider) holdRefreshes(t testing.TB) (release func()) {
+	gate := make(chan struct{})
+	bp.mu.Lock()
+	bp.gate = gate
+	bp.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(release)
+	return release
+}
+
 // rotate issues sid's next refresh token.
 func (bp *boundTestProvider) rotate(sid string) string {
 	bp.mu.Lock()

@@ -143,10 +143,7 @@ func testOIDCSessionStore(t *testing.T, bp *boundTestProvider) {
 		t.Fatal(err)
 	}
 	bp.advance(2 * time.Minute)
-	gate := make(chan struct{})
-	bp.mu.Lock()
-	bp.gate = gate
-	bp.mu.Unlock()
+	release := bp.holdRefreshes(t)
 	before := bp.refreshes.Load()
 	done := make(chan error, 1)
 	go func() { _, err := session("s6"); done <- err }()
@@ -156,7 +153,7 @@ func testOIDCSessionStore(t *testing.T, bp *boundTestProvider) {
 	if err := p.Revoke(ctx, "s6"); err != nil {
 		t.Fatal(err)
 	}
-	close(gate)
+	release()
 	if err := <-done; !errors.Is(err, ErrNoSession) {
 		t.Errorf("the re-check that raced a logout = %v, want ErrNoSession", err)
 	}
@@ -276,17 +273,7 @@ func TestOIDCRecheckGivesUpBeforeItsLockLapses(t *testing.T) {
 		t.Fatal(err)
 	}
 	bp.advance(2 * time.Minute)
-	gate := make(chan struct{})
-	bp.mu.Lock()
-	bp.gate = gate
-	bp.mu.Unlock()
-	t.Cleanup(func() {
-		select {
-		case <-gate:
-		default:
-			close(gate)
-		}
-	})
+	release := bp.holdRefreshes(t)
 
 	first := make(chan error, 1)
 	go func() { _, err := a.localSession(ctx, "s1"); first <- err }()
@@ -304,7 +291,7 @@ func TestOIDCRecheckGivesUpBeforeItsLockLapses(t *testing.T) {
 	if most := bp.most.Load(); most != 1 {
 		t.Errorf("%d refresh grants of one session ran at once, want 1: the first instance's outlived its lock", most)
 	}
-	close(gate)
+	release()
 	if err := <-first; !errors.Is(err, ErrIdPUnavailable) {
 		t.Errorf("the re-check that hung at the provider = %v, want ErrIdPUnavailable (503)", err)
 	}
