@@ -23,6 +23,11 @@ type LogoutOptions struct {
 	// recheck_interval, to say whether the IdP re-check would sign it out
 	// later. Nil: it is not asked.
 	Advance func(time.Duration)
+	// Repeat is how many 401 or 403 answers in a row, each on a new
+	// connection, sign a receiver out; 0 is DefaultProbeRepeat. A 2xx
+	// among them starts the count again: one instance behind a load
+	// balancer revoked the session, another did not.
+	Repeat int
 }
 
 // LogoutResult is what trace chain --logout saw.
@@ -45,12 +50,16 @@ type LogoutReceiver struct {
 	Name        string `json:"name"`
 	Host        string `json:"host"`
 	Backchannel bool   `json:"backchannel"` // what the chain file says
-	// SignedOut: /auth answered 401 or 403 within the deadline.
+	// SignedOut: /auth answered 401 or 403 LogoutOptions.Repeat times in
+	// a row within the deadline.
 	SignedOut bool `json:"signed_out"`
-	// LagMS is the time from GET /logout to the first 401 or 403; for a
-	// receiver still signed in, the deadline.
+	// LagMS is the time from GET /logout to the first 401 or 403 of that
+	// run; for a receiver still signed in, the deadline.
 	LagMS  float64 `json:"lag_ms"`
 	Status int     `json:"status"` // /auth's last answer; 0 when it could not be asked
+	// Attempts is how many times /auth was asked within the deadline,
+	// each on a new connection.
+	Attempts int `json:"attempts,omitzero"`
 	// AfterRecheck is /auth's answer once the roles' clock was moved past
 	// recheck_interval (sandbox only, for a receiver still signed in at
 	// the deadline); 0 when not asked.
@@ -62,8 +71,9 @@ type LogoutReceiver struct {
 // receiver (DESIGN §5), after a walk t that signed in: it copies each
 // receiver's cookie from the jar (the same session in another browser),
 // walks the issuer's /logout as the browser, then asks every receiver's
-// /auth with the copied cookie until it answers 401 or 403 or the deadline
-// passes. Each receiver gets an Expectation logout[<name>] with its lag; one
+// /auth with the copied cookie, each time on a new connection, until it
+// answers 401 or 403 o.Repeat times in a row or the deadline passes. Each
+// receiver gets an Expectation logout[<name>] with its lag; one
 // still answering 2xx at the deadline is an SSO403 finding. The result is
 // t.Logout. It needs a Chain.
 func (b *Browser) Logout(ctx context.Context, t *Trace, o LogoutOptions) error {
@@ -76,6 +86,9 @@ func (b *Browser) Logout(ctx context.Context, t *Trace, o LogoutOptions) error {
 	if o.Poll <= 0 {
 		o.Poll = 25 * time.Millisecond
 	}
+	if o.Repeat <= 0 {
+		o.Repeat = DefaultProbeRepeat
+	}
 	start := strings.TrimSuffix(b.chain.Issuer.URL, "/") + LogoutPath
 	res := &LogoutResult{Start: start, DeadlineMS: ms(o.Deadline), Steps: []Step{}, Receivers: []LogoutReceiver{}}
 	t.Logout = res
@@ -84,6 +97,9 @@ func (b *Browser) Logout(ctx context.Context, t *Trace, o LogoutOptions) error {
 		i      int
 		origin string
 		cookie string
+		// flip is the first 2xx /auth gave right after a 401 or 403
+		// (refused); 0 when none did.
+		flip, refused int
 	}
 	var probes []*probe
 	for _, r := range b.chain.Receivers {
@@ -126,8 +142,9 @@ func (b *Browser) Logout(ctx context.Context, t *Trace, o LogoutOptions) error {
 	}
 
 	// The copies go out without the jar: the browser that logged out has
-	// dropped them, a second browser has not.
-	client := &http.Client{Transport: b.client.Transport, Timeout: b.timeout,
+	// dropped them, a second browser has not. Each on a new connection, so
+	// that a load balancer in front of several instances picks again.
+	client := &http.Client{Transport: newConnections{b.client.Transport}, Timeout: b.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	ask := func(p *probe) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.origin, nil)
@@ -145,21 +162,50 @@ func (b *Browser) Logout(ctx context.Context, t *Trace, o LogoutOptions) error {
 		return resp.StatusCode, nil
 	}
 	signedOut := func(status int) bool { return status == http.StatusUnauthorized || status == http.StatusForbidden }
+	// ask1 asks once and records the answer.
+	ask1 := func(p *probe) int {
+		lr := &res.Receivers[p.i]
+		status, err := ask(p)
+		lr.Status = status
+		lr.Attempts++
+		if err != nil {
+			lr.Detail = "its /auth could not be asked: " + transportError(&request{method: http.MethodGet, url: mustParse(p.origin)}, err, b.now())
+		}
+		return status
+	}
 	pending := probes
 	for len(pending) > 0 {
 		var still []*probe
 		for _, p := range pending {
 			lr := &res.Receivers[p.i]
-			status, err := ask(p)
-			lr.Status = status
-			if err != nil {
-				lr.Detail = "its /auth could not be asked: " + transportError(&request{method: http.MethodGet, url: mustParse(p.origin)}, err, b.now())
-			}
-			if signedOut(status) {
-				lr.SignedOut, lr.LagMS, lr.Detail = true, ms(time.Since(began)), ""
+			status := ask1(p)
+			if !signedOut(status) {
+				still = append(still, p)
 				continue
 			}
-			still = append(still, p)
+			// The first 401 of a run: the lag, if the rest of the run
+			// agrees at once.
+			lag := ms(time.Since(began))
+			run := 1
+			for run < o.Repeat {
+				again := ask1(p)
+				if !signedOut(again) {
+					if again >= 200 && again <= 299 && p.flip == 0 {
+						p.flip, p.refused = again, status
+					}
+					break
+				}
+				run++
+			}
+			if run < o.Repeat {
+				still = append(still, p)
+				continue
+			}
+			lr.SignedOut, lr.LagMS, lr.Detail = true, lag, ""
+			if p.flip != 0 {
+				lr.Detail = fmt.Sprintf("it answered %d, then %d on another attempt, before %d answers of 401 or 403 in a row: %s",
+					p.refused, p.flip, o.Repeat, notShared("revocations"))
+			}
 		}
 		pending = still
 		if len(pending) == 0 || time.Since(began) >= o.Deadline {
@@ -195,6 +241,9 @@ func (b *Browser) Logout(ctx context.Context, t *Trace, o LogoutOptions) error {
 		how := "its back-channel endpoint did not revoke the session"
 		if !lr.Backchannel {
 			how = "it has no back-channel logout (backchannel_logout: false), so the issuer never told it"
+		}
+		if p.flip != 0 {
+			how = fmt.Sprintf("it answered %d, then %d on another attempt: %s", p.refused, p.flip, notShared("revocations"))
 		}
 		r, _ := b.chain.Receiver(lr.Name)
 		later := fmt.Sprintf("it relies on its IdP re-check, up to recheck_interval (%s) late", r.RecheckInterval)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,7 +43,19 @@ type ProbeOptions struct {
 	// client, checks its ID token (SSO505) and redeems its code twice
 	// (SSO504). Without them code_replay does not run.
 	OIDCClients []OIDCClient
+	// Repeat is how many times replay sends each handoff and
+	// revoked_session asks each /auth, each time on a new connection,
+	// until one is accepted; 0 is DefaultProbeRepeat. A receiver runs as
+	// several instances behind a load balancer: when they do not share one
+	// store, each accepts a token once and only the instance a revocation
+	// reached refuses the session, so one request proves nothing.
+	Repeat int
 }
+
+// DefaultProbeRepeat is ProbeOptions.Repeat and LogoutOptions.Repeat when
+// not given: enough for the two or three instances a receiver commonly
+// runs as.
+const DefaultProbeRepeat = 3
 
 // The probes, as ProbeResult.Name names them.
 const (
@@ -109,7 +122,9 @@ var returnToParams = []string{"return_to", "redirect_uri", "next", "continue", "
 //     its ID token verified (SSO505), and redeemed again (SSO504).
 //
 // Token probes go out from a browser with no cookies, one request each;
-// nothing a probe does follows a redirect off the chain. Fresh tokens are
+// replay and revoked_session send theirs up to o.Repeat times, each on a
+// new connection, and stop at the first acceptance. Nothing a probe does
+// follows a redirect off the chain. Fresh tokens are
 // minted with o.Signing, for each receiver, after a valid one shows that
 // the receiver takes the key's tokens at all (otherwise a refusal would
 // prove nothing, and the receiver's variants are skipped); without a key
@@ -192,9 +207,12 @@ type prober struct {
 	o   ProbeOptions
 	// bare sends every token probe as a fresh browser would: through the
 	// Browser's transport, with no cookie jar, following no redirect.
-	bare     *http.Client
-	handoffs []handoff // the last walk's
-	targets  []*target // the receivers, in the chain's (or the walk's) order
+	bare *http.Client
+	// fresh is bare, and signedIn the Browser's own client, each sending
+	// every request on a new connection: the probes that repeat.
+	fresh, signedIn *http.Client
+	handoffs        []handoff // the last walk's
+	targets         []*target // the receivers, in the chain's (or the walk's) order
 	// claims are those of the walk's first handoff that decodes: the
 	// session (sid, sub), issuer and chn fresh tokens carry. Nil when none
 	// decodes.
@@ -224,12 +242,21 @@ type target struct {
 }
 
 func newProber(ctx context.Context, b *Browser, t *Trace, o ProbeOptions) *prober {
+	if o.Repeat <= 0 {
+		o.Repeat = DefaultProbeRepeat
+	}
+	fresh, signedIn := *b.client, *b.client
+	fresh.Jar = nil
+	fresh.Transport = newConnections{b.client.Transport}
+	signedIn.Transport = fresh.Transport
 	p := &prober{
 		ctx: ctx, b: b, t: t, o: o,
 		bare: &http.Client{
 			Transport:     b.client.Transport,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
+		fresh:        &fresh,
+		signedIn:     &signedIn,
 		handoffs:     b.lastHandoffs(),
 		loginOrigins: map[string]bool{},
 		seen:         map[string]bool{},
@@ -529,20 +556,40 @@ func (p *prober) shape(tg *target) (*handoff, string) {
 
 // sendToken sends raw to tg the way h carried tokens, from a browser with
 // no cookies, and records the probe: refused, or accepted with finding
-// kind, whose detail says "<name>: <receiver> accepted <what>".
-func (p *prober) sendToken(name string, tg *target, h *handoff, raw string, kind *FindingKind, what string) {
+// kind, whose detail says "<name>: <receiver> accepted <what>". repeat > 0
+// sends it up to repeat times, each on a new connection, until one is
+// accepted (replay: the instances behind a load balancer must share their
+// store); 0 sends it once, over the Browser's connections.
+func (p *prober) sendToken(name string, tg *target, h *handoff, raw string, kind *FindingKind, what string, repeat int) {
 	r, why := withToken(h, raw)
 	if why != "" {
 		p.skip(name, tg.name, why)
 		return
 	}
-	x, loc, err := p.send(p.walker(p.bare), r)
-	if err != nil {
-		p.skip(name, tg.name, "the request failed: "+transportError(r, err, p.b.now()))
-		return
+	client, n := p.bare, 1
+	if repeat > 0 {
+		client, n = p.fresh, repeat
 	}
-	a := p.judge(tg, x, loc)
+	var a answer
+	var refused []int // the statuses of the attempts refused before a
+	for i := range n {
+		x, loc, err := p.send(p.walker(client), r)
+		if err != nil {
+			p.skip(name, tg.name, attemptFailed(i, n, refused)+"the request failed: "+transportError(r, err, p.b.now()))
+			return
+		}
+		if a = p.judge(tg, x, loc); a.accepted {
+			break
+		}
+		refused = append(refused, a.status)
+	}
 	res := ProbeResult{Name: name, Target: tg.name, Status: a.status, Location: p.location(a), Refused: !a.accepted}
+	if repeat > 0 {
+		res.Attempts = len(refused)
+		if a.accepted {
+			res.Attempts++
+		}
+	}
 	if name == ProbeForeignRet {
 		// The receiver may take the token as long as it does not send the
 		// browser where ret says.
@@ -561,21 +608,87 @@ func (p *prober) sendToken(name string, tg *target, h *handoff, raw string, kind
 		if name == ProbeForeignRet {
 			res.Detail = fmt.Sprintf("%s: %s accepted %s and sent the browser there (%s); the probe did not follow", name, tg.name, what, p.describe(a))
 		}
+		if len(refused) > 0 {
+			res.Detail = fmt.Sprintf("%s: %s accepted %s on attempt %d, after %s: it answered %s; %s",
+				name, tg.name, what, res.Attempts, refusals(refused), p.describe(a), notShared("one replay store"))
+		}
 		p.add(kind.New(0, tg.host, "%s", res.Detail))
+	case res.Detail == "" && n > 1:
+		res.Detail = fmt.Sprintf("sent %s, %d times, each on a new connection: %s", what, n, p.describe(a))
 	case res.Detail == "":
 		res.Detail = fmt.Sprintf("sent %s: %s", what, p.describe(a))
 	}
 	p.result(res)
 }
 
+// refusals renders the statuses of refused attempts: "1 refusal (401)",
+// "2 refusals (401, 401)".
+func refusals(statuses []int) string {
+	word := "refusals"
+	if len(statuses) == 1 {
+		word = "refusal"
+	}
+	return fmt.Sprintf("%d %s (%s)", len(statuses), word, statusList(statuses))
+}
+
+// statusList renders statuses as "401, 401".
+func statusList(statuses []int) string {
+	s := make([]string, len(statuses))
+	for i, st := range statuses {
+		s[i] = strconv.Itoa(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+// attemptFailed prefixes why attempt i (0-based) of n failed after earlier
+// attempts were refused; "" for a first attempt.
+func attemptFailed(i, n int, refused []int) string {
+	if i == 0 {
+		return ""
+	}
+	return fmt.Sprintf("attempt %d of %d, after %s: ", i+1, n, refusals(refused))
+}
+
+// notShared names the likely cause of a refusal followed by an acceptance
+// when every attempt went on a new connection: instances of the receiver
+// that keep what (a replay store, revocations) each to themselves.
+func notShared(what string) string {
+	return "each attempt went on a new connection, so this is likely several instances behind a load balancer that do not share " + what +
+		" (store: {redis: …} in the chain file; see docs/stores.md)"
+}
+
+// newConnections sends each request through rt on a connection of its own:
+// it drops rt's idle connections first and has the connection closed after
+// the answer. A load balancer that picks an instance per connection (L4)
+// then picks again for every attempt, where a kept-alive connection would
+// take each one to the instance that answered the first.
+type newConnections struct{ rt http.RoundTripper }
+
+func (n newConnections) RoundTrip(req *http.Request) (*http.Response, error) {
+	if c, ok := n.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+	req = req.Clone(req.Context())
+	req.Close = true
+	return n.rt.RoundTrip(req)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach rt.
+func (n newConnections) CloseIdleConnections() {
+	if c, ok := n.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // replay sends every handoff of the walk again, exactly as it was sent,
-// from a browser with no cookies.
+// from a browser with no cookies: up to Repeat times, each on a new
+// connection, so that another instance of the receiver gets it too.
 func (p *prober) replay() {
 	for i := range p.handoffs {
 		h := &p.handoffs[i]
 		tg := p.targetFor(h)
 		p.sendToken(ProbeReplay, tg, h, h.raw, FindingReplayAccepted,
-			fmt.Sprintf("the handoff the walk sent it at step %d, sent again from a browser with no cookies", h.step))
+			fmt.Sprintf("the handoff the walk sent it at step %d, sent again from a browser with no cookies", h.step), p.o.Repeat)
 	}
 }
 
@@ -643,7 +756,7 @@ func (p *prober) minted() {
 				p.skip(v.name, tg.name, "minting the token failed: "+redactText(err.Error(), p.b.now()))
 				continue
 			}
-			p.sendToken(v.name, tg, h, raw, v.kind, what)
+			p.sendToken(v.name, tg, h, raw, v.kind, what, 0)
 		}
 	}
 }
@@ -758,7 +871,7 @@ func (p *prober) intercepted() {
 			}
 			p.interceptAnd(ProbeWrongAudience, tg, func(from *target, _ *handoff, raw string) {
 				p.sendToken(ProbeWrongAudience, tg, h, raw, FindingAudience,
-					fmt.Sprintf("a fresh handoff the issuer minted for %s (aud %q)", from.name, placeholderSafe(from.aud)))
+					fmt.Sprintf("a fresh handoff the issuer minted for %s (aud %q)", from.name, placeholderSafe(from.aud)), 0)
 			})
 		}
 	}
@@ -784,7 +897,7 @@ func (p *prober) intercepted() {
 						p.skip(f.name, tg.name, "the intercepted token cannot be forged: "+err.Error())
 						return
 					}
-					p.sendToken(f.name, tg, h, forgedRaw, FindingForgeryAccepted, f.what)
+					p.sendToken(f.name, tg, h, forgedRaw, FindingForgeryAccepted, f.what, 0)
 				})
 			}
 		}
@@ -969,7 +1082,7 @@ func (p *prober) revokedSession() {
 	}
 	signedIn := map[*target]bool{}
 	for _, tg := range p.targets {
-		status, err := p.auth(tg)
+		status, err := p.auth(tg, nil)
 		switch {
 		case err != nil:
 			p.skip(ProbeRevokedSession, tg.name, err.Error())
@@ -1001,36 +1114,60 @@ func (p *prober) revokedSession() {
 		return
 	}
 	for _, tg := range p.targets {
-		if !signedIn[tg] {
-			continue
+		if signedIn[tg] {
+			p.revokedAt(tg, wait)
 		}
-		status, err := p.auth(tg)
-		res := ProbeResult{Name: ProbeRevokedSession, Target: tg.name, Status: status}
-		switch {
-		case err != nil:
-			p.skip(ProbeRevokedSession, tg.name, err.Error())
-			continue
-		case status == http.StatusUnauthorized || status == http.StatusForbidden || isRedirect(status):
-			res.Refused = true
-			res.Detail = fmt.Sprintf("after the IdP session was revoked and %s passed, /auth answered %d", wait, status)
-		case status >= 200 && status <= 299:
-			res.Finding = FindingNoRecheck.Code
-			res.Detail = fmt.Sprintf("%s: %s's /auth still answered %d for the walk's cookie after its IdP session was revoked and %s (recheck_interval and a second) passed",
-				ProbeRevokedSession, tg.name, status, wait)
-			p.add(FindingNoRecheck.New(0, tg.host, "%s", res.Detail))
-		default:
-			p.skip(ProbeRevokedSession, tg.name, fmt.Sprintf("its /auth answered %d after the revocation, which says neither signed in nor not", status))
-			continue
-		}
-		p.result(res)
 	}
 }
 
-// auth asks tg's forward-auth endpoint about the walk's cookies.
-func (p *prober) auth(tg *target) (int, error) {
+// revokedAt asks tg's /auth about the revoked session up to Repeat times,
+// each on a new connection, and records the first answer that keeps it
+// signed in, or the last refusal.
+func (p *prober) revokedAt(tg *target, wait time.Duration) {
+	n := p.o.Repeat
+	var refused []int
+	status := 0
+	for i := range n {
+		var err error
+		status, err = p.auth(tg, p.signedIn)
+		switch {
+		case err != nil:
+			p.skip(ProbeRevokedSession, tg.name, attemptFailed(i, n, refused)+err.Error())
+			return
+		case status >= 200 && status <= 299:
+			res := ProbeResult{Name: ProbeRevokedSession, Target: tg.name, Status: status, Attempts: i + 1, Finding: FindingNoRecheck.Code,
+				Detail: fmt.Sprintf("%s: %s's /auth still answered %d for the walk's cookie after its IdP session was revoked and %s (recheck_interval and a second) passed",
+					ProbeRevokedSession, tg.name, status, wait)}
+			if i > 0 {
+				res.Detail = fmt.Sprintf("%s: %s's /auth answered %d on attempt %d for the walk's cookie, after %s, once its IdP session was revoked and %s (recheck_interval and a second) passed; %s",
+					ProbeRevokedSession, tg.name, status, i+1, refusals(refused), wait, notShared("revocations"))
+			}
+			p.add(FindingNoRecheck.New(0, tg.host, "%s", res.Detail))
+			p.result(res)
+			return
+		case status == http.StatusUnauthorized || status == http.StatusForbidden || isRedirect(status):
+			refused = append(refused, status)
+		default:
+			p.skip(ProbeRevokedSession, tg.name, attemptFailed(i, n, refused)+
+				fmt.Sprintf("its /auth answered %d after the revocation, which says neither signed in nor not", status))
+			return
+		}
+	}
+	res := ProbeResult{Name: ProbeRevokedSession, Target: tg.name, Status: status, Attempts: n, Refused: true,
+		Detail: fmt.Sprintf("after the IdP session was revoked and %s passed, /auth answered %d", wait, status)}
+	if n > 1 {
+		res.Detail = fmt.Sprintf("after the IdP session was revoked and %s passed, /auth answered %s, each on a new connection",
+			wait, statusList(refused))
+	}
+	p.result(res)
+}
+
+// auth asks tg's forward-auth endpoint about the walk's cookies through
+// client: nil is the Browser's own.
+func (p *prober) auth(tg *target, client *http.Client) (int, error) {
 	u, _ := url.Parse(tg.origin + "/auth")
 	r := &request{method: http.MethodGet, url: u}
-	x, _, err := p.send(p.walker(nil), r)
+	x, _, err := p.send(p.walker(client), r)
 	if err != nil {
 		return 0, errors.New("its /auth could not be asked: " + transportError(r, err, p.b.now()))
 	}

@@ -40,6 +40,10 @@ const (
 // as unreachable.
 const DefaultTimeout = 10 * time.Second
 
+// maxProbeRepeat bounds --probe-repeat, which multiplies the requests
+// --probe and --logout send to a live chain.
+const maxProbeRepeat = 50
+
 // ChainOptions are the inputs of `trace chain`.
 type ChainOptions struct {
 	IO        *cmdutil.IOStreams
@@ -67,6 +71,10 @@ type ChainOptions struct {
 	// every receiver signs the session out within LogoutDeadline.
 	Logout         bool
 	LogoutDeadline time.Duration
+	// ProbeRepeat is how many times --probe replays each handoff and asks
+	// /auth after the revocation, and how many 401s in a row --logout
+	// wants, each on a new connection.
+	ProbeRepeat int
 
 	// Expectation flags; each one given replaces that part of expect:.
 	FinalURLPrefix   string
@@ -137,6 +145,15 @@ until it answers 401: the lag per receiver is reported, and a receiver still
 signed in after --logout-deadline (default 3s; far shorter than any
 recheck_interval) is SSO403, since only back-channel logout revokes at once.
 
+A receiver usually runs as several instances behind a load balancer, and a
+single-use token or a revocation must hold on all of them: with a store per
+instance, each accepts a token once, and a back-channel logout revokes on the
+one instance it reached. So --probe sends each replayed handoff, and asks /auth
+after the revoked session, up to --probe-repeat times (default 3), each on a new
+connection so that the balancer picks again, stopping at the first acceptance.
+With --logout a receiver is signed out after that many 401s in a row; a 200
+after a 401 starts the count again. Give at least the number of instances.
+
 Output (-o): text (a hop table; styled on a terminal), json (one document with
 schema_version), junit (a testcase per hop, expectation and probe, for CI) or
 mermaid (a sequence diagram of the walk).
@@ -195,6 +212,8 @@ accepted probe; 2 a bad chain file or flags; 3 a host was unreachable.`,
 	fl.StringVar(&opts.ClientSecretFile, "client-secret-file", "", "read --client-id's secret from `PATH`")
 	fl.BoolVar(&opts.Logout, "logout", false, "after the walk, log out at the issuer and expect every receiver signed out within --logout-deadline")
 	fl.DurationVar(&opts.LogoutDeadline, "logout-deadline", chain.DefaultLogoutDeadline, "with --logout, how soon every receiver's /auth must answer 401, as a `DURATION`")
+	fl.IntVar(&opts.ProbeRepeat, "probe-repeat", chain.DefaultProbeRepeat,
+		fmt.Sprintf("with --probe and --logout, send each replay and /auth check up to `N` times (1 to %d), each on a new connection, to reach every instance behind a load balancer", maxProbeRepeat))
 	fl.DurationVar(&opts.Timeout, "timeout", DefaultTimeout, "give up on a request after `DURATION`; its host then counts as unreachable")
 	fl.StringVar(&opts.FinalURLPrefix, "expect-final-url-prefix", "", "the walk must end at a URL starting with `PREFIX`")
 	fl.IntVar(&opts.MaxHops, "max-hops", 0, "the walk may take at most `N` hops (0: no limit)")
@@ -246,7 +265,7 @@ func chainRun(ctx context.Context, opts *ChainOptions) error {
 		opts.receivers = receiverHosts(c)
 	}
 	req := &walkRequest{Chain: c, Dialer: &chain.Dialer{Map: fl.resolve}, Now: opts.Now, Timeout: opts.Timeout, Probe: opts.Probe, notef: opts.notef,
-		Logout: opts.Logout, Logouts: chain.LogoutOptions{Deadline: opts.LogoutDeadline}}
+		Logout: opts.Logout, Logouts: chain.LogoutOptions{Deadline: opts.LogoutDeadline, Repeat: opts.ProbeRepeat}}
 	if req.Now == nil {
 		req.Now = time.Now
 	}
@@ -281,6 +300,7 @@ func chainRun(ctx context.Context, opts *ChainOptions) error {
 		if req.Probes.OIDCClients, err = opts.oidcClients(c); err != nil {
 			return err
 		}
+		req.Probes.Repeat = opts.ProbeRepeat
 	}
 	req.Start = opts.Start
 	if req.Start == "" {

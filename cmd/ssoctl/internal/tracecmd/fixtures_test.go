@@ -104,7 +104,8 @@ func failedTrace() *chain.Trace {
 	t.Expectations[1] = chain.Expectation{Name: "max_hops", Want: "at most 7", Got: "8 (9 requests, less the login form)", OK: false}
 	t.Expectations = append(t.Expectations, chain.Expectation{Name: "cookies[portal.company2.localhost:8081]", Want: "portal_session", Got: "portal_session", OK: true})
 	t.Probes = []chain.ProbeResult{
-		{Name: "replay", Target: "portal", Status: 401, Refused: true},
+		{Name: "replay", Target: "portal", Status: 401, Attempts: 3, Refused: true},
+		{Name: "replay", Target: "dashboard", Status: 303, Attempts: 2, Finding: "SSO103"},
 		{Name: "wrong_audience", Target: "dashboard", Status: 303, Refused: false, Finding: "SSO102"},
 		{Name: "alg_none", Target: "portal", Status: 401, Refused: true},
 		{Name: "revoked_session", Target: "portal", Skipped: "a live chain's clock cannot be moved past the recheck interval"},

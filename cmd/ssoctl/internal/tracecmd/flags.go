@@ -57,6 +57,11 @@ func (opts *ChainOptions) checkFlags() (*checkedFlags, error) {
 			"--logout needs -f FILE")
 	case opts.LogoutDeadline <= 0:
 		return nil, cmdutil.UsageError("give a positive duration, like --logout-deadline 3s", "--logout-deadline %s: must be more than 0", opts.LogoutDeadline)
+	case opts.ProbeRepeat < 1 || opts.ProbeRepeat > maxProbeRepeat:
+		return nil, cmdutil.UsageError(fmt.Sprintf("give at least the number of instances behind each receiver's load balancer, from 1 to %d, like --probe-repeat %d", maxProbeRepeat, chain.DefaultProbeRepeat),
+			"--probe-repeat %d: must be from 1 to %d", opts.ProbeRepeat, maxProbeRepeat)
+	case opts.given["probe-repeat"] && !opts.Probe && !opts.Logout:
+		return nil, cmdutil.UsageError("add --probe or --logout, which send the repeated requests", "--probe-repeat needs --probe or --logout")
 	case opts.MaxTotalTime < 0:
 		return nil, cmdutil.UsageError("give a positive duration, like --max-total-time 2s", "--max-total-time %s: must be at least 0", opts.MaxTotalTime)
 	}

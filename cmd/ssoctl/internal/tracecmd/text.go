@@ -127,6 +127,11 @@ func writeText(w io.Writer, st *cmdutil.Styles, t *chain.Trace, color bool) {
 				if pr.Finding != "" {
 					what += " " + st.Code.Render(p(pr.Finding))
 				}
+				if pr.Attempts > 1 {
+					// Refused before: another instance behind a load
+					// balancer took it.
+					what += "  " + st.Dim.Render("on attempt "+strconv.Itoa(pr.Attempts))
+				}
 			}
 			if pr.Token != nil {
 				what += "  " + st.Dim.Render("id_token "+p(tokenLabel(pr.Token)))

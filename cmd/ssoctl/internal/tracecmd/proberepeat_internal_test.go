@@ -1,0 +1,56 @@
+package tracecmd
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
+	"github.com/ssoctl/ssoctl/pkg/chain"
+)
+
+// TestProbeRepeat: --probe-repeat reaches both the probes and the logout
+// check, defaults to chain.DefaultProbeRepeat, and a count out of 1–50, or
+// one that nothing would use, is a usage error before anything is walked.
+func TestProbeRepeat(t *testing.T) {
+	ok := returns(okTrace(), nil)
+	tests := []struct {
+		description string
+		args        []string
+		code        int
+		stderr      string // for a usage error: the message, then the hint
+		hint        string
+		probes      int // ProbeOptions.Repeat the walk is given
+		logouts     int // LogoutOptions.Repeat
+	}{
+		{description: "the default, for --probe and --logout", args: []string{"--probe", "--logout"},
+			probes: chain.DefaultProbeRepeat, logouts: chain.DefaultProbeRepeat},
+		{description: "one count for both", args: []string{"--probe", "--logout", "--probe-repeat", "5"}, probes: 5, logouts: 5},
+		{description: "the lowest", args: []string{"--probe", "--probe-repeat", "1"}, probes: 1, logouts: 1},
+		{description: "the highest", args: []string{"--logout", "--probe-repeat", "50"}, logouts: 50},
+		{description: "zero", args: []string{"--probe", "--probe-repeat", "0"}, code: cmdutil.ExitUsage,
+			stderr: "ssoctl: --probe-repeat 0: must be from 1 to 50\n", hint: "at least the number of instances behind each receiver's load balancer"},
+		{description: "too many", args: []string{"--probe", "--logout", "--probe-repeat", "51"}, code: cmdutil.ExitUsage,
+			stderr: "ssoctl: --probe-repeat 51: must be from 1 to 50\n", hint: "like --probe-repeat 3"},
+		{description: "negative", args: []string{"--logout", "--probe-repeat", "-2"}, code: cmdutil.ExitUsage,
+			stderr: "ssoctl: --probe-repeat -2: must be from 1 to 50\n"},
+		{description: "without --probe or --logout", args: []string{"--probe-repeat", "4"}, code: cmdutil.ExitUsage,
+			stderr: "ssoctl: --probe-repeat needs --probe or --logout\n", hint: "add --probe or --logout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			code, stdout, stderr, r := fakeRun(t, nil, ok, append([]string{"-f", exampleChain}, tt.args...)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstderr: %s", code, tt.code, stderr)
+			}
+			if tt.code != 0 {
+				if !strings.HasPrefix(stderr, tt.stderr) || !strings.Contains(stderr, tt.hint) || stdout != "" || r != nil {
+					t.Errorf("stderr %q, stdout %q, walked %v; want %q and hint %q before any walk", stderr, stdout, r != nil, tt.stderr, tt.hint)
+				}
+				return
+			}
+			if r.Probe && r.Probes.Repeat != tt.probes || r.Logout && r.Logouts.Repeat != tt.logouts {
+				t.Errorf("repeat: probes %d, logout %d; want %d and %d", r.Probes.Repeat, r.Logouts.Repeat, tt.probes, tt.logouts)
+			}
+		})
+	}
+}
