@@ -37,6 +37,7 @@ type Metrics struct {
 
 	storesMu sync.Mutex
 	stores   map[string]func() int
+	mirror   func() bool // nil: no revocation mirror (memory stores)
 
 	roles, results, reasons *labelSet
 
@@ -96,6 +97,8 @@ var (
 	familyRequests = family{name: "ssoctl_http_requests_total", typ: "counter",
 		help:   "HTTP requests served, by role, route (a known path or \"other\") and status code.",
 		labels: []string{"code", "role", "route"}}
+	familyMirror = family{name: "ssoctl_revocation_mirror_current", typ: "gauge",
+		help: "1 while a receiver answers revocation checks from its in-memory mirror of the shared (Redis) revoked set, 0 while each check asks Redis; absent with memory stores."}
 	familyStores = family{name: "ssoctl_store_entries", typ: "gauge",
 		help:   "Live entries in a bounded store (replay jtis, revoked sessions).",
 		labels: []string{"store"}}
@@ -155,6 +158,30 @@ func (m *Metrics) RegisterStoreSize(name string, f func() int) error {
 		return fmt.Errorf("store %q: %w", name, ErrStoreRegistered)
 	}
 	m.stores[name] = f
+	return nil
+}
+
+// ErrMirrorRegistered is a second revocation mirror registered on one
+// Metrics: a receiver has one revocation store.
+var ErrMirrorRegistered = errors.New("revocation mirror is already registered")
+
+// RegisterRevocationMirror publishes current as the gauge
+// ssoctl_revocation_mirror_current, 1 or 0, read at each scrape (a Redis
+// revocation store's Current). Without it the family is left out. It fails
+// when a mirror is already registered.
+func (m *Metrics) RegisterRevocationMirror(current func() bool) error {
+	if m == nil {
+		return nil
+	}
+	if current == nil {
+		return errors.New("revocation mirror: nil function")
+	}
+	m.storesMu.Lock()
+	defer m.storesMu.Unlock()
+	if m.mirror != nil {
+		return ErrMirrorRegistered
+	}
+	m.mirror = current
 	return nil
 }
 
@@ -307,7 +334,16 @@ func (m *Metrics) appendText(b []byte) []byte {
 	for name, size := range m.stores {
 		stores = append(stores, store{name, size})
 	}
+	mirror := m.mirror
 	m.storesMu.Unlock()
+	if mirror != nil {
+		v := "0"
+		if mirror() {
+			v = "1"
+		}
+		b = familyMirror.appendHeader(b)
+		b = appendSample(b, familyMirror.name, "", nil, labelValues{}, "", "", v)
+	}
 	if len(stores) > 0 {
 		slices.SortFunc(stores, func(a, b store) int { return strings.Compare(a.name, b.name) })
 		b = familyStores.appendHeader(b)

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,6 +175,9 @@ func TestMetricsHandoffs(t *testing.T) {
 	if err := nilMetrics.RegisterStoreSize("replay", func() int { return 1 }); err != nil {
 		t.Errorf("nil Metrics RegisterStoreSize: %v", err)
 	}
+	if err := nilMetrics.RegisterRevocationMirror(func() bool { return true }); err != nil {
+		t.Errorf("nil Metrics RegisterRevocationMirror: %v", err)
+	}
 }
 
 func TestMetricsStoreSize(t *testing.T) {
@@ -216,6 +220,47 @@ func TestMetricsStoreSize(t *testing.T) {
 	}
 	if got := series(t, m, "ssoctl_store_entries"); len(got) != 2 {
 		t.Errorf("store gauges after refused registrations = %v, want the two first", got)
+	}
+}
+
+func TestMetricsRevocationMirror(t *testing.T) {
+	m := NewMetrics()
+	if mf := scrape(t, m)["ssoctl_revocation_mirror_current"]; mf != nil {
+		t.Errorf("ssoctl_revocation_mirror_current without a mirror: %v, want no family", mf)
+	}
+	var current atomic.Bool
+	if err := m.RegisterRevocationMirror(current.Load); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []bool{false, true, false} {
+		current.Store(want) // read at scrape time, not at registration
+		got := series(t, m, "ssoctl_revocation_mirror_current")
+		if w := map[bool]float64{false: 0, true: 1}[want]; len(got) != 1 || got[""] != w {
+			t.Errorf("Current() %v: gauge %v, want one unlabelled series %v", want, got, w)
+		}
+	}
+
+	tests := []struct {
+		name    string
+		f       func() bool
+		wantErr error // nil: any error will do
+	}{
+		{name: "a second mirror", f: func() bool { return true }, wantErr: ErrMirrorRegistered},
+		{name: "no function"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := m.RegisterRevocationMirror(tt.f)
+			if err == nil {
+				t.Fatal("RegisterRevocationMirror succeeded")
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+	if got := series(t, m, "ssoctl_revocation_mirror_current"); got[""] != 0 {
+		t.Errorf("gauge after refused registrations = %v, want the first mirror's 0", got)
 	}
 }
 
@@ -344,6 +389,7 @@ func record() *Metrics {
 	m.Handoff("portal", "refused", "token_replayed")
 	_ = m.RegisterStoreSize("replay", func() int { return 4 })
 	_ = m.RegisterStoreSize(`a\b "c"`+"\nd", func() int { return 1 })
+	_ = m.RegisterRevocationMirror(func() bool { return true })
 	return m
 }
 
@@ -361,6 +407,7 @@ func TestMetricsExposition(t *testing.T) {
 			"ssoctl_handoffs_total":                dto.MetricType_COUNTER,
 			"ssoctl_http_request_duration_seconds": dto.MetricType_HISTOGRAM,
 			"ssoctl_http_requests_total":           dto.MetricType_COUNTER,
+			"ssoctl_revocation_mirror_current":     dto.MetricType_GAUGE,
 			"ssoctl_store_entries":                 dto.MetricType_GAUGE,
 		}
 		for name, mf := range mfs {
@@ -396,6 +443,7 @@ func TestMetricsExposition(t *testing.T) {
 			{"ssoctl_handoffs_total", "reason=,result=minted,role=issuer", 1},
 			{"ssoctl_handoffs_total", "reason=,result=accepted,role=portal", 1},
 			{"ssoctl_handoffs_total", "reason=token_replayed,result=refused,role=portal", 2},
+			{"ssoctl_revocation_mirror_current", "", 1},
 			{"ssoctl_store_entries", "store=replay", 4},
 			{"ssoctl_store_entries", "store=a\\b \"c\"\nd", 1}, // escaped on the wire, whole again once parsed
 		}
@@ -498,6 +546,7 @@ func TestMetricsText(t *testing.T) {
 	m.Handoff("portal", "accepted", "")
 	_ = m.RegisterStoreSize("revocations", func() int { return 0 })
 	_ = m.RegisterStoreSize(`a\b "c"`+"\nd", func() int { return 1 })
+	_ = m.RegisterRevocationMirror(func() bool { return false })
 
 	got := scrapeText(t, m)
 	// The two process gauges vary; check their form, then pin the rest.
@@ -536,6 +585,9 @@ ssoctl_http_request_duration_seconds_count{role="portal",route="/sso"} 1
 # TYPE ssoctl_http_requests_total counter
 ssoctl_http_requests_total{code="200",role="portal",route="/auth"} 2
 ssoctl_http_requests_total{code="303",role="portal",route="/sso"} 1
+# HELP ssoctl_revocation_mirror_current 1 while a receiver answers revocation checks from its in-memory mirror of the shared (Redis) revoked set, 0 while each check asks Redis; absent with memory stores.
+# TYPE ssoctl_revocation_mirror_current gauge
+ssoctl_revocation_mirror_current 0
 # HELP ssoctl_store_entries Live entries in a bounded store (replay jtis, revoked sessions).
 # TYPE ssoctl_store_entries gauge
 ssoctl_store_entries{store="a\\b \"c\"\nd"} 1

@@ -352,9 +352,12 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 			roles.closers = append(roles.closers, shared.Close)
 		}
 		ready := allReady(ready, storesReady) // this receiver's /readyz also pings its stores
-		// A fresh Metrics has no stores yet, so neither can fail.
+		// A fresh Metrics has nothing registered yet, so none of these can fail.
 		_ = metrics.RegisterStoreSize("replay", replay.Len)
 		_ = metrics.RegisterStoreSize("revocations", revocations.Len)
+		if isShared { // whether /auth answers from the mirror or asks Redis
+			_ = metrics.RegisterRevocationMirror(shared.Current)
+		}
 		var upstream *url.URL
 		if r.Upstream != "" {
 			if upstream, err = ParseUpstream(r.Upstream); err != nil {

@@ -163,10 +163,13 @@ func (s chainRevocations) Close() error { return s.pool.Close() }
 
 // sharedRevocations is a revocation store several instances share, which
 // also tells every instance of each revocation as it happens: Redis, with
-// PUBLISH. Memory stores are not: one instance needs no telling.
+// PUBLISH. Memory stores are not: one instance needs no telling. Current
+// reports whether Revoked answers from the instance's mirror rather than
+// asking Redis (the gauge ssoctl_revocation_mirror_current).
 type sharedRevocations interface {
 	sizedRevocationStore
 	Subscribe(ctx context.Context, revoked func(sessionID string)) error
+	Current() bool
 	Close() error
 }
 

@@ -288,3 +288,81 @@ func TestStoresReceiverReadyzFollowsRedis(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// receiverRoles builds the roles of chain c's receivers in only, with
+// vars as the environment.
+func receiverRoles(t *testing.T, c *chain.Chain, vars map[string]string, only ...string) *Roles {
+	t.Helper()
+	roles, err := NewRoles(c, Env{HTTPClient: browsertest.NewNet().Client(), LookupEnv: envWith(vars).LookupEnv}, RoleOptions{Only: only})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { roles.Close() })
+	return roles
+}
+
+// mirrorGauge scrapes a role's /metrics and returns its
+// ssoctl_revocation_mirror_current, and whether the family is there.
+func mirrorGauge(t *testing.T, h http.Handler, origin string) (float64, bool) {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, origin+"/metrics", nil))
+	mfs, err := parse(w.Body.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mf := mfs["ssoctl_revocation_mirror_current"]
+	if mf == nil {
+		return 0, false
+	}
+	if n := len(mf.GetMetric()); n != 1 {
+		t.Fatalf("ssoctl_revocation_mirror_current has %d series, want 1", n)
+	}
+	return mf.GetMetric()[0].GetGauge().GetValue(), true
+}
+
+// TestStoresMirrorGaugeFollowsRedis scrapes a receiver on a real Redis:
+// ssoctl_revocation_mirror_current is 1 once the subscription has loaded
+// the mirror, 0 while Redis is down (every /auth would ask Redis), and 1
+// again when Redis is back, with no restart.
+func TestStoresMirrorGaugeFollowsRedis(t *testing.T) {
+	srv := redistest.StartServer(t)
+	c := parseStoresChain(t, "store: {redis: {url_env: REDIS_URL}}\n")
+	roles := receiverRoles(t, c, map[string]string{"REDIS_URL": srv.URL}, "portal")
+	portal, origin := roles.Receivers["portal"], c.Receivers[0].URL
+	waitFor := func(want float64, when string) {
+		t.Helper()
+		const within = 10 * time.Second
+		deadline := time.Now().Add(within)
+		for {
+			got, ok := mirrorGauge(t, portal, origin)
+			if !ok {
+				t.Fatalf("%s: no ssoctl_revocation_mirror_current on a receiver on Redis", when)
+			}
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: ssoctl_revocation_mirror_current = %v after %v, want %v", when, got, within, want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor(1, "Redis up")
+	srv.Stop(t)
+	waitFor(0, "Redis stopped")
+	srv.Restart(t)
+	waitFor(1, "Redis back")
+}
+
+// With memory stores there is no mirror, so no gauge: a 0 would page
+// someone for an outage that cannot happen.
+func TestStoresMirrorGaugeAbsentWithMemoryStores(t *testing.T) {
+	c := parseStoresChain(t, "")
+	roles := receiverRoles(t, c, nil)
+	for _, r := range c.Receivers {
+		if v, ok := mirrorGauge(t, roles.Receivers[r.Name], r.URL); ok {
+			t.Errorf("%s: ssoctl_revocation_mirror_current = %v with memory stores, want no such family", r.Name, v)
+		}
+	}
+}
