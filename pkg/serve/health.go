@@ -45,6 +45,11 @@ var knownDependencies = []struct {
 	{token.ErrReplayStoreUnavailable, "replay store"},
 }
 
+// ErrShuttingDown is a role's readiness once its process has begun to shut
+// down (Roles.Stopping): /readyz answers 503 "shutting down" so that load
+// balancers send new requests elsewhere while requests still arrive.
+var ErrShuttingDown = errors.New("shutting down")
+
 // Health returns the /healthz and /readyz handlers.
 //
 // /healthz answers 200 "ok" for as long as the process serves: it is the
@@ -71,6 +76,11 @@ func Health(ready func(ctx context.Context) error) (healthz, readyz http.Handler
 		err := c.run(r.Context())
 		if err == nil {
 			plain(w, http.StatusOK, "ready\n")
+			return
+		}
+		if errors.Is(err, ErrShuttingDown) {
+			Annotate(w, slog.String("reason", "shutting_down"))
+			plain(w, http.StatusServiceUnavailable, "shutting down\n")
 			return
 		}
 		Annotate(w, slog.String("reason", "not_ready"), slog.String("error", clip(redact(err.Error()), 512)))

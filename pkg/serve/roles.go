@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ssoctl/ssoctl/pkg/chain"
@@ -211,11 +212,19 @@ type Roles struct {
 	IdP       IdentityProvider
 	Keys      *Keys
 
-	issuer  *Issuer            // nil unless this process runs the issuer
-	stop    context.CancelFunc // ends the receivers' revocation subscriptions
-	follows sync.WaitGroup     // followRevocations' retries
-	closers []func() error     // the receivers' Redis connection pools
+	issuer   *Issuer            // nil unless this process runs the issuer
+	stop     context.CancelFunc // ends the receivers' revocation subscriptions
+	follows  sync.WaitGroup     // followRevocations' retries
+	closers  []func() error     // the receivers' Redis connection pools
+	stopping atomic.Bool        // set by Stopping: every /readyz answers 503
 }
+
+// Stopping marks the roles as shutting down: from now on every role's
+// /readyz answers 503 "shutting down" without asking its dependencies,
+// while the roles go on serving everything else. A load balancer that
+// probes /readyz stops sending new requests before the listeners close
+// (serve's --drain-delay). It cannot be undone.
+func (roles *Roles) Stopping() { roles.stopping.Store(true) }
 
 // Drain waits until the work the roles started for requests and still run
 // after answering has ended, or ctx is done: the back-channel logout
@@ -332,7 +341,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 			return nil, err
 		}
 		roles.issuer = is
-		roles.Issuer = mountRole("issuer", is, ready, metrics, env)
+		roles.Issuer = mountRole("issuer", is, roles.unlessStopping(ready), metrics, env)
 	}
 	for _, r := range c.Receivers {
 		if r.SharedCookie || !o.wants(r.Name) {
@@ -377,9 +386,20 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 		if isShared { // stores.go: every instance drops its cached IdP check at once
 			followRevocations(ctx, &roles.follows, shared, rc.forget, env.Logger.With("role", r.Name))
 		}
-		roles.Receivers[r.Name] = mountRole(r.Name, rc, ready, metrics, env)
+		roles.Receivers[r.Name] = mountRole(r.Name, rc, roles.unlessStopping(ready), metrics, env)
 	}
 	return roles, nil
+}
+
+// unlessStopping is a role's readiness check: ErrShuttingDown once
+// Stopping was called, else ready's answer.
+func (roles *Roles) unlessStopping(ready func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if roles.stopping.Load() {
+			return ErrShuttingDown
+		}
+		return ready(ctx)
+	}
 }
 
 // routedRole is a role handler that serves from its own ServeMux.

@@ -93,7 +93,7 @@ func devRun(ctx context.Context, opts *DevOptions) error {
 			opts.ready(ss)
 		}
 	}
-	return run(ctx, servers, opts.Grace, log, ready)
+	return run(ctx, servers, &opts.common, log, roles.Stopping, ready)
 }
 
 // printDev says what runs where and which URL to open.

@@ -54,7 +54,9 @@ reverse-proxied to that app for signed-in browsers, with the identity headers se
 from the session and any X-Auth-* header the client sent removed; a signed-out
 browser is sent to log in first (401 for requests that are not page loads).`,
 		Example: `  SSO_SECRET=... ssoctl serve receiver -f chain.yaml --name portal
-  ssoctl serve receiver -f examples/local/chain.yaml --name portal --upstream http://127.0.0.1:3000`,
+  ssoctl serve receiver -f examples/local/chain.yaml --name portal --upstream http://127.0.0.1:3000
+  # one of several instances behind a load balancer that probes /readyz
+  ssoctl serve receiver -f chain.yaml --name portal --drain-delay 10s`,
 	})
 }
 
@@ -94,6 +96,7 @@ func roleRun(ctx context.Context, opts *RoleOptions) error {
 		return err
 	}
 	var servers []*server
+	var stopping func() // marks the roles as shutting down; nil for the dev IdP
 	switch opts.role {
 	case "idp":
 		if ch.IdP.Kind != chain.IdPDev {
@@ -108,6 +111,7 @@ func roleRun(ctx context.Context, opts *RoleOptions) error {
 			return cmdutil.UsageError("", "%v", err)
 		}
 		defer closeRoles(roles, opts.Grace, log)
+		stopping = roles.Stopping
 		if roles.Issuer == nil {
 			return cmdutil.UsageError("set token.key_file to the issuer's private key", "the chain gives no signing key, so this process cannot mint")
 		}
@@ -135,6 +139,7 @@ func roleRun(ctx context.Context, opts *RoleOptions) error {
 			return cmdutil.UsageError("", "%v", err)
 		}
 		defer closeRoles(roles, opts.Grace, log)
+		stopping = roles.Stopping
 		servers = append(servers, &server{role: r.Name, url: r.URL, listen: r.Listen, h: roles.Receivers[r.Name]})
 	}
 	for _, s := range servers {
@@ -150,5 +155,5 @@ func roleRun(ctx context.Context, opts *RoleOptions) error {
 			opts.ready(ss)
 		}
 	}
-	return run(ctx, servers, opts.Grace, log, ready)
+	return run(ctx, servers, &opts.common, log, stopping, ready)
 }

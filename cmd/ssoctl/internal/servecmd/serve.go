@@ -39,7 +39,15 @@ func NewCmdServe(f *cmdutil.Factory) *cobra.Command {
   idp        the embedded development identity provider (Kratos API subset)
 
 Every role serves /healthz, /readyz and /metrics, logs one line per request to
-stderr (never a token or a cookie value) and shuts down gracefully on SIGTERM.`,
+stderr (never a token or a cookie value) and shuts down gracefully on SIGTERM.
+
+Several instances behind a load balancer: give --drain-delay the time the
+balancer takes to notice a failing /readyz (its probe interval times its
+failure threshold; on Kubernetes, a few seconds for the endpoint to go). On
+SIGTERM each role then answers /readyz with 503 "shutting down" and closes
+each connection after its response, while it goes on serving, for that long;
+then the listeners close and requests in flight have --grace to finish. A
+second SIGTERM or Ctrl-C cuts the delay short.`,
 	}
 	cmd.AddCommand(newCmdDev(f), newCmdIssuer(f), newCmdReceiver(f), newCmdIdP(f))
 	return cmd
@@ -51,18 +59,28 @@ type common struct {
 	LogFormat string
 	LogLevel  string
 	Grace     time.Duration
+	// DrainDelay is how long the roles go on serving after SIGTERM, with
+	// /readyz at 503, before the listeners close.
+	DrainDelay time.Duration
 }
 
 func (c *common) register(fs *pflag.FlagSet) {
 	fs.StringVarP(&c.File, "file", "f", "", "the chain file (required)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.DurationVar(&c.Grace, "grace", 10*time.Second, "how long requests in flight may finish after SIGTERM")
+	fs.DurationVar(&c.Grace, "grace", 10*time.Second, "how long requests in flight may finish once the listeners close")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "after SIGTERM, go on serving for `DURATION` with /readyz at 503 before the listeners close, so a load balancer moves away first (0: close at once)")
 }
 
 func (c *common) load() (*chain.Chain, error) {
 	if c.File == "" {
 		return nil, cmdutil.UsageError("pass the chain file, e.g. -f examples/local/chain.yaml", "-f FILE is required")
+	}
+	if c.Grace < 0 {
+		return nil, cmdutil.UsageError("give a duration of 0 or more, like --grace 10s", "--grace %s: must not be negative", c.Grace)
+	}
+	if c.DrainDelay < 0 {
+		return nil, cmdutil.UsageError("give a duration of 0 or more, like --drain-delay 5s", "--drain-delay %s: must not be negative", c.DrainDelay)
 	}
 	ch, err := chain.Load(c.File)
 	if err != nil {
@@ -189,8 +207,12 @@ type server struct {
 }
 
 // run listens on every server first, so a port in use fails before anything
-// serves, then serves them all until ctx is done or one fails.
-func run(ctx context.Context, servers []*server, grace time.Duration, log *slog.Logger, ready func([]*server)) error {
+// serves, then serves them all until one fails, ctx is done or SIGTERM or
+// SIGINT comes. Then it shuts down: stopping (nil: nothing) marks the roles
+// as shutting down, and with c.DrainDelay the servers go on serving that
+// long with keep-alive off (a second signal cuts it short), before the
+// listeners close and requests in flight get c.Grace to finish.
+func run(ctx context.Context, servers []*server, c *common, log *slog.Logger, stopping func(), ready func([]*server)) error {
 	for _, s := range servers {
 		ln, err := net.Listen("tcp", s.listen)
 		if err != nil {
@@ -203,26 +225,23 @@ func run(ctx context.Context, servers []*server, grace time.Duration, log *slog.
 		}
 		s.ln = ln
 	}
-	signalled, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	// Said once, when the signal comes: the listeners close now and the
-	// requests in flight have grace to finish. Not said on the way out of
-	// a run that ended otherwise (stopLog runs before stop).
-	stopLog := context.AfterFunc(signalled, func() {
-		log.Info("shutting down: no new connections; requests in flight may finish", "grace", grace.String())
-	})
-	defer stopLog()
-	ctx, cancel := context.WithCancel(signalled)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	// serving ends when the servers are to shut down: after the drain, or
+	// at once when one of them fails.
+	serving, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
+	srvs := make([]*http.Server, len(servers))
 	errs := make(chan error, len(servers))
-	for _, s := range servers {
-		srv := &http.Server{
+	for i, s := range servers {
+		srvs[i] = &http.Server{
 			Handler:           s.h,
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		}
 		go func() {
-			err := serve.Serve(ctx, srv, s.ln, grace)
+			err := serve.Serve(serving, srvs[i], s.ln, c.Grace)
 			if err != nil {
 				err = fmt.Errorf("%s: %w", s.role, err)
 			}
@@ -230,6 +249,22 @@ func run(ctx context.Context, servers []*server, grace time.Duration, log *slog.
 			errs <- err
 		}()
 	}
+	asked := make(chan struct{}) // closed when a signal or ctx asks for the shutdown
+	go func() {
+		select {
+		case <-signals:
+		case <-ctx.Done():
+		case <-serving.Done():
+			return
+		}
+		close(asked)
+		if stopping != nil {
+			stopping()
+		}
+		drain(serving, srvs, c.DrainDelay, signals, log)
+		log.Info("shutting down: no new connections; requests in flight may finish", "grace", c.Grace.String())
+		cancel()
+	}()
 	if ready != nil {
 		ready(servers)
 	}
@@ -239,10 +274,38 @@ func run(ctx context.Context, servers []*server, grace time.Duration, log *slog.
 			first = err
 		}
 	}
-	if first == nil && signalled.Err() != nil {
-		log.Info("shut down: every request finished")
+	select {
+	case <-asked:
+		if first == nil {
+			log.Info("shut down: every request finished")
+		}
+	default:
 	}
 	return first
+}
+
+// drain keeps the servers serving for delay after a shutdown was asked
+// for, with keep-alive off so that each connection closes after its next
+// response and its client dials again, through the load balancer, to an
+// instance that is staying. It returns early at a second signal or when
+// serving ends.
+func drain(serving context.Context, srvs []*http.Server, delay time.Duration, signals <-chan os.Signal, log *slog.Logger) {
+	if delay <= 0 {
+		return
+	}
+	for _, srv := range srvs {
+		srv.SetKeepAlivesEnabled(false)
+	}
+	log.Info("draining: /readyz answers 503 and every connection closes after its response; the listeners close after the drain delay (a second signal ends it now)",
+		"drain_delay", delay.String())
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-signals:
+		log.Info("second signal: the drain delay ends now")
+	case <-serving.Done():
+	}
 }
 
 // closeRoles runs once the servers have stopped: it lets the deliveries a

@@ -194,6 +194,10 @@ func TestServeUsageErrors(t *testing.T) {
 		{"bad log level", func() error {
 			return devRun(context.Background(), devOpts(common{File: good, LogFormat: "text", LogLevel: "loud"}))
 		}, "--log-level"},
+		{"negative drain delay", func() error {
+			return devRun(context.Background(), devOpts(common{File: good, DrainDelay: -time.Second}))
+		}, "--drain-delay -1s: must not be negative"},
+		{"negative grace", func() error { return devRun(context.Background(), devOpts(common{File: good, Grace: -time.Second})) }, "--grace -1s: must not be negative"},
 		{"receiver without --name", func() error { return roleRun(context.Background(), roleOpts("receiver", "", good)) }, "--name is required"},
 		{"unknown receiver", func() error { return roleRun(context.Background(), roleOpts("receiver", "nope", good)) }, `no receiver named "nope"`},
 		{"dev IdP for a Kratos chain", func() error { return roleRun(context.Background(), roleOpts("idp", "", kratos)) }, "runs only the dev IdP"},
