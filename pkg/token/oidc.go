@@ -259,29 +259,11 @@ func (p oidcPolicy) check(c *Claims, o *OIDCClaims, fs *failures) {
 	}
 	what := p.kind.String()
 	now, leeway := p.now, p.leeway
-	switch {
-	case c.Expiry.IsZero():
-		missing("exp", ErrExpMissing, fmt.Sprintf("no exp claim; every %s must expire", what))
-	case !now.Before(c.Expiry.Add(leeway)):
-		fs.add(ErrExpired, fmt.Sprintf("expired %s ago at %s (leeway %s)", roundAgo(now.Sub(c.Expiry.Time)), c.Expiry.UTC().Format(time.RFC3339), leeway))
-	}
-	switch {
-	case c.IssuedAt.IsZero():
-		missing("iat", ErrIatMissing, "no iat claim")
-	case c.IssuedAt.After(now.Add(leeway)):
-		fs.add(ErrIssuedInFuture, fmt.Sprintf("iat is %s in the future (leeway %s); check the provider's clock", roundAgo(c.IssuedAt.Sub(now)), leeway))
-	}
-	if !c.NotBefore.IsZero() && c.NotBefore.After(now.Add(leeway)) {
-		fs.add(ErrNotYetValid, fmt.Sprintf("nbf is %s in the future (leeway %s)", roundAgo(c.NotBefore.Sub(now)), leeway))
-	}
-	if !c.Expiry.IsZero() && !c.IssuedAt.IsZero() {
-		switch life := c.Lifetime(); {
-		case life <= 0:
-			fs.add(ErrLifetimeInvalid, fmt.Sprintf("exp %s is not after iat %s", c.Expiry.UTC().Format(time.RFC3339), c.IssuedAt.UTC().Format(time.RFC3339)))
-		case p.maxLifetime > 0 && life > p.maxLifetime:
-			fs.add(ErrLifetimeTooLong, fmt.Sprintf("lifetime is %s; at most %s is accepted", FormatLifetime(life), FormatLifetime(p.maxLifetime)))
-		}
-	}
+	checkTimes(c, timePolicy{
+		now: now, leeway: leeway, maxLifetime: p.maxLifetime,
+		noun: what, iatMissing: "no iat claim",
+		clock: "provider", showLimit: FormatLifetime,
+	}, missing, fs)
 	switch {
 	case c.Issuer == "":
 		missing("iss", ErrIssMissing, "no iss claim")

@@ -115,6 +115,9 @@ func TestOIDCVerify(t *testing.T) {
 		token string
 		cfg   token.OIDCConfig
 		want  []*token.Reason // nil: valid
+		// detail, when set, is the exact text of the one failure: the
+		// wording OIDC tokens get, not a handoff's.
+		detail string
 	}{
 		{name: "a valid ID token", token: p.sign(t, p.key, "JWT", p.idClaims()), cfg: token.OIDCConfig{Audience: "client-1"}},
 		{name: "a valid ID token with no typ, nonce checked", token: p.sign(t, p.key, "", p.idClaims()), cfg: token.OIDCConfig{Audience: "client-1", Nonce: "n-0S6_WzA2Mj"}},
@@ -152,6 +155,17 @@ func TestOIDCVerify(t *testing.T) {
 			want: rs(token.ErrTypMismatch, token.ErrClientIDMissing, token.ErrJtiMissing)},
 		{name: "a lifetime over the maximum asked for", token: p.sign(t, p.key, "JWT", p.idClaims()), cfg: token.OIDCConfig{Audience: "client-1", MaxLifetime: 10 * time.Minute},
 			want: rs(token.ErrLifetimeTooLong)},
+		// The time checks are shared with handoffs; the words are not.
+		{name: "nbf a minute ahead, beyond the leeway", token: p.sign(t, p.key, "JWT", p.idClaims("nbf", testNow.Add(time.Minute).Unix())), cfg: token.OIDCConfig{Audience: "client-1", Leeway: 5 * time.Second},
+			want: rs(token.ErrNotYetValid), detail: "nbf is 1m0s in the future (leeway 5s)"},
+		{name: "iat a minute ahead blames the provider's clock", token: p.sign(t, p.key, "JWT", p.idClaims("iat", testNow.Add(time.Minute).Unix())), cfg: token.OIDCConfig{Audience: "client-1", Leeway: 5 * time.Second},
+			want: rs(token.ErrIssuedInFuture), detail: "iat is 1m0s in the future (leeway 5s); check the provider's clock"},
+		{name: "no iat", token: p.sign(t, p.key, "JWT", p.idClaims("iat", nil)), cfg: token.OIDCConfig{Audience: "client-1"},
+			want: rs(token.ErrIatMissing), detail: "no iat claim"},
+		{name: "exp before iat, both within the leeway", token: p.sign(t, p.key, "JWT", p.idClaims("iat", testNow.Add(3*time.Second).Unix(), "exp", testNow.Add(2*time.Second).Unix())), cfg: token.OIDCConfig{Audience: "client-1", Leeway: 5 * time.Second},
+			want: rs(token.ErrLifetimeInvalid), detail: "exp 2026-03-14T15:09:28Z is not after iat 2026-03-14T15:09:29Z"},
+		{name: "a lifetime of 4 days over a maximum of 72h, said in days", token: p.sign(t, p.key, "JWT", p.idClaims("exp", testNow.Add(96*time.Hour).Unix())), cfg: token.OIDCConfig{Audience: "client-1", MaxLifetime: 72 * time.Hour},
+			want: rs(token.ErrLifetimeTooLong), detail: "lifetime is 4 days; at most 3 days is accepted"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,6 +198,9 @@ func TestOIDCVerify(t *testing.T) {
 				t.Error("no token returned with the failures")
 			}
 			assertReasons(t, inv, tt.want)
+			if tt.detail != "" && (len(inv.Failures) != 1 || inv.Failures[0].Detail != tt.detail) {
+				t.Errorf("detail:\n got %v\nwant %s", inv, tt.detail)
+			}
 		})
 	}
 }

@@ -288,30 +288,11 @@ func checkClaimSet(c *Claims, p claimPolicy, fs *failures) {
 		}
 		fs.add(r, detail)
 	}
-	now, leeway := p.now, p.leeway
-	switch {
-	case c.Expiry.IsZero():
-		missing("exp", ErrExpMissing, "no exp claim; every handoff must expire")
-	case !now.Before(c.Expiry.Add(leeway)): // RFC 7519 §4.1.4: now must be before exp
-		fs.add(ErrExpired, fmt.Sprintf("expired %s ago at %s (leeway %s)", roundAgo(now.Sub(c.Expiry.Time)), c.Expiry.UTC().Format(time.RFC3339), leeway))
-	}
-	switch {
-	case c.IssuedAt.IsZero():
-		missing("iat", ErrIatMissing, "no iat claim; the lifetime cannot be checked")
-	case c.IssuedAt.After(now.Add(leeway)):
-		fs.add(ErrIssuedInFuture, fmt.Sprintf("iat is %s in the future (leeway %s); check the minter's clock", roundAgo(c.IssuedAt.Sub(now)), leeway))
-	}
-	if !c.NotBefore.IsZero() && c.NotBefore.After(now.Add(leeway)) {
-		fs.add(ErrNotYetValid, fmt.Sprintf("nbf is %s in the future (leeway %s)", roundAgo(c.NotBefore.Sub(now)), leeway))
-	}
-	if !c.Expiry.IsZero() && !c.IssuedAt.IsZero() {
-		switch life := c.Lifetime(); {
-		case life <= 0:
-			fs.add(ErrLifetimeInvalid, fmt.Sprintf("exp %s is not after iat %s", c.Expiry.UTC().Format(time.RFC3339), c.IssuedAt.UTC().Format(time.RFC3339)))
-		case life > p.maxLifetime:
-			fs.add(ErrLifetimeTooLong, fmt.Sprintf("lifetime is %s; at most %s is accepted", FormatLifetime(life), p.maxLifetime))
-		}
-	}
+	checkTimes(c, timePolicy{
+		now: p.now, leeway: p.leeway, maxLifetime: p.maxLifetime,
+		noun: "handoff", iatMissing: "no iat claim; the lifetime cannot be checked",
+		clock: "minter", showLimit: time.Duration.String,
+	}, missing, fs)
 	switch {
 	case c.Issuer == "":
 		missing("iss", ErrIssMissing, "no iss claim")

@@ -24,6 +24,8 @@ type verifyCase struct {
 	opts  []token.VerifyOption
 	want  []*token.Reason
 	twice bool // the same token was verified (and accepted) once before
+	// detail, when set, is the exact text of the one failure.
+	detail string
 }
 
 // hostileTokens builds one row per token-level input of DESIGN §9, plus the
@@ -158,6 +160,8 @@ func hostileTokens(t testing.TB) []verifyCase {
 		{name: "lifetime 31s, over the maximum", token: sign(hs, hsHeader, good.with("iat", unix(-5*time.Second), "exp", unix(26*time.Second))), want: rs(token.ErrLifetimeTooLong)},
 		{name: "lifetime exactly the maximum", token: sign(hs, hsHeader, good.with("iat", unix(-10*time.Second), "exp", unix(20*time.Second)))},
 		{name: "lifetime over a receiver's tighter maximum", token: valid, opts: opts(token.WithMaxLifetime(10 * time.Second)), want: rs(token.ErrLifetimeTooLong)},
+		{name: "lifetime of 4 days over a receiver's 72h maximum, the limit as configured", token: sign(hs, hsHeader, good.with("iat", unix(0), "exp", unix(96*time.Hour))), opts: opts(token.WithMaxLifetime(72 * time.Hour)),
+			want: rs(token.ErrLifetimeTooLong), detail: "lifetime is 4 days; at most 72h0m0s is accepted"},
 		{name: "exp equal to iat", token: sign(hs, hsHeader, good.with("iat", unix(-1*time.Second), "exp", unix(-1*time.Second))), want: rs(token.ErrLifetimeInvalid)},
 		{name: "exp before iat", token: sign(hs, hsHeader, good.with("iat", unix(2*time.Second), "exp", unix(1*time.Second))), want: rs(token.ErrLifetimeInvalid)},
 		{name: "fractional exp half a second past the leeway", token: sign(hs, hsHeader, good.with("iat", float64(unix(-36*time.Second))+0.5, "exp", float64(unix(-6*time.Second))+0.5)), want: rs(token.ErrExpired)},
@@ -302,6 +306,10 @@ func TestVerifyHostileTokens(t *testing.T) {
 				}
 				if msg := err.Error(); !strings.HasPrefix(msg, "invalid token: ") || strings.Contains(msg, string(testHMACSecret)) {
 					t.Errorf("error text %q", msg)
+				}
+				var inv *token.InvalidError
+				if tc.detail != "" && (!errors.As(err, &inv) || len(inv.Failures) != 1 || inv.Failures[0].Detail != tc.detail) {
+					t.Errorf("detail:\n got %v\nwant %s", err, tc.detail)
 				}
 			}
 		})

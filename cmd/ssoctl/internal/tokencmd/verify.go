@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -250,30 +251,32 @@ func expiresPhrase(exp token.NumericDate, now time.Time) string {
 	return "expired " + cmdutil.Since(exp.Time, now) + " (within leeway)"
 }
 
+// hintList holds fixes to suggest, in order, each once: several failures
+// often share one cause.
+type hintList []string
+
+func (l *hintList) add(hint string) {
+	if !slices.Contains(*l, hint) {
+		*l = append(*l, hint)
+	}
+}
+
 // verifyHints names the likely fix for the commonest operator mistakes,
 // one hint per failure that has one.
 func verifyHints(opts *VerifyOptions, tok *token.Token, failures []*token.Failure) []string {
-	var hints []string
-	add := func(h string) {
-		for _, have := range hints {
-			if have == h {
-				return
-			}
-		}
-		hints = append(hints, h)
-	}
+	var hints hintList
 	for _, f := range failures {
 		switch f.Reason {
 		case token.ErrKidUnknown:
 			if opts.Keys.SecretEnv != "" || opts.Keys.SecretFile != "" || opts.Keys.KeyFile != "" {
-				add("if this key is the one the token names, pass its kid with --kid")
+				hints.add("if this key is the one the token names, pass its kid with --kid")
 			}
 			if opts.Keys.JWKSFile != "" || opts.Keys.JWKSURL != "" {
-				add("the token was signed by a key the set lacks: another key, or one rotated in after this set was fetched or copied")
+				hints.add("the token was signed by a key the set lacks: another key, or one rotated in after this set was fetched or copied")
 			}
 		case token.ErrSignatureInvalid:
 			if opts.Keys.SecretEnv != "" || opts.Keys.SecretFile != "" {
-				add("the secret differs from the minter's; check for a trailing newline or a base64 value decoded on one side only (secrets are used exactly as given)")
+				hints.add("the secret differs from the minter's; check for a trailing newline or a base64 value decoded on one side only (secrets are used exactly as given)")
 			}
 		case token.ErrTypMismatch, token.ErrTypMissing:
 			if tok != nil {
@@ -282,16 +285,16 @@ func verifyHints(opts *VerifyOptions, tok *token.Token, failures []*token.Failur
 					if kind == token.KindAccessToken {
 						flag = " --access-token"
 					}
-					add(fmt.Sprintf("this looks like an %s (%s), not a handoff; verify it with --oidc-issuer URL --audience CLIENT_ID%s", strings.TrimPrefix(kind.String(), "JWT "), why, flag))
+					hints.add(fmt.Sprintf("this looks like an %s (%s), not a handoff; verify it with --oidc-issuer URL --audience CLIENT_ID%s", strings.TrimPrefix(kind.String(), "JWT "), why, flag))
 				}
 			}
 		case token.ErrExpired, token.ErrIssuedInFuture, token.ErrNotYetValid:
-			add("handoffs live seconds; if minter and verifier clocks disagree, fix NTP rather than raising --leeway")
+			hints.add("handoffs live seconds; if minter and verifier clocks disagree, fix NTP rather than raising --leeway")
 		case token.ErrIssuerMismatch:
 			if tok != nil && strings.TrimSuffix(tok.Claims.Issuer, "/") == strings.TrimSuffix(opts.Issuer, "/") {
-				add("the issuers differ only by a trailing slash; iss is compared exactly, so make --iss (or the minter) match")
+				hints.add("the issuers differ only by a trailing slash; iss is compared exactly, so make --iss (or the minter) match")
 			} else if strings.Contains(opts.Issuer, "/") && !strings.Contains(opts.Issuer, "://") {
-				add("--iss is usually an origin such as https://accounts.example.com")
+				hints.add("--iss is usually an origin such as https://accounts.example.com")
 			}
 		}
 	}

@@ -199,52 +199,44 @@ func (opts *VerifyOptions) audience() string {
 // oidcHints name the likely fix for what went wrong with an ID token or
 // access token, one per failure that has one.
 func oidcHints(opts *VerifyOptions, tok *token.Token, o *token.OIDCClaims, kind token.Kind, failures []*token.Failure) []string {
-	var hints []string
-	add := func(h string) {
-		for _, have := range hints {
-			if have == h {
-				return
-			}
-		}
-		hints = append(hints, h)
-	}
+	var hints hintList
 	for _, f := range failures {
 		switch f.Reason {
 		case token.ErrIssuerMismatch:
-			add("the token's iss must equal --oidc-issuer exactly; it came from another provider or tenant")
+			hints.add("the token's iss must equal --oidc-issuer exactly; it came from another provider or tenant")
 		case token.ErrAudienceMismatch, token.ErrAzpMismatch:
 			if o != nil && o.AuthorizedParty != "" && o.AuthorizedParty != opts.audience() {
-				add(fmt.Sprintf("the token was issued to client %q; pass that as --audience if it is yours", cmdutil.Printable(o.AuthorizedParty)))
+				hints.add(fmt.Sprintf("the token was issued to client %q; pass that as --audience if it is yours", cmdutil.Printable(o.AuthorizedParty)))
 			} else {
-				add("pass the client id the token was issued to as --audience")
+				hints.add("pass the client id the token was issued to as --audience")
 			}
 		case token.ErrSignatureInvalid:
-			add("the provider's JWK Set lacks the token's key: another provider, a key rotated out, or an altered token")
+			hints.add("the provider's JWK Set lacks the token's key: another provider, a key rotated out, or an altered token")
 		case token.ErrAlgNotAllowed:
 			if tok != nil && strings.HasPrefix(strings.ToUpper(tok.Header.Alg), "HS") {
-				add("an HS256 ID token is signed with the client secret; ask the provider for RS256 or ES256 ID tokens")
+				hints.add("an HS256 ID token is signed with the client secret; ask the provider for RS256 or ES256 ID tokens")
 			}
 		case token.ErrTypMismatch, token.ErrTypMissing:
 			if tok != nil {
 				switch k, _ := token.KindOf(tok); {
 				case kind == token.KindIDToken && k == token.KindAccessToken:
-					add("this looks like an access token; add --access-token")
+					hints.add("this looks like an access token; add --access-token")
 				case kind == token.KindAccessToken && k == token.KindIDToken:
-					add("this looks like an ID token; drop --access-token")
+					hints.add("this looks like an ID token; drop --access-token")
 				case k == token.KindHandoff || k == token.KindLogout:
-					add("this is an ssoctl " + k.String() + "; verify it without --oidc-issuer, with --iss, --aud and a key")
+					hints.add("this is an ssoctl " + k.String() + "; verify it without --oidc-issuer, with --iss, --aud and a key")
 				}
 			}
 		case token.ErrNonceMismatch, token.ErrNonceMissing:
-			add("the token answers another authentication request (or a replayed one); --nonce must be the value this login sent")
+			hints.add("the token answers another authentication request (or a replayed one); --nonce must be the value this login sent")
 		case token.ErrAuthTimeTooOld:
-			add("the user signed in too long ago: the provider ignored max_age or the login was replayed; send prompt=login to force a fresh sign-in")
+			hints.add("the user signed in too long ago: the provider ignored max_age or the login was replayed; send prompt=login to force a fresh sign-in")
 		case token.ErrExpired:
-			add("ID tokens are checked once, at login; get a fresh one rather than raising --leeway")
+			hints.add("ID tokens are checked once, at login; get a fresh one rather than raising --leeway")
 		}
 	}
 	if tok != nil && o != nil && o.Nonce != "" && opts.Nonce == "" && kind == token.KindIDToken {
-		add("the token carries a nonce; pass --nonce to check it")
+		hints.add("the token carries a nonce; pass --nonce to check it")
 	}
 	return hints
 }
