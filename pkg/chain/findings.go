@@ -47,6 +47,8 @@ var (
 		"re-check the IdP session at most every recheck_interval and refuse it once revoked"}
 	FindingSignedInAfterLogout = &FindingKind{"SSO403", "receiver still signed in after logout", SeverityError,
 		"give the receiver a back-channel logout endpoint (backchannel_logout: true, the default) and revoke the logout token's sid at once; the front-channel clears one browser's cookie and the IdP re-check comes a recheck_interval late"}
+	FindingSplitSession = &FindingKind{"SSO404", "a receiver's instances disagree about the session: some sign it in, others do not", SeverityError,
+		"give every instance of a receiver the same cookie key (cookie.secret, or token.secret it derives from) and the same stores (store: {redis: …}), so that whichever instance a load balancer picks reads the cookie another set"}
 	FindingOIDCNoState = &FindingKind{"SSO501", "an OpenID Connect authorization request has no state", SeverityError,
 		"send a fresh, unguessable state with every authorization request, bind it to the browser (a cookie) and refuse a callback whose state does not match"}
 	FindingOIDCNoPKCE = &FindingKind{"SSO502", "an authorization code request has no PKCE, or uses the plain method", SeverityError,
@@ -69,7 +71,7 @@ func FindingKinds() []*FindingKind {
 		FindingExpiredAccepted, FindingRiskyToken, FindingRelayMint,
 		FindingCookieDomain, FindingCookieFlags, FindingCookieMissing,
 		FindingRedirectLoop, FindingOpenRedirect, FindingTokenReferer,
-		FindingIdPUnreachable, FindingNoRecheck, FindingSignedInAfterLogout,
+		FindingIdPUnreachable, FindingNoRecheck, FindingSignedInAfterLogout, FindingSplitSession,
 		FindingOIDCNoState, FindingOIDCNoPKCE, FindingOIDCRedirectURI, FindingOIDCCodeReplay, FindingOIDCIDToken,
 		FindingOIDCFragmentTokens,
 	}

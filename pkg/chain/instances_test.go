@@ -176,6 +176,9 @@ type instanceOptions struct {
 	// faults is a faults: block for the second instance of each receiver
 	// only: an instance that behaves unlike its twin.
 	faults string
+	// second rewrites the chain file of the second instance of each
+	// receiver: an instance configured unlike its twin.
+	second func(yaml string) string
 }
 
 func standUpInstances(t *testing.T, o instanceOptions) *instances {
@@ -189,8 +192,15 @@ func standUpInstances(t *testing.T, o instanceOptions) *instances {
 		t.Fatal(err)
 	}
 	files := []*chain.Chain{c, c}
-	if o.faults != "" {
-		if files[1], err = chain.Parse("chain.yaml", []byte(instancesYAML(o.shared)+"faults:\n"+o.faults)); err != nil {
+	if o.faults != "" || o.second != nil {
+		y := instancesYAML(o.shared)
+		if o.faults != "" {
+			y += "faults:\n" + o.faults
+		}
+		if o.second != nil {
+			y = o.second(y)
+		}
+		if files[1], err = chain.Parse("chain.yaml", []byte(y)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -462,6 +472,89 @@ func TestProbeRevokedSessionReachesEveryInstance(t *testing.T) {
 			if tt.faults != "" && !strings.Contains(got.Detail, "do not share revocations") {
 				t.Errorf("the detail does not name the likely cause: %s", got.Detail)
 			}
+		})
+	}
+}
+
+// session_instances asks each receiver's /auth with the walk's cookie on
+// new connections. Here portal's second instance has a cookie key of its
+// own, so it cannot open the cookie its twin set: the balancer picks per
+// connection, the walk's kept-alive connection stayed on one instance and
+// signed in, and new connections reach both. dashboard's instances agree.
+// One Redis for both, so nothing else differs.
+func TestProbeSessionInstancesFindsASplitReceiver(t *testing.T) {
+	t.Parallel()
+	otherKey := func(y string) string {
+		old := "    cookie: {name: portal_session, ttl: 8h}\n"
+		if !strings.Contains(y, old) {
+			t.Fatalf("the chain has no %q to change", old)
+		}
+		return strings.Replace(y, old, "    cookie: {name: portal_session, ttl: 8h, secret: \"another-instance-cookie-key-0123456789\"}\n", 1)
+	}
+	tests := []struct {
+		description string
+		second      func(string) string
+		repeat      int
+		portal      string // portal's session_instances, as probeLines writes it
+		codes       []string
+	}{
+		{description: "portal's instances have different cookie keys", second: otherKey, repeat: 3,
+			portal: "session_instances portal ACCEPTED 401 SSO404", codes: []string{chain.FindingSplitSession.Code}},
+		{description: "every instance alike", repeat: 3, portal: "session_instances portal refused 200"},
+		{description: "one attempt cannot tell", second: otherKey, repeat: 1, portal: "session_instances portal skipped"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			t.Parallel()
+			is := standUpInstances(t, instanceOptions{shared: true, perConn: true, second: tt.second})
+			b := is.probeBrowser(t)
+			tr := walk(t, b, chain.StartURL(is.chain))
+			b.Expect(context.Background(), tr, is.chain.Expect)
+			if tr.Failed() {
+				t.Fatalf("the walk failed: %v %+v", codes(tr.Findings), tr.Expectations)
+			}
+			o := is.probeOptions()
+			o.Repeat = tt.repeat
+			b.Probe(context.Background(), tr, o)
+			var got []string
+			var portal chain.ProbeResult
+			for _, p := range tr.Probes {
+				if p.Name == chain.ProbeSessionInstances {
+					got = append(got, probeLines(&chain.Trace{Probes: []chain.ProbeResult{p}})[0])
+					if p.Target == "portal" {
+						portal = p
+					}
+				}
+			}
+			dashboard := "session_instances dashboard refused 200"
+			if tt.repeat == 1 {
+				dashboard = "session_instances dashboard skipped"
+			}
+			equalLists(t, "session_instances", got, []string{tt.portal, dashboard})
+			equalLists(t, "error codes", errorCodes(tr), tt.codes)
+			switch {
+			case tt.codes != nil:
+				if portal.Attempts != 3 || !strings.Contains(portal.Detail, "200") || !strings.Contains(portal.Detail, "401") ||
+					!strings.Contains(portal.Detail, "a cookie key or session store not shared") {
+					t.Errorf("portal: attempts %d, detail %q", portal.Attempts, portal.Detail)
+				}
+				// The walk's connection and the probe's three: portal's
+				// /auth reached both instances.
+				seen := map[int]bool{}
+				for _, h := range is.lb["portal"].hits {
+					if h.path == "/auth" {
+						seen[h.instance] = true
+					}
+				}
+				if len(seen) != 2 {
+					t.Errorf("portal's /auth reached instances %v, want both", seen)
+				}
+			case tt.repeat == 1:
+				if !strings.Contains(portal.Skipped, "--probe-repeat 2 or more") {
+					t.Errorf("portal skipped: %q", portal.Skipped)
+				}
+			}
+			secretsAbsent(t, tr, "wonderland", "another-instance-cookie-key")
 		})
 	}
 }

@@ -67,6 +67,7 @@ const (
 	ProbeForeignRet        = "foreign_ret"
 	ProbeReturnTo          = "return_to"
 	ProbeRevokedSession    = "revoked_session"
+	ProbeSessionInstances  = "session_instances"
 	// ProbeAll names the one result of a Probe that could not run at all.
 	ProbeAll = "all"
 )
@@ -111,6 +112,10 @@ var returnToParams = []string{"return_to", "redirect_uri", "next", "continue", "
 //   - return_to: the walk's login again, signed in, with return_to pointing
 //     off the chain (plain, //, https:, userinfo and backslash spellings);
 //     any hop there is SSO302;
+//   - session_instances: /auth with the walk's cookies, o.Repeat times,
+//     each on a new connection: some 2xx and some 401 or 403 mean
+//     instances behind a load balancer that disagree about the session
+//     (SSO404); all 2xx is the probe refused;
 //   - revoked_session: the walk's IdP session revoked, the receivers'
 //     recheck interval passed, then /auth with the walk's cookies must
 //     answer 401 or 403 (SSO402);
@@ -156,6 +161,7 @@ func (b *Browser) Probe(ctx context.Context, t *Trace, o ProbeOptions) {
 		p.intercepted()
 	}
 	p.returnTo()
+	p.sessionInstances()
 	p.revokedSession()
 }
 
@@ -1055,6 +1061,57 @@ func (p *prober) followLogin(start *url.URL) (hop, status int, from, to *url.URL
 		r = next
 	}
 	return 0, first, nil, nil, ""
+}
+
+// sessionInstances asks each receiver's /auth about the walk's cookies
+// Repeat times, each on a new connection, so that a load balancer picks an
+// instance again for each: every answer must agree. Some 2xx and some 401
+// or 403 (or a redirect to a login) mean instances that cannot read the
+// cookie another set, or that keep their own session state: users signed
+// out at random, at whichever instance their next connection reaches
+// (SSO404). It runs before revoked_session, which ends the session.
+func (p *prober) sessionInstances() {
+	n := p.o.Repeat
+	for _, tg := range p.targets {
+		if n < 2 {
+			p.skip(ProbeSessionInstances, tg.name, "needs --probe-repeat 2 or more: one request reaches one instance")
+			continue
+		}
+		statuses := make([]int, 0, n)
+		in, out := 0, 0
+		var failed error
+		for range n {
+			status, err := p.auth(tg, p.signedIn)
+			if err != nil {
+				failed = err
+				break
+			}
+			statuses = append(statuses, status)
+			switch {
+			case status >= 200 && status <= 299:
+				in++
+			case status == http.StatusUnauthorized || status == http.StatusForbidden || isRedirect(status):
+				out++
+			}
+		}
+		switch {
+		case failed != nil:
+			p.skip(ProbeSessionInstances, tg.name, attemptFailed(len(statuses), n, statuses)+failed.Error())
+		case in > 0 && out > 0:
+			detail := fmt.Sprintf("%s: %s's /auth answered %s for the walk's cookie, each on a new connection: some instances behind its load balancer sign the session in and others do not (a cookie key or session store not shared)",
+				ProbeSessionInstances, tg.name, statusList(statuses))
+			first := slices.IndexFunc(statuses, func(s int) bool { return s < 200 || s > 299 })
+			p.add(FindingSplitSession.New(0, tg.host, "%s", detail))
+			p.result(ProbeResult{Name: ProbeSessionInstances, Target: tg.name, Status: statuses[first], Attempts: n, Finding: FindingSplitSession.Code, Detail: detail})
+		case in == n:
+			p.result(ProbeResult{Name: ProbeSessionInstances, Target: tg.name, Status: statuses[n-1], Attempts: n, Refused: true,
+				Detail: fmt.Sprintf("/auth answered %s for the walk's cookie, each on a new connection: every instance reached signs the session in", statusList(statuses))})
+		case out == n:
+			p.skip(ProbeSessionInstances, tg.name, fmt.Sprintf("its /auth answered %s: the walk's browser was not signed in there", statusList(statuses)))
+		default:
+			p.skip(ProbeSessionInstances, tg.name, fmt.Sprintf("its /auth answered %s, which says neither signed in nor not", statusList(statuses)))
+		}
+	}
 }
 
 // revokedSession revokes the walk's IdP session, lets the receivers'

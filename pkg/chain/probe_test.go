@@ -115,6 +115,8 @@ var everyProbeRefused = []string{
 	"foreign_ret portal refused 401",
 	"foreign_ret dashboard refused 401",
 	"return_to accounts.company.localhost:8080 refused 400",
+	"session_instances portal refused 200",
+	"session_instances dashboard refused 200",
 	"revoked_session portal refused 401",
 	"revoked_session dashboard refused 401",
 }
@@ -323,6 +325,8 @@ func TestProbeOwnChainWithoutAKey(t *testing.T) {
 				"foreign_ret portal skipped",
 				"foreign_ret dashboard skipped",
 				"return_to accounts.company.localhost:8080 refused 400",
+				"session_instances portal refused 200",
+				"session_instances dashboard refused 200",
 				"revoked_session portal refused 401",
 				"revoked_session dashboard refused 401",
 			})
@@ -368,7 +372,7 @@ func TestProbeWithAKeyTheReceiversRefuse(t *testing.T) {
 	tr := walkAndProbe(t, sb, o)
 	for _, p := range tr.Probes {
 		switch p.Name {
-		case "replay", "return_to", "revoked_session":
+		case "replay", "return_to", "session_instances", "revoked_session":
 			if !p.Refused {
 				t.Errorf("%s %s: %+v", p.Name, p.Target, p)
 			}
@@ -443,6 +447,8 @@ func TestProbeAcme(t *testing.T) {
 				"foreign_ret " + app1 + " skipped",
 				"foreign_ret " + app2 + " skipped",
 				"return_to login.acme.example:8000 skipped",
+				"session_instances " + app1 + " refused 200",
+				"session_instances " + app2 + " refused 200",
 				"revoked_session " + app1 + " skipped",
 				"revoked_session " + app2 + " skipped",
 			},
@@ -464,6 +470,8 @@ func TestProbeAcme(t *testing.T) {
 				"foreign_ret app1 skipped",
 				"foreign_ret app2 skipped",
 				"return_to login.acme.example:8000 refused 302",
+				"session_instances app1 refused 200",
+				"session_instances app2 refused 200",
 				"revoked_session app1 skipped",
 				"revoked_session app2 skipped",
 			},

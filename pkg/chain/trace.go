@@ -171,11 +171,11 @@ type Expectation struct {
 // return_to, the issuer) after the walk, and whether it was refused, as it
 // must be. It never holds the token it sent.
 type ProbeResult struct {
-	Name   string `json:"name"`   // "replay", "expired", "wrong_audience", "tampered_signature", "alg_none", "foreign_ret", "return_to", "revoked_session", "redirect_uri_host", "redirect_uri_path", "code_replay"
+	Name   string `json:"name"`   // "replay", "expired", "wrong_audience", "tampered_signature", "alg_none", "foreign_ret", "return_to", "revoked_session", "session_instances", "redirect_uri_host", "redirect_uri_path", "code_replay"
 	Target string `json:"target"` // receiver name (host:port without a chain file), or the issuer's host:port
 	Status int    `json:"status"` // what it answered
 	// Attempts is how many times a probe of shared state (replay,
-	// revoked_session) sent its request, each on a new connection, before
+	// revoked_session, session_instances) sent its request, each on a new connection, before
 	// one was accepted or ProbeOptions.Repeat were refused; 0 for the
 	// probes that send one request.
 	Attempts int `json:"attempts,omitzero"`

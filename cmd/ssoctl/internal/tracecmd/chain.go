@@ -150,9 +150,11 @@ single-use token or a revocation must hold on all of them: with a store per
 instance, each accepts a token once, and a back-channel logout revokes on the
 one instance it reached. So --probe sends each replayed handoff, and asks /auth
 after the revoked session, up to --probe-repeat times (default 3), each on a new
-connection so that the balancer picks again, stopping at the first acceptance.
-With --logout a receiver is signed out after that many 401s in a row; a 200
-after a 401 starts the count again. Give at least the number of instances.
+connection so that the balancer picks again, stopping at the first acceptance,
+and asks /auth with the walk's cookie that many times: instances that disagree
+about the session (a cookie key not shared) are SSO404. With --logout a
+receiver is signed out after that many 401s in a row; a 200 after a 401 starts
+the count again. Give at least the number of instances.
 
 Output (-o): text (a hop table; styled on a terminal), json (one document with
 schema_version), junit (a testcase per hop, expectation and probe, for CI) or

@@ -56,7 +56,7 @@ func TestSandbox_kratos(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("hops:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if len(tr.Probes) != 15 {
-		t.Errorf("%d probes, want 15", len(tr.Probes))
+	if len(tr.Probes) != 17 {
+		t.Errorf("%d probes, want 17", len(tr.Probes))
 	}
 }

@@ -124,9 +124,9 @@ func writeMermaid(w io.Writer, t *chain.Trace, receivers map[string]string) {
 		case pr.Skipped != "":
 			what = "skipped: " + pr.Skipped
 		case pr.Refused:
-			what = strconv.Itoa(pr.Status) + " refused"
+			what = strconv.Itoa(pr.Status) + " " + probeVerdict(pr)
 		default:
-			what = strconv.Itoa(pr.Status) + " ACCEPTED"
+			what = strconv.Itoa(pr.Status) + " " + strings.ToUpper(probeVerdict(pr))
 			if pr.Finding != "" {
 				what += " " + pr.Finding
 			}

@@ -121,9 +121,9 @@ func writeText(w io.Writer, st *cmdutil.Styles, t *chain.Trace, color bool) {
 			case pr.Skipped != "":
 				mark, what = st.Dim.Render("-"), st.Dim.Render("skipped: "+p(pr.Skipped))
 			case pr.Refused:
-				mark, what = st.Good.Render("✓"), "refused ("+strconv.Itoa(pr.Status)+")"
+				mark, what = st.Good.Render("✓"), probeVerdict(pr)+" ("+strconv.Itoa(pr.Status)+")"
 			default:
-				mark, what = st.Bad.Render("✗"), st.Bad.Render("accepted ("+strconv.Itoa(pr.Status)+")")
+				mark, what = st.Bad.Render("✗"), st.Bad.Render(probeVerdict(pr)+" ("+strconv.Itoa(pr.Status)+")")
 				if pr.Finding != "" {
 					what += " " + st.Code.Render(p(pr.Finding))
 				}
@@ -330,4 +330,19 @@ func verdict(st *cmdutil.Styles, t *chain.Trace, n tally) string {
 		word = st.Bad.Render("FAIL")
 	}
 	return fmt.Sprintf("%s %s: %s", word, walk, strings.Join(parts, ", "))
+}
+
+// probeVerdict is the word for a probe's outcome: "refused" or "accepted"
+// for an attack; for session_instances, which expects every instance to
+// sign the session in, "agreed" or "disagreed".
+func probeVerdict(pr chain.ProbeResult) string {
+	switch {
+	case pr.Name == chain.ProbeSessionInstances && pr.Refused:
+		return "agreed"
+	case pr.Name == chain.ProbeSessionInstances:
+		return "disagreed"
+	case pr.Refused:
+		return "refused"
+	}
+	return "accepted"
 }
