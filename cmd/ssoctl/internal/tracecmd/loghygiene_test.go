@@ -310,14 +310,22 @@ func onFreePorts(t *testing.T, text string) string {
 	t.Helper()
 	re := regexp.MustCompile(`(localhost|127\.0\.0\.1):(\d+)`)
 	ports := map[string]string{}
+	// Every listener stays open until all are taken: one closed at once
+	// may hand its port to the next, and two roles would share it.
+	var held []net.Listener
+	defer func() {
+		for _, ln := range held {
+			ln.Close()
+		}
+	}()
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
 		if _, ok := ports[m[2]]; !ok {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
+			held = append(held, ln)
 			ports[m[2]] = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-			ln.Close()
 		}
 	}
 	return re.ReplaceAllStringFunc(text, func(s string) string {
