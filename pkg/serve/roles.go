@@ -392,13 +392,19 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 }
 
 // unlessStopping is a role's readiness check: ErrShuttingDown once
-// Stopping was called, else ready's answer.
+// Stopping was called, else ready's answer. The flag is read again after
+// ready returns, so that probes sharing a check begun before Stopping
+// (Health coalesces them) hear of the shutdown too.
 func (roles *Roles) unlessStopping(ready func(context.Context) error) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if roles.stopping.Load() {
 			return ErrShuttingDown
 		}
-		return ready(ctx)
+		err := ready(ctx)
+		if roles.stopping.Load() {
+			return ErrShuttingDown
+		}
+		return err
 	}
 }
 
