@@ -8,15 +8,25 @@
 #   scripts/redis.sh start DIR      start redis-server on a free loopback port with
 #                                   DIR as its working directory, wait for PING,
 #                                   print its URL (redis://127.0.0.1:PORT/0)
-#   scripts/redis.sh stop DIR       stop the redis-server that start left in DIR
+#   scripts/redis.sh stop DIR       stop the redis-server that start, replica or
+#                                   sentinel left in DIR
+#   scripts/redis.sh replica DIR PORT
+#                                   start as start does, as a replica of the
+#                                   redis-server on 127.0.0.1:PORT
+#   scripts/redis.sh sentinel DIR PORT
+#                                   start a Sentinel watching 127.0.0.1:PORT as
+#                                   "mymaster" (quorum 1, down after 1s), print its
+#                                   URL (redis://127.0.0.1:SPORT/0?master_name=mymaster)
 #
 # start listens on $REDIS_PORT when set; else on the port an earlier start in
 # DIR used (so stop then start brings the same URL back, as a Redis restart
-# would); else on a free one. It keeps nothing on disk (--save '',
-# --appendonly no): a restart comes back empty, which is what the tests of
-# "Redis was down" want. Its log is DIR/redis.log, its pid DIR/redis.pid.
-# No password and plain TCP on loopback: for tests and local runs, never
-# production.
+# would); else on a free one (replica and sentinel alike). It keeps nothing on
+# disk (--save '', --appendonly no): a restart comes back empty, which is what
+# the tests of "Redis was down" want. Its log is DIR/redis.log, its pid
+# DIR/redis.pid; a Sentinel's config, which it rewrites, DIR/sentinel.conf.
+# No password (unless $REDIS_PASSWORD: then every verb's server requires it,
+# and replicas and the Sentinel use it to reach the primary; it shows in ps)
+# and plain TCP on loopback: for tests and local runs, never production.
 set -euo pipefail
 
 die() { echo "scripts/redis.sh: $*" >&2; exit 1; }
@@ -44,14 +54,24 @@ install() {
 	echo "$bin"
 }
 
-# ping reports whether a Redis answers PONG on 127.0.0.1:$1.
+# ping reports whether a Redis answers PONG on 127.0.0.1:$1, logging in
+# with $REDIS_PASSWORD when set.
 ping() {
+	local password="${REDIS_PASSWORD:-}"
 	if command -v redis-cli >/dev/null 2>&1; then
-		[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]
+		if [ -n "$password" ]; then
+			[ "$(REDISCLI_AUTH="$password" redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]
+		else
+			[ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]
+		fi
 		return
 	fi
 	local reply
 	exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+	if [ -n "$password" ]; then
+		printf 'AUTH %s\r\n' "$password" >&3
+		read -r -t 1 reply <&3 || true
+	fi
 	printf 'PING\r\n' >&3
 	read -r -t 1 reply <&3 || true
 	exec 3<&- 3>&-
@@ -72,12 +92,12 @@ listening() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-start() {
-	local dir="$1" server
-	server="$(install)"
-	mkdir -p "$dir"
-	dir="$(cd "$dir" && pwd)"
-	stop "$dir" 2>/dev/null || true
+# launch DIR URLSUFFIX SERVER-ARGS... starts redis-server with those
+# arguments and --port on a free (or the pinned) port, waits for PING and
+# prints redis://127.0.0.1:PORT/0 followed by URLSUFFIX.
+launch() {
+	local dir="$1" suffix="$2"
+	shift 2
 	local port="${REDIS_PORT:-}" pinned=1
 	if [ -z "$port" ] && [ -f "$dir/redis.port" ]; then
 		port="$(cat "$dir/redis.port")"
@@ -94,9 +114,7 @@ start() {
 		fi
 		: >"$dir/redis.log"
 		# Its own session, so stop can end it with anything it started.
-		setsid "$server" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-			--dir "$dir" --daemonize no --protected-mode yes \
-			>"$dir/redis.log" 2>&1 </dev/null &
+		setsid "$@" --port "$port" >"$dir/redis.log" 2>&1 </dev/null &
 		local pid=$!
 		echo "$pid" >"$dir/redis.pid"
 		local _
@@ -106,7 +124,7 @@ start() {
 			fi
 			if ping "$port"; then
 				echo "$port" >"$dir/redis.port"
-				echo "redis://127.0.0.1:$port/0"
+				echo "redis://127.0.0.1:$port/0$suffix"
 				return
 			fi
 			sleep 0.05
@@ -118,6 +136,61 @@ start() {
 		fi
 	done
 	die "found no free loopback port for redis-server"
+}
+
+# prepare DIR makes DIR, stops what an earlier start left there and prints
+# its absolute path.
+prepare() {
+	local dir="$1"
+	mkdir -p "$dir"
+	dir="$(cd "$dir" && pwd)"
+	stop "$dir" 2>/dev/null || true
+	echo "$dir"
+}
+
+# server DIR [ARGS...] starts a data node: start, or replica with
+# --replicaof in ARGS.
+server() {
+	local dir="$1" bin
+	shift
+	bin="$(install)"
+	dir="$(prepare "$dir")"
+	local auth=()
+	if [ -n "${REDIS_PASSWORD:-}" ]; then
+		# masterauth too: after a failover this one may replicate another.
+		auth=(--requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD")
+	fi
+	# No 5 s wait before a replica's first sync.
+	launch "$dir" "" "$bin" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$dir" --daemonize no --protected-mode yes --repl-diskless-sync-delay 0 \
+		"${auth[@]}" "$@"
+}
+
+start() { server "$1"; }
+
+replica() { server "$1" --replicaof 127.0.0.1 "$2"; }
+
+sentinel() {
+	local dir="$1" primary="$2" bin
+	bin="$(install)"
+	dir="$(prepare "$dir")"
+	# Written once: Sentinel rewrites it with what it learns (the replicas,
+	# the current primary after a failover), which a restart keeps.
+	if [ ! -f "$dir/sentinel.conf" ]; then
+		{
+			echo "sentinel monitor mymaster 127.0.0.1 $primary 1"
+			echo "sentinel down-after-milliseconds mymaster 1000"
+			echo "sentinel failover-timeout mymaster 5000"
+			if [ -n "${REDIS_PASSWORD:-}" ]; then
+				local quoted="${REDIS_PASSWORD//\\/\\\\}"
+				quoted="\"${quoted//\"/\\\"}\""
+				echo "requirepass $quoted"
+				echo "sentinel auth-pass mymaster $quoted"
+			fi
+		} >"$dir/sentinel.conf"
+	fi
+	launch "$dir" "?master_name=mymaster" "$bin" "$dir/sentinel.conf" --sentinel --dir "$dir" \
+		--bind 127.0.0.1 --daemonize no --protected-mode yes
 }
 
 stop() {
@@ -137,5 +210,7 @@ case "${1:-}" in
 install) [ $# -eq 1 ] || die "usage: scripts/redis.sh install"; install ;;
 start) [ $# -eq 2 ] || die "usage: scripts/redis.sh start DIR"; start "$2" ;;
 stop) [ $# -eq 2 ] || die "usage: scripts/redis.sh stop DIR"; stop "$2" ;;
-*) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+replica) [ $# -eq 3 ] || die "usage: scripts/redis.sh replica DIR PRIMARY-PORT"; replica "$2" "$3" ;;
+sentinel) [ $# -eq 3 ] || die "usage: scripts/redis.sh sentinel DIR PRIMARY-PORT"; sentinel "$2" "$3" ;;
+*) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

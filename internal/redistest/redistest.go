@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +30,9 @@ type Server struct {
 	URL    string
 	dir    string
 	script string
+	verb   string   // scripts/redis.sh's verb that starts it: start, replica, sentinel
+	args   []string // after DIR
+	env    []string // REDIS_PASSWORD, empty for none
 }
 
 // Start starts a redis-server, stops it when the test ends and returns its
@@ -41,6 +45,13 @@ func Start(t testing.TB) string {
 // StartServer is Start for a test that also stops and restarts Redis.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, "start", nil, "")
+}
+
+// startServer runs scripts/redis.sh verb DIR args..., with a password
+// when not "", skipping or failing the test as Start does.
+func startServer(t testing.TB, verb string, args []string, password string) *Server {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("redistest: -short: not starting a real redis-server")
 	}
@@ -48,8 +59,11 @@ func StartServer(t testing.TB) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil && !ci {
 		t.Skip("redistest: redis-server is not installed (./scripts/redis.sh install); a failure under CI=true")
 	}
-	s := &Server{dir: t.TempDir(), script: filepath.Join(testenv.RepoRoot(t), "scripts", "redis.sh")}
-	out, err := s.run("start")
+	s := &Server{
+		dir: t.TempDir(), script: filepath.Join(testenv.RepoRoot(t), "scripts", "redis.sh"),
+		verb: verb, args: args, env: []string{"REDIS_PASSWORD=" + password},
+	}
+	out, err := s.run(verb)
 	if err != nil {
 		msg := fmt.Sprintf("redistest: %v", err)
 		if !ci {
@@ -66,6 +80,15 @@ func StartServer(t testing.TB) *Server {
 	return s
 }
 
+// Addr is the server's host:port.
+func (s *Server) Addr() string {
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
 // Stop stops Redis, as a crash or an outage would; clients see their
 // connections refused until Restart.
 func (s *Server) Stop(t testing.TB) {
@@ -79,7 +102,7 @@ func (s *Server) Stop(t testing.TB) {
 // empty: the server keeps nothing on disk.
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
-	out, err := s.run("start")
+	out, err := s.run(s.verb)
 	if err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
@@ -94,12 +117,18 @@ func (s *Server) Log() string {
 	return string(b)
 }
 
-// run calls scripts/redis.sh verb DIR and returns its stdout's last line.
+// run calls scripts/redis.sh verb DIR (and the server's arguments, for
+// the verb that starts it) and returns its stdout's last line.
 func (s *Server) run(verb string) (string, error) {
 	// Installing from Debian's mirrors under CI can take a minute.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.script, verb, s.dir)
+	args := []string{verb, s.dir}
+	if verb == s.verb {
+		args = append(args, s.args...)
+	}
+	cmd := exec.CommandContext(ctx, s.script, args...)
+	cmd.Env = append(os.Environ(), s.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

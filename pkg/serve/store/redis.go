@@ -28,8 +28,13 @@ const DefaultRedisTimeout = time.Second
 type RedisOptions struct {
 	// URL is a go-redis URL (redis.ParseURL): redis://[user:password@]host:port/db,
 	// rediss:// for TLS, with optional query parameters such as
-	// dial_timeout, read_timeout and max_retries. It usually holds a
-	// password: it is never logged or put in an error.
+	// dial_timeout, read_timeout and max_retries. With a master_name
+	// parameter it names Redis Sentinels instead (redis.ParseFailoverURL):
+	// the host and each addr= parameter is a Sentinel, the user and
+	// password are theirs and, unless username= or password= parameters
+	// give the data nodes' own, the primary's too; the client follows the
+	// primary across failovers. It usually holds a password: it is never
+	// logged or put in an error.
 	URL string
 	// Prefix starts every key and the revocation channel, so several
 	// chains and roles can share one Redis ("ssoctl:<chain>:<role>:").
@@ -70,6 +75,10 @@ type Redis struct {
 	lease  time.Duration // RedisOptions.MirrorLease
 	bound  int           // RedisOptions.MirrorEntries
 	life   *redisLife    // shared by Under's stores, like client
+	// sentinel is set when client follows a primary through Sentinels:
+	// the revocation mirror then proves where its subscription is with
+	// heartbeats (RedisRevocations).
+	sentinel bool
 }
 
 // redisLife ends the revocation subscriptions when the pool closes, so
@@ -85,40 +94,14 @@ type redisLife struct {
 // NewRedis returns stores on the Redis at o.URL. It does not connect: the
 // first command does, and so does Ping.
 func NewRedis(o RedisOptions) (*Redis, error) {
-	opt, err := redis.ParseURL(o.URL)
-	if err != nil {
-		// ParseURL's errors do not repeat the URL, but a malformed one may
-		// still be mostly password: say only what kind of thing is wrong.
-		return nil, fmt.Errorf("redis URL: %w", redactURLError(err))
-	}
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultRedisTimeout
 	}
-	if opt.DialTimeout == 0 {
-		opt.DialTimeout = timeout
+	client, sentinel, err := newRedisClient(o.URL, timeout)
+	if err != nil {
+		return nil, err
 	}
-	if opt.ReadTimeout == 0 {
-		opt.ReadTimeout = timeout
-	}
-	if opt.WriteTimeout == 0 {
-		opt.WriteTimeout = timeout
-	}
-	if opt.MaxRetries == 0 {
-		// One retry rides out a connection Redis closed while idle; more
-		// would only delay the 503 while Redis is down.
-		opt.MaxRetries = 1
-	}
-	if opt.DialerRetries == 0 {
-		// The same for dialling: go-redis' default of five dials 100 ms
-		// apart makes every call take half a second to fail.
-		opt.DialerRetries = 1
-	}
-	// A request's own deadline (its client gave up) ends the wait too.
-	opt.ContextTimeoutEnabled = true
-	// No CLIENT SETINFO on connect: managed Redis services and older
-	// servers refuse it, and it says nothing an operator needs.
-	opt.DisableIdentity = true
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -130,9 +113,111 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	life := &redisLife{}
 	life.ctx, life.cancel = context.WithCancel(context.Background())
 	return &Redis{
-		client: redis.NewClient(opt), prefix: o.Prefix, now: now,
-		lease: lease, bound: o.MirrorEntries, life: life,
+		client: client, prefix: o.Prefix, now: now,
+		lease: lease, bound: o.MirrorEntries, life: life, sentinel: sentinel,
 	}, nil
+}
+
+// newRedisClient returns a client on the Redis at rawURL, or, when its
+// query has master_name, on the primary the Sentinels it names report
+// (the same *redis.Client, which asks them again after a failover), and
+// whether it did.
+func newRedisClient(rawURL string, timeout time.Duration) (client *redis.Client, sentinel bool, err error) {
+	// ParseURL's and ParseFailoverURL's errors do not repeat the URL, but a
+	// malformed one may still be mostly password: say only what kind of
+	// thing is wrong.
+	var query url.Values
+	if u, err := url.Parse(rawURL); err == nil {
+		query = u.Query()
+	}
+	if !query.Has("master_name") {
+		opt, err := redis.ParseURL(rawURL)
+		if err != nil {
+			if query.Has("addr") {
+				return nil, false, errors.New("redis URL: addr= lists Sentinels, which need master_name= too (the name they know the primary by)")
+			}
+			return nil, false, fmt.Errorf("redis URL: %w", redactURLError(err))
+		}
+		tuning{
+			&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries,
+			&opt.ContextTimeoutEnabled, &opt.DisableIdentity,
+		}.apply(timeout)
+		return redis.NewClient(opt), false, nil
+	}
+	opt, err := redis.ParseFailoverURL(rawURL)
+	if err != nil {
+		return nil, false, fmt.Errorf("redis URL: %w", redactURLError(err))
+	}
+	if opt.MasterName == "" {
+		return nil, false, errors.New("redis URL: master_name is empty: give the name the Sentinels know the primary by (master_name=mymaster)")
+	}
+	if opt.Username == "" && opt.Password == "" {
+		// ParseFailoverURL gives the URL's user and password to the
+		// Sentinels only; most deployments protect the Sentinels and the
+		// data nodes with the same one, and the query can say otherwise.
+		opt.Username, opt.Password = opt.SentinelUsername, opt.SentinelPassword
+	}
+	tuning{
+		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries,
+		&opt.ContextTimeoutEnabled, &opt.DisableIdentity,
+	}.apply(timeout)
+	client = redis.NewFailoverClient(opt)
+	client.AddHook(sentinelLookup{})
+	return client, true, nil
+}
+
+// tuning points at the fields NewRedis sets in a redis.Options or a
+// redis.FailoverOptions, which share them but no type.
+type tuning struct {
+	dialTimeout, readTimeout, writeTimeout *time.Duration
+	maxRetries, dialerRetries              *int
+	contextTimeout, disableIdentity        *bool
+}
+
+// apply sets timeout for each timeout the URL left unset, and the rest
+// whatever the URL says.
+func (t tuning) apply(timeout time.Duration) {
+	for _, d := range []*time.Duration{t.dialTimeout, t.readTimeout, t.writeTimeout} {
+		if *d == 0 {
+			*d = timeout
+		}
+	}
+	if *t.maxRetries == 0 {
+		// One retry rides out a connection Redis closed while idle; more
+		// would only delay the 503 while Redis is down.
+		*t.maxRetries = 1
+	}
+	if *t.dialerRetries == 0 {
+		// The same for dialling: go-redis' default of five dials 100 ms
+		// apart makes every call take half a second to fail.
+		*t.dialerRetries = 1
+	}
+	// A request's own deadline (its client gave up) ends the wait too.
+	*t.contextTimeout = true
+	// No CLIENT SETINFO on connect: managed Redis services and older
+	// servers refuse it, and it says nothing an operator needs.
+	*t.disableIdentity = true
+}
+
+// sentinelLookup rewords the dial error of a failover client whose
+// Sentinels answer nil for the master name: go-redis calls them all
+// unreachable and wraps redis.Nil, which a caller would take for a
+// missing key (RedisRecords.Get: a session that is not there).
+type sentinelLookup struct{}
+
+func (sentinelLookup) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil && errors.Is(err, redis.Nil) {
+			return nil, errors.New("redis: no Sentinel knows the primary by the URL's master_name (check its spelling and the Sentinels' monitor lines)")
+		}
+		return conn, err
+	}
+}
+
+func (sentinelLookup) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (sentinelLookup) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
 
 // redactURLError keeps the kind of a URL parse error and drops its text,
@@ -147,8 +232,10 @@ func redactURLError(err error) error {
 		return errors.New("the scheme must be redis:// or rediss:// (TLS)")
 	case strings.Contains(msg, "database number"), strings.Contains(msg, "URL path"):
 		return errors.New("the path must be a database number, like /0")
+	case strings.Contains(msg, "addr param"):
+		return errors.New("each addr= must be a Sentinel's host:port")
 	case strings.Contains(msg, "unexpected option"), strings.Contains(msg, "invalid"):
-		return errors.New("a query parameter is unknown or malformed (see redis.ParseURL)")
+		return errors.New("a query parameter is unknown or malformed (see redis.ParseURL, or redis.ParseFailoverURL with master_name)")
 	}
 	return errors.New("not a usable redis:// or rediss:// URL")
 }
@@ -371,7 +458,11 @@ func (s *RedisReplay) Len() int { return s.r.count("jti") }
 //     pipelined), begun after that confirmation, has completed;
 //   - the subscription's connection answered a ping that was sent after the
 //     confirmation and less than the lease (RedisOptions.MirrorLease, 1 s)
-//     ago; pings go every third of the lease;
+//     ago; pings go every third of the lease. Through Sentinels the ping is
+//     a heartbeat PUBLISHed through the pool on a channel of the
+//     subscription's own, "<prefix>revocations:beat:<random>": it comes
+//     back only when the subscription is on the primary writes go to, not
+//     on an old primary still up after a failover;
 //   - the mirror is not full.
 //
 // Otherwise Revoked does what it would without a mirror: one EXISTS, and an
@@ -552,7 +643,13 @@ func (s *RedisRevocations) Subscribe(ctx context.Context, revoked func(sessionID
 	}
 	life.subs.Add(1)
 	life.mu.Unlock()
-	ps := s.r.client.Subscribe(ctx, s.r.revocationsChannel())
+	channels := []string{s.r.revocationsChannel()}
+	if s.r.sentinel {
+		var id [12]byte
+		_, _ = rand.Read(id[:])
+		channels = append(channels, s.r.revocationsChannel()+":beat:"+base64.RawURLEncoding.EncodeToString(id[:]))
+	}
+	ps := s.r.client.Subscribe(ctx, channels...)
 	// Bounded by the read timeout like every other call: Receive alone has
 	// no deadline, and a Redis that accepts connections but never answers
 	// would hold the caller (a role starting up) for ever.
@@ -561,7 +658,7 @@ func (s *RedisRevocations) Subscribe(ctx context.Context, revoked func(sessionID
 		life.subs.Done()
 		return unavailable(err)
 	}
-	go s.follow(ctx, &subscription{ps: ps}, revoked)
+	go s.follow(ctx, &subscription{ps: ps, channels: channels}, revoked)
 	return nil
 }
 
@@ -571,6 +668,9 @@ type subscription struct {
 	mu     sync.Mutex
 	ps     *redis.PubSub // written only by the follow loop, under mu
 	closed bool
+	// channels are the revocations channel and, through Sentinels, this
+	// subscription's heartbeat channel.
+	channels []string
 }
 
 func (c *subscription) close() {
@@ -583,14 +683,14 @@ func (c *subscription) close() {
 }
 
 // renew subscribes on a new connection in place of the current one.
-func (c *subscription) renew(ctx context.Context, client *redis.Client, channel string) {
+func (c *subscription) renew(ctx context.Context, client *redis.Client) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return
 	}
 	_ = c.ps.Close()
-	c.ps = client.Subscribe(ctx, channel)
+	c.ps = client.Subscribe(ctx, c.channels...)
 }
 
 // follow reads the subscription whose first confirmation Subscribe has
@@ -613,6 +713,7 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 	}
 	var (
 		channel = s.r.revocationsChannel()
+		beat    string                 // the heartbeat channel, through Sentinels; "" none
 		every   = int64(s.r.lease / 3) // between pings
 		m       *revocationMirror      // the mirror this loop keeps; nil none
 		load    bool                   // m still needs its load
@@ -620,6 +721,9 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 		ping    int64                  // when to ping next
 		heard   = mono()               // when the connection last answered
 	)
+	if len(sub.channels) > 1 {
+		beat = sub.channels[1]
+	}
 	// restart starts an empty mirror and loads it: at a confirmation, and
 	// whenever what the mirror holds is in doubt. A load may begin at any
 	// time the subscription is live: what it misses of a revocation
@@ -663,11 +767,19 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 			// when the network drops packets: subscribe afresh rather than
 			// wait minutes for TCP to give up.
 			drop()
-			sub.renew(ctx, s.r.client, channel)
+			sub.renew(ctx, s.r.client)
 			heard = mono()
 		}
 		if now >= ping {
-			_ = sub.ps.Ping(ctx, strconv.FormatInt(now, 10))
+			if beat == "" {
+				_ = sub.ps.Ping(ctx, strconv.FormatInt(now, 10))
+			} else {
+				// Through the pool, so to the primary writes go to: heard
+				// back only on a subscription to that same server.
+				bctx, cancel := context.WithTimeout(ctx, time.Duration(every))
+				_ = s.r.client.Publish(bctx, beat, strconv.FormatInt(now, 10)).Err()
+				cancel()
+			}
 			ping = now + every
 		}
 		msg, err := sub.ps.ReceiveTimeout(ctx, time.Duration(max(ping-mono(), int64(time.Millisecond))))
@@ -687,7 +799,7 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 		heard = mono()
 		switch msg := msg.(type) {
 		case *redis.Subscription:
-			if msg.Kind == "subscribe" {
+			if msg.Kind == "subscribe" && msg.Channel == channel {
 				restart()
 			}
 		case *redis.Pong:
@@ -695,6 +807,12 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 				s.pong.Store(sent)
 			}
 		case *redis.Message:
+			if msg.Channel == beat {
+				if sent, err := strconv.ParseInt(msg.Payload, 10, 64); err == nil && keeps {
+					s.pong.Store(sent)
+				}
+				break
+			}
 			sid, until, ok := parseRevocation(msg.Payload)
 			switch {
 			case m == nil:

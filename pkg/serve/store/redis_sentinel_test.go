@@ -1,0 +1,245 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ssoctl/ssoctl/internal/redistest"
+	"github.com/ssoctl/ssoctl/pkg/serve/store"
+	"github.com/ssoctl/ssoctl/pkg/serve/store/storetest"
+)
+
+// sentinelPassword protects every server of the Sentinel tests, so that
+// they also check that the URL's password reaches the data nodes and never
+// an error.
+const sentinelPassword = "s3ntinel-LEAK"
+
+// sentinelHarness runs the store contract through a failover URL.
+func sentinelHarness(t *testing.T, url string) storetest.Harness {
+	fresh := func(t *testing.T) *store.Redis {
+		return newRedis(t, url, fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1)))
+	}
+	return storetest.Harness{
+		NewReplay: func(t *testing.T, _ func() time.Time, _ int) store.ReplayStore {
+			return fresh(t).Replay()
+		},
+		NewRevocations: func(t *testing.T, _ func() time.Time, _ int) store.RevocationStore {
+			return fresh(t).Revocations()
+		},
+		Tick:      50 * time.Millisecond,
+		WallClock: true,
+		Unbounded: true,
+	}
+}
+
+func TestRedisSentinelContract(t *testing.T) {
+	url := redistest.StartSentinel(t, sentinelPassword).URL
+	h := sentinelHarness(t, url)
+	t.Run("replay", func(t *testing.T) { storetest.TestReplayStore(t, h) })
+	t.Run("revocations", func(t *testing.T) { storetest.TestRevocationStore(t, h) })
+	t.Run("mirrored revocations", func(t *testing.T) {
+		m := h
+		m.NewRevocations = func(t *testing.T, _ func() time.Time, _ int) store.RevocationStore {
+			return mirrored(t, url, fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1)), store.RedisOptions{})
+		}
+		storetest.TestRevocationStore(t, m)
+	})
+}
+
+// TestRedisSentinelFailover: what was written and replicated before a
+// failover is still there after it, through the same store objects; writes
+// go to the new primary once the client has followed it; and an instance's
+// revocation mirror follows it too, hearing of revocations made there.
+func TestRedisSentinelFailover(t *testing.T) {
+	setup := time.Now()
+	st := redistest.StartSentinel(t, sentinelPassword)
+	ctx := context.Background()
+	const prefix = "ssoctl:failover:"
+	until := time.Now().Add(5 * time.Minute)
+	watcher := mirrored(t, st.URL, prefix, store.RedisOptions{}) // an instance answering from its mirror
+	r := newRedis(t, st.URL, prefix)                             // another instance
+	replay, revocations := r.Replay(), r.Revocations()
+
+	if fresh, err := replay.Consume(ctx, "j-before", until); !fresh || err != nil {
+		t.Fatalf("before the failover: Consume = %v, %v; want fresh", fresh, err)
+	}
+	if err := revocations.Revoke(ctx, "s-before", until); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "the mirror to see s-before", func() bool { return revokedCount(t, watcher, "s-before") == 1 })
+	// Replicated before the failover: what was not can be lost, as with
+	// any asynchronous replica (docs/stores.md).
+	if n, err := st.Client(t, st.Primary.Addr()).Do(ctx, "wait", 1, 5000).Int(); n != 1 || err != nil {
+		t.Fatalf("WAIT 1 5000 on the primary = %d, %v; want the replica to have acknowledged", n, err)
+	}
+
+	t.Logf("set up in %v", time.Since(setup).Round(time.Millisecond))
+	start := time.Now()
+	st.Failover(t)
+	t.Logf("the Sentinel reported the replica as the primary %v after SENTINEL FAILOVER", time.Since(start).Round(time.Millisecond))
+
+	// Until go-redis hears of the switch (+switch-master) its connections
+	// may still reach the old primary, which accepts writes until the
+	// Sentinel turns it into a replica. Settle: a fresh jti's key must be
+	// on the new primary.
+	primary := st.Client(t, st.Replica.Addr())
+	settle := time.Now()
+	for i := 0; ; i++ {
+		jti := fmt.Sprintf("j-probe-%d", i)
+		fresh, err := replay.Consume(ctx, jti, until)
+		if err == nil && fresh && primary.Exists(ctx, prefix+"jti:"+jti).Val() == 1 {
+			break
+		}
+		if time.Since(settle) > 15*time.Second {
+			t.Fatalf("15s after the failover, writes do not reach the new primary (last: %v, %v)", fresh, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("writes reached the new primary %v after the failover", time.Since(settle).Round(time.Millisecond))
+
+	if fresh, err := replay.Consume(ctx, "j-before", until); fresh || err != nil {
+		t.Errorf("after the failover: the jti used before = %v, %v; want refused as used", fresh, err)
+	}
+	if got, err := revocations.Revoked(ctx, "s-before"); !got || err != nil {
+		t.Errorf("after the failover: Revoked(s-before) = %v, %v; want true", got, err)
+	}
+	if fresh, err := replay.Consume(ctx, "j-after", until); !fresh || err != nil {
+		t.Errorf("after the failover: a new jti = %v, %v; want fresh", fresh, err)
+	}
+	if fresh, err := replay.Consume(ctx, "j-after", until); fresh || err != nil {
+		t.Errorf("after the failover: the new jti again = %v, %v; want used", fresh, err)
+	}
+	if primary.Exists(ctx, prefix+"jti:j-after").Val() != 1 {
+		t.Error("the new jti is not on the new primary")
+	}
+
+	// The mirror: current again, and a revocation made on the new primary
+	// by the other instance reaches it within a lease, or it fails closed;
+	// it never answers "not revoked" from a subscription left on the old
+	// primary.
+	if err := revocations.Revoke(ctx, "s-after", until); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	time.Sleep(store.DefaultMirrorLease + 200*time.Millisecond)
+	if got, err := watcher.Revoked(ctx, "s-after"); !got && !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a lease after a revocation on the new primary, the mirror answers %v, %v (current %v); want revoked or ErrUnavailable",
+			got, err, watcher.Current())
+	}
+	waitFor(t, 15*time.Second, "the mirror to be current and hold s-after and s-before", func() bool {
+		return watcher.Current() && revokedCount(t, watcher, "s-after", "s-before") == 2
+	})
+	t.Logf("the mirror was current again, holding s-after, %v after the revocation", time.Since(revoked).Round(time.Millisecond))
+}
+
+// TestRedisSentinelUnavailable: Sentinels that do not answer, or do not
+// know the master name, or refuse the password, fail every call with
+// ErrUnavailable, quickly, saying why without the password.
+func TestRedisSentinelUnavailable(t *testing.T) {
+	st := redistest.StartSentinel(t, sentinelPassword)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	tests := []struct {
+		name string
+		url  string
+		want string // in the error
+	}{
+		{
+			name: "nothing listening",
+			url:  "redis://:" + sentinelPassword + "@" + closed + "/0?master_name=mymaster",
+			want: "connection refused",
+		},
+		{
+			name: "a master name the Sentinel does not know",
+			url:  strings.Replace(st.URL, "master_name=mymaster", "master_name=nosuch", 1),
+			want: "no Sentinel knows the primary by the URL's master_name",
+		},
+		{
+			name: "a password the Sentinel refuses",
+			url:  strings.Replace(st.URL, sentinelPassword, sentinelPassword+"-wrong", 1),
+			want: "WRONGPASS",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRedis(t, tt.url, "ssoctl:unavailable:")
+			ctx := context.Background()
+			calls := []struct {
+				name string
+				call func() error
+			}{
+				{"Ping", func() error { return r.Ping(ctx) }},
+				{"Consume", func() error { _, err := r.Replay().Consume(ctx, "j", time.Now().Add(time.Minute)); return err }},
+				{"Revoked", func() error { _, err := r.Revocations().Revoked(ctx, "s"); return err }},
+				// A lookup that failed must not read as a missing key.
+				{"Records().Get", func() error { _, err := r.Records().Get(ctx, "id"); return err }},
+			}
+			for _, c := range calls {
+				start := time.Now()
+				err := c.call()
+				took := time.Since(start)
+				if !errors.Is(err, store.ErrUnavailable) {
+					t.Fatalf("%s: %v, want an error wrapping store.ErrUnavailable", c.name, err)
+				}
+				if !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("%s: %v, want it to say %q", c.name, err, tt.want)
+				}
+				if strings.Contains(err.Error(), sentinelPassword) {
+					t.Errorf("%s: the error repeats the password: %v", c.name, err)
+				}
+				if took > 2*time.Second {
+					t.Errorf("%s took %v to fail, want under 2s", c.name, took)
+				}
+			}
+		})
+	}
+}
+
+func TestNewRedisSentinelURL(t *testing.T) {
+	const password = "hunter2-LEAK"
+	tests := []struct {
+		name    string
+		url     string
+		wantErr string // "" means it parses
+	}{
+		{name: "one Sentinel", url: "redis://:" + password + "@sentinel-1:26379/0?master_name=mymaster"},
+		{
+			name: "three Sentinels, the data nodes' own password",
+			url:  "redis://:" + password + "@sentinel-1:26379/0?master_name=mymaster&addr=sentinel-2:26379&addr=sentinel-3:26379&password=other",
+		},
+		{name: "TLS and timeouts", url: "rediss://u:" + password + "@sentinel-1:26379/0?master_name=mymaster&dial_timeout=2s"},
+		{name: "an empty master name", url: "redis://:" + password + "@sentinel-1:26379/0?master_name=", wantErr: "master_name is empty"},
+		{name: "Sentinels without a master name", url: "redis://:" + password + "@sentinel-1:26379/0?addr=sentinel-2:26379", wantErr: "need master_name="},
+		{name: "an addr that is no host:port", url: "redis://:" + password + "@sentinel-1:26379/0?master_name=m&addr=" + password, wantErr: "Sentinel's host:port"},
+		{name: "the Sentinel password as a parameter", url: "redis://sentinel-1:26379/0?master_name=m&sentinel_password=" + password, wantErr: "query parameter"},
+		{name: "a path that is no database", url: "redis://:" + password + "@sentinel-1:26379/x?master_name=m", wantErr: "database number"},
+		{name: "http is not Redis", url: "http://:" + password + "@sentinel-1:26379/0?master_name=m", wantErr: "scheme must be"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := store.NewRedis(store.RedisOptions{URL: tt.url})
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("NewRedis: %v", err)
+				}
+				_ = r.Close()
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("NewRedis error %v, want one saying %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), password) || strings.Contains(err.Error(), "sentinel-") {
+				t.Errorf("NewRedis error repeats the URL: %v", err)
+			}
+		})
+	}
+}
