@@ -263,6 +263,19 @@ func TestNewRedisURL(t *testing.T) {
 		{name: "a path that is no database", url: "redis://:" + password + "@127.0.0.1:6379/x", wantErr: "database number"},
 		{name: "an unknown query parameter", url: "redis://:" + password + "@127.0.0.1:6379/0?pasword=" + password, wantErr: "query parameter"},
 		{name: "not a URL at all", url: "redis://:" + password + "@127.0.0.1:port/0", wantErr: "not a URL"},
+		// With master_name the host and each addr= are Sentinels.
+		{name: "one Sentinel", url: "redis://:" + password + "@127.0.0.1:26379/0?master_name=mymaster"},
+		{
+			name: "three Sentinels, the data nodes' own password",
+			url:  "redis://:" + password + "@127.0.0.1:26379/0?master_name=mymaster&addr=127.0.0.2:26379&addr=127.0.0.3:26379&password=other",
+		},
+		{name: "Sentinels over TLS, with timeouts", url: "rediss://u:" + password + "@127.0.0.1:26379/0?master_name=mymaster&dial_timeout=2s"},
+		{name: "an empty master name", url: "redis://:" + password + "@127.0.0.1:26379/0?master_name=", wantErr: "master_name is empty"},
+		{name: "Sentinels without a master name", url: "redis://:" + password + "@127.0.0.1:26379/0?addr=127.0.0.2:26379", wantErr: "need master_name="},
+		{name: "an addr that is no host:port", url: "redis://:" + password + "@127.0.0.1:26379/0?master_name=m&addr=" + password, wantErr: "Sentinel's host:port"},
+		{name: "the Sentinel password as a parameter", url: "redis://127.0.0.1:26379/0?master_name=m&sentinel_password=" + password, wantErr: "query parameter"},
+		{name: "a Sentinel path that is no database", url: "redis://:" + password + "@127.0.0.1:26379/x?master_name=m", wantErr: "database number"},
+		{name: "http is no Sentinel", url: "http://:" + password + "@127.0.0.1:26379/0?master_name=m", wantErr: "scheme must be"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

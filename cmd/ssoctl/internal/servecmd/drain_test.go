@@ -37,17 +37,7 @@ func TestServeDevDrainsOnSIGTERM(t *testing.T) {
 	f, ios := testFactory()
 	opts := &DevOptions{IO: ios, f: f, common: common{File: writeChain(t, p), LogFormat: "text", LogLevel: "info",
 		Grace: time.Second, DrainDelay: time.Minute}}
-	ready := make(chan struct{})
-	opts.ready = func([]*server) { close(ready) }
-	done := make(chan error, 1)
-	go func() { done <- devRun(context.Background(), opts) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("serve dev stopped before it was ready: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve dev not ready after 10s")
-	}
+	done := startDev(t, context.Background(), opts)
 	portal := fmt.Sprintf("http://127.0.0.1:%d", p[3])
 	issuer := fmt.Sprintf("http://127.0.0.1:%d", p[2])
 	if code, body, _, err := get(t, portal+"/readyz"); err != nil || code != http.StatusOK {
@@ -120,17 +110,7 @@ func TestServeDevWithoutDrainDelayStopsAtOnce(t *testing.T) {
 	opts := &DevOptions{IO: ios, f: f, common: common{File: writeChain(t, p), LogFormat: "text", LogLevel: "info", Grace: time.Second}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ready := make(chan struct{})
-	opts.ready = func([]*server) { close(ready) }
-	done := make(chan error, 1)
-	go func() { done <- devRun(ctx, opts) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("serve dev stopped before it was ready: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve dev not ready after 10s")
-	}
+	done := startDev(t, ctx, opts)
 	cancel()
 	select {
 	case err := <-done:

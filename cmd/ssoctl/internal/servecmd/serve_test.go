@@ -78,23 +78,31 @@ return_to:
 	return path
 }
 
+// startDev runs serve dev with opts until ctx is done, and returns once
+// every role listens; done gets what the run returns.
+func startDev(t *testing.T, ctx context.Context, opts *DevOptions) (done <-chan error) {
+	t.Helper()
+	ready := make(chan struct{})
+	opts.ready = func([]*server) { close(ready) }
+	ran := make(chan error, 1)
+	go func() { ran <- devRun(ctx, opts) }()
+	select {
+	case <-ready:
+	case err := <-ran:
+		t.Fatalf("serve dev stopped before it was ready: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve dev not ready after 10s")
+	}
+	return ran
+}
+
 func TestServeDevRunsTheWholeChain(t *testing.T) {
 	p := freePorts(t, 5)
 	f, ios := testFactory()
 	opts := &DevOptions{IO: ios, f: f, common: common{File: writeChain(t, p), LogFormat: "json", LogLevel: "info", Grace: time.Second}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ready := make(chan struct{})
-	opts.ready = func([]*server) { close(ready) }
-	done := make(chan error, 1)
-	go func() { done <- devRun(ctx, opts) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("serve dev stopped before it was ready: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve dev not ready after 10s")
-	}
+	done := startDev(t, ctx, opts)
 
 	n := browsertest.NewNet()
 	n.Localhost = true
