@@ -19,27 +19,9 @@ import (
 // an error.
 const sentinelPassword = "s3ntinel-LEAK"
 
-// sentinelHarness runs the store contract through a failover URL.
-func sentinelHarness(t *testing.T, url string) storetest.Harness {
-	fresh := func(t *testing.T) *store.Redis {
-		return newRedis(t, url, fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1)))
-	}
-	return storetest.Harness{
-		NewReplay: func(t *testing.T, _ func() time.Time, _ int) store.ReplayStore {
-			return fresh(t).Replay()
-		},
-		NewRevocations: func(t *testing.T, _ func() time.Time, _ int) store.RevocationStore {
-			return fresh(t).Revocations()
-		},
-		Tick:      50 * time.Millisecond,
-		WallClock: true,
-		Unbounded: true,
-	}
-}
-
 func TestRedisSentinelContract(t *testing.T) {
 	url := redistest.StartSentinel(t, sentinelPassword).URL
-	h := sentinelHarness(t, url)
+	h := harnessAt(url)
 	t.Run("replay", func(t *testing.T) { storetest.TestReplayStore(t, h) })
 	t.Run("revocations", func(t *testing.T) { storetest.TestRevocationStore(t, h) })
 	t.Run("mirrored revocations", func(t *testing.T) {

@@ -34,8 +34,11 @@ func newRedis(t *testing.T, url, prefix string) *store.Redis {
 	return r
 }
 
-func redisHarness(t *testing.T) storetest.Harness {
-	url := redistest.Start(t)
+func redisHarness(t *testing.T) storetest.Harness { return harnessAt(redistest.Start(t)) }
+
+// harnessAt runs the store contract on the Redis at url (through
+// Sentinels when it names a master_name), each store under a fresh prefix.
+func harnessAt(url string) storetest.Harness {
 	fresh := func(t *testing.T) *store.Redis {
 		return newRedis(t, url, fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1)))
 	}
