@@ -732,13 +732,21 @@ func (v *validator) cookieSecrets() {
 	default:
 		return
 	}
-	if c.Dev {
+	if c.Dev && c.Store.Redis == nil {
 		return
 	}
 	need := func(path, role string, s SecretRef) {
-		if s.IsZero() && !v.given(path) && !v.badUnder(path) {
-			v.errorf(path, "set secret: {env: NAME} or {file: PATH} holding at least 32 random bytes, the key "+role+" signs its cookie with", "%s is missing: with token.alg %s there is no shared secret to derive cookie keys from", path, c.Token.Alg)
+		if !s.IsZero() || v.given(path) || v.badUnder(path) {
+			return
 		}
+		fix := "set secret: {env: NAME} or {file: PATH} holding at least 32 random bytes, the key " + role + " signs its cookie with"
+		if c.Dev {
+			// A Redis store is for several instances, which a key made
+			// per process splits (SSO404).
+			v.warnf(path, fix+", the same for every instance", "%s is missing: with dev: true each process generates its own cookie key, so instances sharing this Redis store cannot read each other's cookies", path)
+			return
+		}
+		v.errorf(path, fix, "%s is missing: with token.alg %s there is no shared secret to derive cookie keys from", path, c.Token.Alg)
 	}
 	need("issuer.cookie.secret", "the issuer", c.Issuer.Cookie.Secret)
 	for i, r := range c.Receivers {
