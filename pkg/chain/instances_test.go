@@ -251,6 +251,20 @@ func standUpInstances(t *testing.T, o instanceOptions) *instances {
 	return is
 }
 
+// walkClean walks the chain through the balancers with a browser that can
+// probe, checks the chain's expectations, and stops the test unless all
+// of it passed.
+func (is *instances) walkClean(t *testing.T) (*chain.Browser, *chain.Trace) {
+	t.Helper()
+	b := is.probeBrowser(t)
+	tr := walk(t, b, chain.StartURL(is.chain))
+	b.Expect(context.Background(), tr, is.chain.Expect)
+	if tr.Failed() {
+		t.Fatalf("the walk failed: %v %+v", codes(tr.Findings), tr.Expectations)
+	}
+	return b, tr
+}
+
 // The replay probe sends each handoff up to Repeat times, each on a new
 // connection. Before it, each balancer is set to send the next request
 // (or connection) to the instance that took the walk's handoff: the
@@ -275,12 +289,7 @@ func TestProbeReplayReachesEveryInstance(t *testing.T) {
 		t.Run(tt.description, func(t *testing.T) {
 			t.Parallel()
 			is := standUpInstances(t, instanceOptions{shared: tt.shared, perConn: tt.perConn})
-			b := is.probeBrowser(t)
-			tr := walk(t, b, chain.StartURL(is.chain))
-			b.Expect(context.Background(), tr, is.chain.Expect)
-			if tr.Failed() {
-				t.Fatalf("the walk failed: %v %+v", codes(tr.Findings), tr.Expectations)
-			}
+			b, tr := is.walkClean(t)
 			walked := map[string]hit{}
 			for name, lb := range is.lb {
 				walked[name] = lb.firstHandoff(t)
@@ -368,12 +377,7 @@ func TestLogoutReachesEveryInstance(t *testing.T) {
 		t.Run(tt.description, func(t *testing.T) {
 			t.Parallel()
 			is := standUpInstances(t, instanceOptions{shared: tt.shared})
-			b := is.probeBrowser(t)
-			tr := walk(t, b, chain.StartURL(is.chain))
-			b.Expect(context.Background(), tr, is.chain.Expect)
-			if tr.Failed() {
-				t.Fatalf("the walk failed: %v %+v", codes(tr.Findings), tr.Expectations)
-			}
+			b, tr := is.walkClean(t)
 			// Every instance checks the session with the IdP once, as
 			// traffic through a balancer would have it do.
 			for n := 0; !is.lb["portal"].signedIn() || !is.lb["dashboard"].signedIn(); n++ {
@@ -442,9 +446,7 @@ func TestProbeRevokedSessionReachesEveryInstance(t *testing.T) {
 		t.Run(tt.description, func(t *testing.T) {
 			t.Parallel()
 			is := standUpInstances(t, instanceOptions{faults: tt.faults})
-			b := is.probeBrowser(t)
-			tr := walk(t, b, chain.StartURL(is.chain))
-			b.Expect(context.Background(), tr, is.chain.Expect)
+			b, tr := is.walkClean(t)
 			// Whichever instances the requests before it reached, the
 			// first /auth after the revocation goes to instance 0, the
 			// sound one.
@@ -507,12 +509,7 @@ func TestProbeSessionInstancesFindsASplitReceiver(t *testing.T) {
 		t.Run(tt.description, func(t *testing.T) {
 			t.Parallel()
 			is := standUpInstances(t, instanceOptions{shared: true, perConn: true, second: tt.second})
-			b := is.probeBrowser(t)
-			tr := walk(t, b, chain.StartURL(is.chain))
-			b.Expect(context.Background(), tr, is.chain.Expect)
-			if tr.Failed() {
-				t.Fatalf("the walk failed: %v %+v", codes(tr.Findings), tr.Expectations)
-			}
+			b, tr := is.walkClean(t)
 			o := is.probeOptions()
 			o.Repeat = tt.repeat
 			b.Probe(context.Background(), tr, o)
