@@ -190,7 +190,7 @@ func (b *Browser) Logout(ctx context.Context, t *Trace, o LogoutOptions) error {
 			for run < o.Repeat {
 				again := ask1(p)
 				if !signedOut(again) {
-					if again >= 200 && again <= 299 && p.flip == 0 {
+					if authSignedIn(again) && p.flip == 0 {
 						p.flip, p.refused = again, status
 					}
 					break

@@ -581,7 +581,7 @@ func (p *prober) sendToken(name string, tg *target, h *handoff, raw string, kind
 	for i := range n {
 		x, loc, err := p.send(p.walker(client), r)
 		if err != nil {
-			p.skip(name, tg.name, attemptFailed(i, n, refused)+"the request failed: "+transportError(r, err, p.b.now()))
+			p.skip(name, tg.name, attemptFailed(i, n, refusals(refused))+"the request failed: "+transportError(r, err, p.b.now()))
 			return
 		}
 		if a = p.judge(tg, x, loc); a.accepted {
@@ -646,13 +646,23 @@ func statusList(statuses []int) string {
 	return strings.Join(s, ", ")
 }
 
-// attemptFailed prefixes why attempt i (0-based) of n failed after earlier
-// attempts were refused; "" for a first attempt.
-func attemptFailed(i, n int, refused []int) string {
+// attemptFailed prefixes why attempt i (0-based) of n failed after the
+// earlier ones, which before describes ("1 refusal (401)"); "" for a first
+// attempt.
+func attemptFailed(i, n int, before string) string {
 	if i == 0 {
 		return ""
 	}
-	return fmt.Sprintf("attempt %d of %d, after %s: ", i+1, n, refusals(refused))
+	return fmt.Sprintf("attempt %d of %d, after %s: ", i+1, n, before)
+}
+
+// authSignedIn and authSignedOut read a forward-auth answer: a 2xx signs
+// the session in; a 401 or 403, or a redirect to a login, does not.
+// Anything else says neither.
+func authSignedIn(status int) bool { return status >= 200 && status <= 299 }
+
+func authSignedOut(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden || isRedirect(status)
 }
 
 // notShared names the likely cause of a refusal followed by an acceptance
@@ -1088,19 +1098,19 @@ func (p *prober) sessionInstances() {
 			}
 			statuses = append(statuses, status)
 			switch {
-			case status >= 200 && status <= 299:
+			case authSignedIn(status):
 				in++
-			case status == http.StatusUnauthorized || status == http.StatusForbidden || isRedirect(status):
+			case authSignedOut(status):
 				out++
 			}
 		}
 		switch {
 		case failed != nil:
-			p.skip(ProbeSessionInstances, tg.name, attemptFailed(len(statuses), n, statuses)+failed.Error())
+			p.skip(ProbeSessionInstances, tg.name, attemptFailed(len(statuses), n, "answers "+statusList(statuses))+failed.Error())
 		case in > 0 && out > 0:
 			detail := fmt.Sprintf("%s: %s's /auth answered %s for the walk's cookie, each on a new connection: some instances behind its load balancer sign the session in and others do not (a cookie key or session store not shared)",
 				ProbeSessionInstances, tg.name, statusList(statuses))
-			first := slices.IndexFunc(statuses, func(s int) bool { return s < 200 || s > 299 })
+			first := slices.IndexFunc(statuses, func(s int) bool { return !authSignedIn(s) })
 			p.add(FindingSplitSession.New(0, tg.host, "%s", detail))
 			p.result(ProbeResult{Name: ProbeSessionInstances, Target: tg.name, Status: statuses[first], Attempts: n, Finding: FindingSplitSession.Code, Detail: detail})
 		case in == n:
@@ -1143,7 +1153,7 @@ func (p *prober) revokedSession() {
 		switch {
 		case err != nil:
 			p.skip(ProbeRevokedSession, tg.name, err.Error())
-		case status < 200 || status > 299:
+		case !authSignedIn(status):
 			p.skip(ProbeRevokedSession, tg.name, fmt.Sprintf("its /auth answered %d before the revocation: the walk's browser was not signed in there to begin with", status))
 		default:
 			signedIn[tg] = true
@@ -1189,9 +1199,9 @@ func (p *prober) revokedAt(tg *target, wait time.Duration) {
 		status, err = p.auth(tg, p.signedIn)
 		switch {
 		case err != nil:
-			p.skip(ProbeRevokedSession, tg.name, attemptFailed(i, n, refused)+err.Error())
+			p.skip(ProbeRevokedSession, tg.name, attemptFailed(i, n, refusals(refused))+err.Error())
 			return
-		case status >= 200 && status <= 299:
+		case authSignedIn(status):
 			res := ProbeResult{Name: ProbeRevokedSession, Target: tg.name, Status: status, Attempts: i + 1, Finding: FindingNoRecheck.Code,
 				Detail: fmt.Sprintf("%s: %s's /auth still answered %d for the walk's cookie after its IdP session was revoked and %s (recheck_interval and a second) passed",
 					ProbeRevokedSession, tg.name, status, wait)}
@@ -1202,10 +1212,10 @@ func (p *prober) revokedAt(tg *target, wait time.Duration) {
 			p.add(FindingNoRecheck.New(0, tg.host, "%s", res.Detail))
 			p.result(res)
 			return
-		case status == http.StatusUnauthorized || status == http.StatusForbidden || isRedirect(status):
+		case authSignedOut(status):
 			refused = append(refused, status)
 		default:
-			p.skip(ProbeRevokedSession, tg.name, attemptFailed(i, n, refused)+
+			p.skip(ProbeRevokedSession, tg.name, attemptFailed(i, n, refusals(refused))+
 				fmt.Sprintf("its /auth answered %d after the revocation, which says neither signed in nor not", status))
 			return
 		}
