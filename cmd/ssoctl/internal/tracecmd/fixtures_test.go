@@ -108,6 +108,8 @@ func failedTrace() *chain.Trace {
 		{Name: "replay", Target: "dashboard", Status: 303, Attempts: 2, Finding: "SSO103"},
 		{Name: "wrong_audience", Target: "dashboard", Status: 303, Refused: false, Finding: "SSO102"},
 		{Name: "alg_none", Target: "portal", Status: 401, Refused: true},
+		{Name: "session_instances", Target: "portal", Status: 401, Attempts: 3, Finding: "SSO404"},
+		{Name: "session_instances", Target: "dashboard", Status: 200, Attempts: 3, Refused: true},
 		{Name: "revoked_session", Target: "portal", Skipped: "a live chain's clock cannot be moved past the recheck interval"},
 	}
 	return t

@@ -148,7 +148,11 @@ func writeJUnit(w io.Writer, t *chain.Trace) error {
 		case pr.Skipped != "":
 			c.Skipped = &junitSkipped{Message: pr.Skipped}
 		case !pr.Refused:
-			c.Failure = &junitProblem{Message: fmt.Sprintf("%s %s the %s probe (%d)", pr.Target, probeVerdict(pr), pr.Name, pr.Status), Type: pr.Finding}
+			msg := fmt.Sprintf("%s accepted the %s probe (%d)", pr.Target, pr.Name, pr.Status)
+			if pr.Name == chain.ProbeSessionInstances {
+				msg = fmt.Sprintf("%s's instances disagreed in the %s probe (%d)", pr.Target, pr.Name, pr.Status)
+			}
+			c.Failure = &junitProblem{Message: msg, Type: pr.Finding}
 			if c.Failure.Type == "" {
 				c.Failure.Type = "probe"
 			}

@@ -128,9 +128,7 @@ func writeText(w io.Writer, st *cmdutil.Styles, t *chain.Trace, color bool) {
 					what += " " + st.Code.Render(p(pr.Finding))
 				}
 				if pr.Attempts > 1 {
-					// Refused before: another instance behind a load
-					// balancer took it.
-					what += "  " + st.Dim.Render("on attempt "+strconv.Itoa(pr.Attempts))
+					what += "  " + st.Dim.Render(attemptsNote(pr))
 				}
 			}
 			if pr.Token != nil {
@@ -330,6 +328,17 @@ func verdict(st *cmdutil.Styles, t *chain.Trace, n tally) string {
 		word = st.Bad.Render("FAIL")
 	}
 	return fmt.Sprintf("%s %s: %s", word, walk, strings.Join(parts, ", "))
+}
+
+// attemptsNote says where an accepted probe's Attempts went: replay and
+// revoked_session stop at the first acceptance, so it was the last one
+// (refused before: another instance behind a load balancer took it);
+// session_instances always sends them all, and its answers disagreed.
+func attemptsNote(pr chain.ProbeResult) string {
+	if pr.Name == chain.ProbeSessionInstances {
+		return "over " + strconv.Itoa(pr.Attempts) + " attempts"
+	}
+	return "on attempt " + strconv.Itoa(pr.Attempts)
 }
 
 // probeVerdict is the word for a probe's outcome: "refused" or "accepted"
