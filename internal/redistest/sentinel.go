@@ -67,10 +67,7 @@ func StartSentinel(t testing.TB, password string) *Sentinel {
 		u.User = url.UserPassword("", password)
 	}
 	s.URL = u.String()
-	s.admin = redis.NewSentinelClient(&redis.Options{
-		Addr: s.Watcher.Addr(), Password: password, DisableIdentity: true,
-		DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1,
-	})
+	s.admin = redis.NewSentinelClient(s.options(s.Watcher.Addr()))
 	t.Cleanup(func() { _ = s.admin.Close() })
 	s.waitFor(t, 15*time.Second, "the Sentinel to know the replica", func(ctx context.Context) error {
 		replicas, err := s.admin.Replicas(ctx, MasterName).Result()
@@ -141,11 +138,15 @@ func (s *Sentinel) Client(t testing.TB, addr string) *redis.Client {
 	return c
 }
 
-func (s *Sentinel) client(addr string) *redis.Client {
-	return redis.NewClient(&redis.Options{
+func (s *Sentinel) client(addr string) *redis.Client { return redis.NewClient(s.options(addr)) }
+
+// options are a test client's on one server: the password, short
+// timeouts and no retries, so a wait loop sees each failure.
+func (s *Sentinel) options(addr string) *redis.Options {
+	return &redis.Options{
 		Addr: addr, Password: s.Password, DisableIdentity: true,
 		DialTimeout: time.Second, ReadTimeout: time.Second, MaxRetries: -1,
-	})
+	}
 }
 
 // waitFor calls try every 100 ms until it succeeds, failing the test with
