@@ -87,6 +87,8 @@ type acmeFaults struct {
 	postToEvil        bool          // app1's form_post page posts app2's token to evil.example
 	phish             bool          // app2's /home sends the browser to a login form on evil.example
 	tokenInFragment   bool          // the issuer hands off with #jwt=… instead of ?jwt=…
+	strictIssuer      bool          // the issuer's session cookie is SameSite=Strict
+	strictApp2        bool          // app2's session cookie is SameSite=Strict, and /home wants it
 }
 
 // acme is one running acme chain.
@@ -179,7 +181,11 @@ func (a *acme) issuer() http.Handler {
 			return
 		}
 		setCookie(w, "signin_state=; Path=/cb; Max-Age=0; HttpOnly; SameSite=Lax")
-		setCookie(w, "acme_sid=issuer-session-1; Path=/; HttpOnly; SameSite=Lax")
+		sid := "acme_sid=issuer-session-1; Path=/; HttpOnly; SameSite=Lax"
+		if a.faults.strictIssuer {
+			sid = strings.Replace(sid, "Lax", "Strict", 1)
+		}
+		setCookie(w, sid)
 		a.handoff(w, r, ret)
 	})
 	return mux
@@ -332,6 +338,9 @@ func (a *acme) app2() http.Handler {
 			return
 		}
 		cookie := "app2_session=app2-session-7; Path=/; SameSite=Lax"
+		if a.faults.strictApp2 {
+			cookie = strings.Replace(cookie, "Lax", "Strict", 1)
+		}
 		if !a.faults.noHttpOnly {
 			cookie += "; HttpOnly"
 		}
@@ -356,6 +365,10 @@ func (a *acme) app2() http.Handler {
 			return
 		case a.faults.phish:
 			http.Redirect(w, r, acmeEvil+"/login", http.StatusFound)
+			return
+		}
+		if _, err := r.Cookie("app2_session"); err != nil && a.faults.strictApp2 {
+			http.Redirect(w, r, acmeIssuer+"/signin?"+url.Values{"ret": {acmeFinal}}.Encode(), http.StatusFound)
 			return
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

@@ -31,6 +31,7 @@ type browserJar struct {
 	// jar keys its entries, so that a replacement or a deletion lands on
 	// the same entry.
 	attrs map[cookieKey]storedCookie
+	seq   uint64
 }
 
 // cookieKey is how RFC 6265 §5.3 step 11 tells cookies apart: name,
@@ -40,6 +41,14 @@ type cookieKey struct{ domain, path, name string }
 type storedCookie struct {
 	info     CookieInfo
 	hostOnly bool
+	// created is when the cookie was first stored; a replacement keeps
+	// it (RFC 6265 §5.3 step 11.3). Chromium's two-minute allowance for
+	// cookies without SameSite counts from it.
+	created time.Time
+	// seq orders cookies stored at the same instant as the Go jar does.
+	seq uint64
+	// expires is when the cookie goes; zero for a session cookie.
+	expires time.Time
 }
 
 func newBrowserJar(now func() time.Time) *browserJar {
@@ -62,7 +71,17 @@ func (j *browserJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 		case info.Deleted:
 			delete(j.attrs, key)
 		default:
-			j.attrs[key] = storedCookie{info: info, hostOnly: hostOnly}
+			sc := storedCookie{info: info, hostOnly: hostOnly, created: now, expires: info.Expires}
+			if c.MaxAge > 0 {
+				sc.expires = now.Add(time.Duration(c.MaxAge) * time.Second)
+			}
+			if old, ok := j.attrs[key]; ok {
+				sc.created, sc.seq = old.created, old.seq
+			} else {
+				j.seq++
+				sc.seq = j.seq
+			}
+			j.attrs[key] = sc
 		}
 		keep = append(keep, c)
 	}
@@ -71,8 +90,145 @@ func (j *browserJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	}
 }
 
-// Cookies implements http.CookieJar.
+// Cookies implements http.CookieJar: every cookie for u, as for a request
+// the user started (a same-site one). Navigations ask forNavigation.
 func (j *browserJar) Cookies(u *url.URL) []*http.Cookie { return j.jar.Cookies(u) }
+
+// navigation is what a browser's SameSite decision looks at for one
+// top-level request (RFC 6265bis §5.2 and §5.8.3): the document that
+// started it and the method. A redirect keeps the navigation's initiator,
+// and the sites the redirects passed through do not count: that is what
+// Chromium does (internal/e2e's TestChromiumSameSite holds the walk to it).
+type navigation struct {
+	initiator *url.URL // nil: the user (the address bar, a bookmark), always same-site
+	method    string
+}
+
+// laxAllowingUnsafe is how long Chromium still sends a new cookie without
+// a SameSite attribute with a cross-site top-level POST ("Lax+POST").
+const laxAllowingUnsafe = 2 * time.Minute
+
+// crossSite says how the navigation is cross-site to target ("" when it is
+// same-site): the initiator's registrable domain differs from target's.
+func (n navigation) crossSite(target *url.URL) string {
+	if n.initiator == nil {
+		return ""
+	}
+	from := registrableDomain(cookieHost(n.initiator))
+	if from == registrableDomain(cookieHost(target)) {
+		return ""
+	}
+	method := n.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	return "a cross-site " + method + " from " + from
+}
+
+// withholds is why a browser keeps a cookie stored with sameSite (and
+// created at created) from a cross-site navigation (cross, as crossSite
+// says), or "" when it sends it. Strict goes to same-site requests only;
+// Lax and, in Chromium, a cookie without SameSite also to cross-site
+// top-level GETs, and the latter to top-level POSTs in its first two
+// minutes.
+func (n navigation) withholds(sameSite, cross string, created, now time.Time) string {
+	if cross == "" {
+		return ""
+	}
+	safe := n.method == "" || n.method == http.MethodGet || n.method == http.MethodHead
+	switch sameSite {
+	case "Strict":
+		return "SameSite=Strict on " + cross
+	case "Lax":
+		if !safe {
+			return "SameSite=Lax on " + cross
+		}
+	case "":
+		if !safe && now.Sub(created) >= laxAllowingUnsafe {
+			return "no SameSite (Lax in Chromium) on " + cross + ", " + laxAllowingUnsafe.String() + " after it was set"
+		}
+	}
+	return ""
+}
+
+// forNavigation is the jar as one navigation sees it: it sends what a
+// browser sends with n and adds to withheld each cookie it keeps back.
+func (j *browserJar) forNavigation(n navigation, withheld *[]WithheldCookie) http.CookieJar {
+	return navJar{j: j, n: n, withheld: withheld}
+}
+
+type navJar struct {
+	j        *browserJar
+	n        navigation
+	withheld *[]WithheldCookie
+}
+
+func (nj navJar) SetCookies(u *url.URL, cookies []*http.Cookie) { nj.j.SetCookies(u, cookies) }
+
+func (nj navJar) Cookies(u *url.URL) []*http.Cookie {
+	send, withheld := nj.j.cookiesFor(u, nj.n)
+	*nj.withheld = append(*nj.withheld, withheld...)
+	return send
+}
+
+// cookiesFor is what the jar sends to u with navigation n, and what it
+// keeps back for SameSite.
+func (j *browserJar) cookiesFor(u *url.URL, n navigation) (send []*http.Cookie, withheld []WithheldCookie) {
+	all := j.jar.Cookies(u)
+	cross := n.crossSite(u)
+	if cross == "" || len(all) == 0 {
+		return all, nil
+	}
+	now := j.now()
+	// The Go jar gives values without attributes, ordered by path length
+	// (longest first), then by when each was first stored. The stored
+	// attributes that reach u, in that order, line up with them by name.
+	host, path := cookieHost(u), u.Path
+	if path == "" {
+		path = "/"
+	}
+	byName := map[string][]storedCookie{}
+	j.mu.Lock()
+	for key, sc := range j.attrs {
+		if sc.hostOnly && host != key.domain || !sc.hostOnly && !domainMatch(host, key.domain) ||
+			!pathMatch(path, key.path) || !sc.expires.IsZero() && !sc.expires.After(now) {
+			continue
+		}
+		byName[key.name] = append(byName[key.name], sc)
+	}
+	j.mu.Unlock()
+	for _, scs := range byName {
+		slices.SortFunc(scs, func(a, b storedCookie) int {
+			return cmp.Or(cmp.Compare(len(b.info.Path), len(a.info.Path)), cmp.Compare(a.seq, b.seq))
+		})
+	}
+	for _, c := range all {
+		scs := byName[c.Name]
+		if len(scs) == 0 {
+			send = append(send, c) // attributes unknown: as the Go jar says
+			continue
+		}
+		sc := scs[0]
+		byName[c.Name] = scs[1:]
+		if why := n.withholds(sc.info.SameSite, cross, sc.created, now); why != "" {
+			withheld = append(withheld, WithheldCookie{Name: c.Name, Host: sc.info.Host, SameSite: sc.info.SameSite, Reason: why})
+			continue
+		}
+		send = append(send, c)
+	}
+	return send, withheld
+}
+
+// pathMatch is RFC 6265 §5.1.4's path-match.
+func pathMatch(reqPath, cookiePath string) bool {
+	if reqPath == cookiePath {
+		return true
+	}
+	if !strings.HasPrefix(reqPath, cookiePath) {
+		return false
+	}
+	return strings.HasSuffix(cookiePath, "/") || reqPath[len(cookiePath)] == '/'
+}
 
 // sentTo lists, without values, the cookies the jar sends to origin (any
 // path a stored cookie is scoped to), sorted by name and path.

@@ -35,6 +35,8 @@ var (
 		"set HttpOnly, SameSite=Lax (or Strict) and, on https, Secure on every session cookie"}
 	FindingCookieMissing = &FindingKind{"SSO203", "a cookie was not set where it was expected", SeverityError,
 		"check the receiver's /sso answer and cookie settings; a handoff it refused sets nothing"}
+	FindingCookieWithheld = &FindingKind{"SSO204", "a session cookie is kept from a step of the chain by its SameSite attribute", SeverityWarning,
+		"give session cookies SameSite=Lax: a chain's hops are cross-site navigations (a sign-in started from a receiver's page, the page after a form_post), and browsers send a Strict cookie with none of them"}
 	FindingRedirectLoop = &FindingKind{"SSO301", "redirect loop", SeverityError,
 		"make each hop move forward: a receiver must not send the browser back to a hop it came from, and the IdP's session cookie must reach the issuer"}
 	FindingOpenRedirect = &FindingKind{"SSO302", "open redirect through return_to or ret", SeverityError,
@@ -69,7 +71,7 @@ func FindingKinds() []*FindingKind {
 	return []*FindingKind{
 		FindingLifetimeOverMax, FindingAudience, FindingReplayAccepted, FindingForgeryAccepted,
 		FindingExpiredAccepted, FindingRiskyToken, FindingRelayMint,
-		FindingCookieDomain, FindingCookieFlags, FindingCookieMissing,
+		FindingCookieDomain, FindingCookieFlags, FindingCookieMissing, FindingCookieWithheld,
 		FindingRedirectLoop, FindingOpenRedirect, FindingTokenReferer,
 		FindingIdPUnreachable, FindingNoRecheck, FindingSignedInAfterLogout, FindingSplitSession,
 		FindingOIDCNoState, FindingOIDCNoPKCE, FindingOIDCRedirectURI, FindingOIDCCodeReplay, FindingOIDCIDToken,

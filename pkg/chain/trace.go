@@ -67,9 +67,12 @@ type Step struct {
 	Location string `json:"location,omitempty"`
 	// Form is set when this request submitted a form the previous page
 	// held (a login form, a form_post interstitial).
-	Form       string        `json:"form,omitempty"` // "login" or "form_post"
-	SetCookies []CookieInfo  `json:"set_cookies,omitempty"`
-	Token      *TokenSummary `json:"token,omitempty"`
+	Form       string       `json:"form,omitempty"` // "login" or "form_post"
+	SetCookies []CookieInfo `json:"set_cookies,omitempty"`
+	// Withheld lists the cookies the browser held for this URL but did
+	// not send with this request, for their SameSite attribute.
+	Withheld []WithheldCookie `json:"withheld_cookies,omitempty"`
+	Token    *TokenSummary    `json:"token,omitempty"`
 	// OIDC is set when this request is an OpenID Connect authorization
 	// request or the answer to one at its redirect_uri.
 	OIDC     *OIDCSummary `json:"oidc,omitempty"`
@@ -95,6 +98,17 @@ type CookieInfo struct {
 	// SameSite=None without Secure, a broken __Host- or __Secure- prefix,
 	// a malformed line); empty when stored.
 	Rejected string `json:"rejected,omitempty"`
+}
+
+// WithheldCookie is a cookie the browser held for a request's URL but kept
+// back from it, because the request was cross-site and the cookie's
+// SameSite attribute says so (RFC 6265bis §5.8.3, as Chromium applies it).
+// Never its value.
+type WithheldCookie struct {
+	Name     string `json:"name"`
+	Host     string `json:"host"`                // the host that set it
+	SameSite string `json:"same_site,omitempty"` // Strict, Lax or "" (unset: Lax in Chromium)
+	Reason   string `json:"reason"`              // "SameSite=Strict on a cross-site GET from company.com"
 }
 
 // TokenSummary describes a handoff token a request carried, decoded without

@@ -309,6 +309,8 @@ type exchange struct {
 	body []byte // HTML pages and 503 answers only
 	html bool
 	page *page
+	// withheld is what the jar kept back from the request for SameSite.
+	withheld []WithheldCookie
 }
 
 // step makes one request, records it, and returns the next one (nil: the
@@ -362,6 +364,7 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 	}
 	resp := x.resp
 	st.Status = resp.StatusCode
+	st.Withheld = x.withheld
 	st.SetCookies = parseSetCookies(r.url, resp.Header, now)
 	var next *request
 	var loc *url.URL
@@ -401,6 +404,7 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 		b.handoffs = append(b.handoffs, h)
 		w.tokenFindings(st.N, host, carried, rcv)
 	}
+	w.withheldFindings(st.N, r, role, st.Withheld)
 	for _, c := range st.SetCookies {
 		w.cookieFindings(st.N, r.url, role, c)
 	}
@@ -462,12 +466,20 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 	if w.client != nil {
 		client = w.client
 	}
+	var withheld []WithheldCookie
+	if client.Jar == w.b.jar {
+		// Every request of a walk is a top-level navigation: the jar
+		// sends what a browser sends with it, SameSite applied.
+		nav := *client
+		nav.Jar = w.b.jar.forNavigation(navigation{initiator: r.refSrc, method: r.method}, &withheld)
+		client = &nav
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	x := &exchange{resp: resp}
+	x := &exchange{resp: resp, withheld: withheld}
 	x.html = isHTML(resp.Header.Get("Content-Type"))
 	if x.html && !isRedirect(resp.StatusCode) || resp.StatusCode == http.StatusServiceUnavailable {
 		x.body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -453,6 +454,44 @@ var acmeTests = []acmeTest{
 			// /home for the third time, and not /home2 again.
 			if n := len(tr.Steps); n != 11 || tr.Findings[0].Step != 11 {
 				t.Errorf("%d steps, want 11: %v; %+v", n, hops(tr), tr.Findings)
+			}
+		},
+	},
+	{
+		description: "The issuer's session cookie is SameSite=Strict: the walk, typed at the issuer, gets through, but a sign-in from an app's link would not carry it.",
+		faults:      acmeFaults{strictIssuer: true},
+		withChain:   true,
+		wantCodes:   []string{"SSO204(warning)"},
+		check: func(t *testing.T, tr *chain.Trace) {
+			if f := tr.Findings[0]; f.Step != 4 || f.Host != "login.acme.example" || !strings.Contains(f.Detail, "acme_sid") {
+				t.Errorf("finding: %+v", f)
+			}
+			for _, s := range tr.Steps {
+				if len(s.Withheld) > 0 {
+					t.Errorf("step %d withheld %+v; the walk's navigations are same-site to the issuer", s.N, s.Withheld)
+				}
+			}
+		},
+	},
+	{
+		description: "app2's session cookie is SameSite=Strict: the page after the form_post is a cross-site GET, the browser does not send it, and app2 sends the browser round again.",
+		faults:      acmeFaults{strictApp2: true},
+		wantCodes:   []string{"SSO204(warning)", "SSO301"},
+		wantFinal:   acmeApp1 + "/session/accept?jwt=<token aud=app1 ttl=30s>",
+		check: func(t *testing.T, tr *chain.Trace) {
+			home := tr.Steps[6]
+			want := []chain.WithheldCookie{{Name: "app2_session", Host: "app2.blog.example", SameSite: "Strict",
+				Reason: "SameSite=Strict on a cross-site GET from shop.example"}}
+			if home.URL != acmeFinal || !reflect.DeepEqual(home.Withheld, want) {
+				t.Errorf("step 7 %s withheld %+v, want %+v", home.URL, home.Withheld, want)
+			}
+			if f := tr.Findings[0]; f.Step != 7 || !strings.Contains(f.Detail, "app2_session was not sent to "+acmeApp2) {
+				t.Errorf("first finding: %+v", f)
+			}
+			// The issuer's Lax cookie goes with the cross-site GET back
+			// to /signin: no second login.
+			if s := tr.Steps[7]; s.URL != acmeStart() || len(s.Withheld) != 0 || s.Location == "" || !strings.HasPrefix(s.Location, acmeApp1) {
+				t.Errorf("step 8: %+v", s)
 			}
 		},
 	},

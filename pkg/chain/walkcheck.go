@@ -304,6 +304,30 @@ func (w *walker) cookieFindings(n int, u *url.URL, r originRole, c CookieInfo) {
 	if len(lacks) > 0 {
 		w.add(FindingCookieFlags.New(n, host, "%s set by %s lacks %s", c.Name, host, strings.Join(lacks, ", ")))
 	}
+	if c.SameSite == "Strict" && w.b.chain != nil && (r == roleIssuer || r == roleIdP) {
+		// The walk starts at the issuer as if typed, so it never meets
+		// what a person following a receiver's "sign in" link does.
+		w.add(FindingCookieWithheld.New(n, host,
+			"%s set by %s is SameSite=Strict: a sign-in that starts from a link on a receiver's site (another site) does not send it, so a person already signed in there is asked to sign in again",
+			c.Name, host))
+	}
+}
+
+// withheldFindings reports a session cookie that a navigation of the walk
+// did not send for its SameSite attribute (SSO204). A top-level GET keeps
+// back Strict cookies only. A cross-site POST (a form_post) keeps back Lax
+// ones too, by design, so only a Strict one counts there: the page the
+// POST redirects to is a cross-site GET as well.
+func (w *walker) withheldFindings(n int, r *request, role originRole, withheld []WithheldCookie) {
+	for _, c := range withheld {
+		session := sessionLike(c.Name) || w.b.chain != nil && (role == roleIssuer || role == roleReceiver)
+		if !session || c.SameSite != "Strict" || w.seen["withheld\x00"+c.Host+"\x00"+c.Name] {
+			continue
+		}
+		w.seen["withheld\x00"+c.Host+"\x00"+c.Name] = true // once per cookie: a loop repeats it
+		w.add(FindingCookieWithheld.New(n, cookieHost(r.url), "%s was not sent to %s: %s, so %s sees no session here",
+			c.Name, originOf(r.url), c.Reason, cookieHost(r.url)))
+	}
 }
 
 // cookieDomainFinding judges a stored cookie's Domain attribute.

@@ -234,6 +234,9 @@ func hopDetail(s chain.Step, fs []chain.Finding) string {
 	for _, c := range s.SetCookies {
 		fmt.Fprintf(&b, "set-cookie %s\n", cookieLabel(c))
 	}
+	for _, c := range s.Withheld {
+		fmt.Fprintf(&b, "cookie %s\n", withheldLabel(c))
+	}
 	if s.OIDC != nil {
 		fmt.Fprintf(&b, "oidc %s %s\n", s.OIDC.Kind, oidcLabel(s.OIDC))
 	}

@@ -85,6 +85,13 @@ func writeMermaid(w io.Writer, t *chain.Trace, receivers map[string]string) {
 			label += "<br/>" + mermaid("token "+tokenLabel(s.Token))
 		}
 		fmt.Fprintf(w, "    Browser%s%s: %s\n", arrow, to, label)
+		if len(s.Withheld) > 0 {
+			var held []string
+			for _, c := range s.Withheld {
+				held = append(held, withheldLabel(c))
+			}
+			fmt.Fprintf(w, "    Note left of %s: %s\n", to, mermaid(strings.Join(held, "; ")))
+		}
 		if len(s.SetCookies) > 0 {
 			var set, cleared []string
 			for _, c := range s.SetCookies {

@@ -114,6 +114,22 @@ func hopName(s chain.Step) string {
 // cookieLabel is a Set-Cookie without its value: "portal_session HttpOnly
 // Lax host-only", "ory_kratos_session Domain=company.localhost",
 // "csrf deleted".
+// withheldLabel is a cookie the browser kept back from a request: "app2_session
+// NOT SENT: SameSite=Strict on a cross-site GET from shop.example".
+func withheldLabel(c chain.WithheldCookie) string {
+	return c.Name + " NOT SENT: " + c.Reason
+}
+
+// withheldShort is the same for the hop table's cookie column:
+// "app2_session NOT SENT (SameSite=Strict)".
+func withheldShort(c chain.WithheldCookie) string {
+	ss := c.SameSite
+	if ss == "" {
+		ss = "unset"
+	}
+	return c.Name + " NOT SENT (SameSite=" + ss + ")"
+}
+
 func cookieLabel(c chain.CookieInfo) string {
 	parts := []string{c.Name}
 	if c.Secure {

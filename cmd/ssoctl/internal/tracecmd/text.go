@@ -205,6 +205,9 @@ func hopTable(st *cmdutil.Styles, t *chain.Trace, all []chain.Finding, color boo
 			}
 			cookies = append(cookies, label)
 		}
+		for _, c := range s.Withheld {
+			cookies = append(cookies, st.Dim.Render(p(withheldShort(c))))
+		}
 		num := strconv.Itoa(s.N)
 		for _, f := range stepFindings(all, s.N) {
 			if f.Severity == chain.SeverityError {
