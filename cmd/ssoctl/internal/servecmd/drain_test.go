@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -123,4 +125,92 @@ func TestServeDevWithoutDrainDelayStopsAtOnce(t *testing.T) {
 	if logs := ios.ErrOut.(interface{ String() string }).String(); strings.Contains(logs, "draining") || !strings.Contains(logs, "shutting down: no new connections") {
 		t.Errorf("logs of a stop without a drain delay:\n%s", logs)
 	}
+}
+
+// A signal during the grace period closes what is still in flight instead
+// of waiting the grace out: the operator who presses Ctrl-C twice gets the
+// prompt back. The log says the requests were cut short.
+func TestSignalDuringGraceCutsRequestsShort(t *testing.T) {
+	entered := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(entered)
+		<-release // a request that would outlast the grace
+	})
+	srv := &server{role: "slow", listen: "127.0.0.1:0", h: h}
+	logs := &syncWriter{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	addr := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []*server{srv}, &common{Grace: time.Minute}, log, nil,
+			func(s []*server) { addr <- s[0].ln.Addr().String() })
+	}()
+	url := "http://" + <-addr + "/"
+	inFlight := make(chan error, 1)
+	go func() {
+		_, _, _, err := get(t, url)
+		inFlight <- err
+	}()
+	<-entered
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "shutting down: no new connections") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no shutdown 5s after SIGTERM:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("run returned with a request in flight and a minute of grace left: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	began := time.Now()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after a signal during the grace = %v, want a stop without error: the operator asked for it", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run still waiting 10s after a second signal; its grace is a minute")
+	}
+	t.Logf("stopped %s after the second signal", time.Since(began).Round(time.Millisecond))
+	if err := <-inFlight; err == nil {
+		t.Error("the request in flight got an answer; its connection should have been closed")
+	}
+	for _, want := range []string{"another signal: closing the connections", "requests in flight were cut short"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "every request finished") {
+		t.Errorf("the log says every request finished:\n%s", logs.String())
+	}
+}
+
+// syncWriter is a log that run's goroutines write and the test reads.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

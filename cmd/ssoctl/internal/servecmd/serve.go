@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,7 +48,8 @@ failure threshold; on Kubernetes, a few seconds for the endpoint to go). On
 SIGTERM each role then answers /readyz with 503 "shutting down" and closes
 each connection after its response, while it goes on serving, for that long;
 then the listeners close and requests in flight have --grace to finish. A
-second SIGTERM or Ctrl-C cuts the delay short.`,
+second SIGTERM or Ctrl-C cuts the delay short; one during --grace closes
+what is still in flight.`,
 	}
 	cmd.AddCommand(newCmdDev(f), newCmdIssuer(f), newCmdReceiver(f), newCmdIdP(f))
 	return cmd
@@ -211,7 +213,8 @@ type server struct {
 // SIGINT comes. Then it shuts down: stopping (nil: nothing) marks the roles
 // as shutting down, and with c.DrainDelay the servers go on serving that
 // long with keep-alive off (a second signal cuts it short), before the
-// listeners close and requests in flight get c.Grace to finish.
+// listeners close and requests in flight get c.Grace to finish (another
+// signal cuts that short too, closing their connections).
 func run(ctx context.Context, servers []*server, c *common, log *slog.Logger, stopping func(), ready func([]*server)) error {
 	for _, s := range servers {
 		ln, err := net.Listen("tcp", s.listen)
@@ -250,6 +253,9 @@ func run(ctx context.Context, servers []*server, c *common, log *slog.Logger, st
 		}()
 	}
 	asked := make(chan struct{}) // closed when a signal or ctx asks for the shutdown
+	stopped := make(chan struct{})
+	defer close(stopped)
+	var cut atomic.Bool // a signal during the grace closed what was in flight
 	go func() {
 		select {
 		case <-signals:
@@ -262,8 +268,17 @@ func run(ctx context.Context, servers []*server, c *common, log *slog.Logger, st
 			stopping()
 		}
 		drain(serving, srvs, c.DrainDelay, signals, log)
-		log.Info("shutting down: no new connections; requests in flight may finish", "grace", c.Grace.String())
+		log.Info("shutting down: no new connections; requests in flight may finish (another signal cuts them short)", "grace", c.Grace.String())
 		cancel()
+		select {
+		case <-signals:
+			cut.Store(true)
+			log.Warn("another signal: closing the connections of requests still in flight now")
+			for _, srv := range srvs {
+				_ = srv.Close()
+			}
+		case <-stopped:
+		}
 	}()
 	if ready != nil {
 		ready(servers)
@@ -276,7 +291,12 @@ func run(ctx context.Context, servers []*server, c *common, log *slog.Logger, st
 	}
 	select {
 	case <-asked:
-		if first == nil {
+		switch {
+		case first != nil:
+		case cut.Load():
+			// The operator asked for it: not a failure of the run.
+			log.Warn("shut down: requests in flight were cut short by a signal during the grace period")
+		default:
 			log.Info("shut down: every request finished")
 		}
 	default:
