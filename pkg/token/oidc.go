@@ -262,7 +262,7 @@ func (p oidcPolicy) check(c *Claims, o *OIDCClaims, fs *failures) {
 	checkTimes(c, timePolicy{
 		now: now, leeway: leeway, maxLifetime: p.maxLifetime,
 		noun: what, iatMissing: "no iat claim",
-		clock: "provider", showLimit: FormatLifetime,
+		clock: "provider",
 	}, missing, fs)
 	switch {
 	case c.Issuer == "":

@@ -2,6 +2,7 @@ package token
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -14,9 +15,6 @@ type timePolicy struct {
 	noun        string        // what must expire: "handoff", "ID token"
 	iatMissing  string        // the detail for a missing iat
 	clock       string        // whose clock an iat in the future blames
-	// showLimit renders maxLifetime; handoffs have always shown it as a
-	// plain time.Duration, OIDC tokens with FormatLifetime.
-	showLimit func(time.Duration) string
 }
 
 // checkTimes adds the failures of the time claims to fs, in the order exp,
@@ -44,7 +42,21 @@ func checkTimes(c *Claims, p timePolicy, missing func(name string, r *Reason, de
 		case life <= 0:
 			fs.add(ErrLifetimeInvalid, fmt.Sprintf("exp %s is not after iat %s", c.Expiry.UTC().Format(time.RFC3339), c.IssuedAt.UTC().Format(time.RFC3339)))
 		case p.maxLifetime > 0 && life > p.maxLifetime:
-			fs.add(ErrLifetimeTooLong, fmt.Sprintf("lifetime is %s; at most %s is accepted", FormatLifetime(life), p.showLimit(p.maxLifetime)))
+			fs.add(ErrLifetimeTooLong, fmt.Sprintf("lifetime is %s; at most %s is accepted", FormatLifetime(life), formatLimit(p.maxLifetime)))
 		}
 	}
+}
+
+// formatLimit renders a configured maximum the way a chain file or a flag
+// writes it: "72h", "1h30m", "2m", "30s" (time.Duration's form without
+// its trailing zero units), so the message points at the setting.
+func formatLimit(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

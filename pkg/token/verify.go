@@ -291,7 +291,7 @@ func checkClaimSet(c *Claims, p claimPolicy, fs *failures) {
 	checkTimes(c, timePolicy{
 		now: p.now, leeway: p.leeway, maxLifetime: p.maxLifetime,
 		noun: "handoff", iatMissing: "no iat claim; the lifetime cannot be checked",
-		clock: "minter", showLimit: time.Duration.String,
+		clock: "minter",
 	}, missing, fs)
 	switch {
 	case c.Issuer == "":
