@@ -87,7 +87,7 @@ func (e consoleEntry) String() string {
 // newBrowser starts headless Chromium for t with hosts resolved to
 // 127.0.0.1 and every other name unresolvable, so nothing leaves the
 // machine. Cleanup closes the browser and waits for its process to exit.
-func newBrowser(t *testing.T, hosts []string) *browser {
+func newBrowser(t *testing.T, hosts []string, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	exe := chromiumPath(t)
 	profile := t.TempDir() // before the cancels: removed after Chromium exits
@@ -119,6 +119,7 @@ func newBrowser(t *testing.T, hosts []string) *browser {
 		chromedp.Flag("password-store", "basic"),
 		chromedp.Flag("use-mock-keychain", true),
 	}
+	opts = append(opts, extra...)
 	b := &browser{t: t, changed: make(chan struct{}), pending: map[network.RequestID]hop{}}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithErrorf(b.logf), chromedp.WithLogf(b.logf))

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"html"
 	"net"
@@ -45,6 +46,11 @@ func (l *cookieLab) handler() http.Handler {
 	})
 	mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
+		if r.FormValue("method") == "REFRESH" {
+			to := r.FormValue("action") + "?" + url.Values{"id": {r.FormValue("id")}, "to": {r.FormValue("to")}}.Encode()
+			fmt.Fprintf(w, `<!doctype html><meta http-equiv="refresh" content="0;url=%s"><p>moving on</p>`, html.EscapeString(to))
+			return
+		}
 		fmt.Fprintf(w, `<!doctype html><form method="%s" action="%s"><input type="hidden" name="id" value="%s"><input type="hidden" name="to" value="%s"></form><script>document.forms[0].submit()</script>`,
 			html.EscapeString(r.FormValue("method")), html.EscapeString(r.FormValue("action")),
 			html.EscapeString(r.FormValue("id")), html.EscapeString(r.FormValue("to")))
@@ -75,11 +81,12 @@ func (l *cookieLab) result(id string) ([]string, bool) {
 }
 
 // TestChromiumSameSite holds trace's walk to what Chromium sends: the same
-// navigations (typed, redirected, a page's form by GET and by POST,
-// same-site and cross-site, through redirects on other sites) go once
-// through headless Chromium and once through chain.Browser, each against
-// its own copy of the cookieLab, and the cookies that reach /check must be
-// the same. The cookies without SameSite are under two minutes old here,
+// navigations (typed, redirected, a page's form by GET and by POST, a meta
+// refresh, same-site and cross-site, through redirects on other sites,
+// from the same domain over https) go once through headless Chromium and
+// once through chain.Browser, each against its own copy of the cookieLab
+// (over http, and over https for the other-scheme pages), and the cookies
+// that reach /check must be the same. The cookies without SameSite are under two minutes old here,
 // so Chromium's "Lax+POST" allowance holds for them (TestJarSameSite in
 // pkg/chain covers the rest).
 func TestChromiumSameSite(t *testing.T) {
@@ -89,9 +96,10 @@ func TestChromiumSameSite(t *testing.T) {
 	chromiumPath(t)
 	hosts := []string{"a.company.localhost", "sub.a.company.localhost", "b.other.localhost"}
 	type navigation struct{ id, start string }
-	plan := func(port int) []navigation {
+	plan := func(port, tlsPort int) []navigation {
 		origin := func(host string) string { return fmt.Sprintf("http://%s:%d", host, port) }
 		a, sub, b := origin(hosts[0]), origin(hosts[1]), origin(hosts[2])
+		subTLS := fmt.Sprintf("https://%s:%d", hosts[1], tlsPort)
 		check := func(id string) string { return a + "/check?id=" + id }
 		page := func(at, method, action, id, to string) string {
 			return at + "/page?" + url.Values{"method": {method}, "action": {action}, "id": {id}, "to": {to}}.Encode()
@@ -107,23 +115,30 @@ func TestChromiumSameSite(t *testing.T) {
 			{"cross-site-get-redirected-home", page(b, "GET", a+"/redirect", "", check("cross-site-get-redirected-home"))},
 			{"same-site-post", page(sub, "POST", a+"/check", "same-site-post", "")},
 			{"same-origin-get-out-and-back", page(a, "GET", b+"/redirect", "", check("same-origin-get-out-and-back"))},
+			{"cross-site-refresh", page(b, "REFRESH", a+"/check", "cross-site-refresh", "")},
+			{"same-site-refresh", page(sub, "REFRESH", a+"/check", "same-site-refresh", "")},
+			{"other-scheme-refresh", page(subTLS, "REFRESH", a+"/check", "other-scheme-refresh", "")},
 		}
 	}
-	serve := func(l *cookieLab) int {
+	// serve starts the lab over http and over https (httptest's
+	// certificate, which neither browser here checks).
+	serve := func(l *cookieLab) (port, tlsPort int) {
 		srv := httptest.NewServer(l.handler())
 		t.Cleanup(srv.Close)
-		return srv.Listener.Addr().(*net.TCPAddr).Port
+		tlsSrv := httptest.NewTLSServer(l.handler())
+		t.Cleanup(tlsSrv.Close)
+		return srv.Listener.Addr().(*net.TCPAddr).Port, tlsSrv.Listener.Addr().(*net.TCPAddr).Port
 	}
 
 	// Chromium.
 	inChromium := &cookieLab{got: map[string][]string{}}
-	port := serve(inChromium)
-	br := newBrowser(t, hosts)
+	port, tlsPort := serve(inChromium)
+	br := newBrowser(t, hosts, chromedp.Flag("ignore-certificate-errors", true))
 	if err := chromedp.Run(br.ctx, chromedp.Navigate(fmt.Sprintf("http://%s:%d/set", hosts[0], port))); err != nil {
 		t.Fatal(err)
 	}
 	chromium := map[string][]string{}
-	for _, n := range plan(port) {
+	for _, n := range plan(port, tlsPort) {
 		if err := chromedp.Run(br.ctx, chromedp.Navigate(n.start)); err != nil {
 			t.Fatalf("%s: %v\n%s", n.id, err, br.report())
 		}
@@ -142,12 +157,17 @@ func TestChromiumSameSite(t *testing.T) {
 
 	// The walk.
 	inWalk := &cookieLab{got: map[string][]string{}}
-	port = serve(inWalk)
+	port, tlsPort = serve(inWalk)
 	d := &chain.Dialer{Map: map[string]string{}, Strict: true}
 	for _, h := range hosts {
-		d.Map[fmt.Sprintf("%s:%d", h, port)] = fmt.Sprintf("127.0.0.1:%d", port)
+		for _, p := range []int{port, tlsPort} {
+			d.Map[fmt.Sprintf("%s:%d", h, p)] = fmt.Sprintf("127.0.0.1:%d", p)
+		}
 	}
-	wb, err := chain.NewBrowser(chain.BrowserOptions{Dialer: d})
+	wb, err := chain.NewBrowser(chain.BrowserOptions{Dialer: d, Transport: &http.Transport{
+		DialContext:     d.DialContext,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // httptest's certificate
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +176,7 @@ func TestChromiumSameSite(t *testing.T) {
 		t.Fatal(err)
 	}
 	withheld := map[string][]string{}
-	for _, n := range plan(port) {
+	for _, n := range plan(port, tlsPort) {
 		tr, err := wb.Walk(ctx, n.start)
 		if err != nil {
 			t.Fatal(err)
@@ -168,7 +188,7 @@ func TestChromiumSameSite(t *testing.T) {
 		}
 	}
 
-	for _, n := range plan(port) {
+	for _, n := range plan(port, tlsPort) {
 		walked, ok := inWalk.result(n.id)
 		if !ok {
 			t.Errorf("%s: the walk never reached /check", n.id)
@@ -182,7 +202,12 @@ func TestChromiumSameSite(t *testing.T) {
 	}
 	// The comparison means something only if some navigation kept a
 	// cookie back, and the trace says which.
-	if got := withheld["cross-site-post"]; !slices.Equal(slices.Sorted(slices.Values(got)), []string{"lax", "strict"}) {
-		t.Errorf("the cross-site POST's steps withheld %q, want lax and strict", got)
+	for id, want := range map[string][]string{
+		"cross-site-post":      {"lax", "strict"},
+		"other-scheme-refresh": {"strict"},
+	} {
+		if got := withheld[id]; !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+			t.Errorf("%s: the steps withheld %q, want %q", id, got, want)
+		}
 	}
 }

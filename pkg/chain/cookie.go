@@ -109,14 +109,20 @@ type navigation struct {
 const laxAllowingUnsafe = 2 * time.Minute
 
 // crossSite says how the navigation is cross-site to target ("" when it is
-// same-site): the initiator's registrable domain differs from target's.
+// same-site): the initiator's registrable domain or scheme differs from
+// target's ("schemeful same-site": Chromium counts https://company.com and
+// http://company.com as two sites).
 func (n navigation) crossSite(target *url.URL) string {
 	if n.initiator == nil {
 		return ""
 	}
 	from := registrableDomain(cookieHost(n.initiator))
-	if from == registrableDomain(cookieHost(target)) {
+	sameScheme := strings.EqualFold(n.initiator.Scheme, target.Scheme)
+	if from == registrableDomain(cookieHost(target)) && sameScheme {
 		return ""
+	}
+	if !sameScheme {
+		from = strings.ToLower(n.initiator.Scheme) + "://" + from
 	}
 	method := n.method
 	if method == "" {

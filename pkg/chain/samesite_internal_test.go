@@ -48,6 +48,11 @@ func TestJarSameSite(t *testing.T) {
 			send: []string{"strict=1", "lax=1", "unset=1", "none=1", "sid=root"},
 		},
 		{
+			name: "the same domain over another scheme is another site", initiator: "http://login.company.com/form", method: "GET", target: "https://a.company.com/",
+			send:     []string{"lax=1", "unset=1", "none=1", "sid=root"},
+			withheld: []string{"strict: SameSite=Strict on a cross-site GET from http://company.com"},
+		},
+		{
 			name: "a cross-site GET keeps back Strict only", initiator: "https://shop.example/page", method: "GET", target: "https://a.company.com/app/x",
 			send:     []string{"lax=1", "unset=1", "none=1", "sid=root"},
 			withheld: []string{"sid: SameSite=Strict on a cross-site GET from shop.example", "strict: SameSite=Strict on a cross-site GET from shop.example"},
