@@ -43,6 +43,8 @@ var (
 		"check return_to and ret against an allowlist of the chain's origins before any redirect"}
 	FindingTokenReferer = &FindingKind{"SSO303", "a token in a URL can reach a third party through Referer", SeverityError,
 		"send Referrer-Policy: no-referrer on pages whose URL holds a token, or carry tokens by form_post"}
+	FindingTooManyRedirects = &FindingKind{"SSO304", "more redirects in a row than browsers follow", SeverityError,
+		"keep every navigation under 20 redirects: hand off by form_post (each interstitial page starts a new count), or sign fewer receivers in per login and let the others take the session on first visit"}
 	FindingIdPUnreachable = &FindingKind{"SSO401", "identity provider unreachable", SeverityError,
 		"check that the IdP answers at idp.public_url (and admin_url) from where the roles run"}
 	FindingNoRecheck = &FindingKind{"SSO402", "a receiver kept a revoked session signed in past its re-check interval", SeverityError,
@@ -72,7 +74,7 @@ func FindingKinds() []*FindingKind {
 		FindingLifetimeOverMax, FindingAudience, FindingReplayAccepted, FindingForgeryAccepted,
 		FindingExpiredAccepted, FindingRiskyToken, FindingRelayMint,
 		FindingCookieDomain, FindingCookieFlags, FindingCookieMissing, FindingCookieWithheld,
-		FindingRedirectLoop, FindingOpenRedirect, FindingTokenReferer,
+		FindingRedirectLoop, FindingOpenRedirect, FindingTokenReferer, FindingTooManyRedirects,
 		FindingIdPUnreachable, FindingNoRecheck, FindingSignedInAfterLogout, FindingSplitSession,
 		FindingOIDCNoState, FindingOIDCNoPKCE, FindingOIDCRedirectURI, FindingOIDCCodeReplay, FindingOIDCIDToken,
 		FindingOIDCFragmentTokens,

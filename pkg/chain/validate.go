@@ -122,6 +122,7 @@ func (v *validator) validate() {
 	v.token()
 	v.mode()
 	receivers := v.receivers(issuerOK)
+	v.redirectRun(receivers)
 	v.cookieSecrets()
 	v.collisions(issuer, issuerOK, receivers)
 	v.returnTo(issuer, issuerOK, receivers)
@@ -637,6 +638,40 @@ func (v *validator) mode() {
 	default:
 		v.errorf("mode", "use hub or relay", "mode %s is not supported", quote(string(v.c.Mode)))
 	}
+}
+
+// redirectRun refuses a chain whose sign-in, with handoffs in the URL, is
+// more redirects in a row than a browser follows. From the login form's
+// POST to the last receiver's page, a hub chain redirects 2N+2 times for N
+// receivers that take a handoff (the callback, then each receiver's /sso
+// and the issuer's /sso/continue, then the page), a relay chain N+2; a
+// browser signed in at the IdP adds more. Chromium fails the navigation
+// at its 20th redirect (maxRedirects, the walk's SSO304). A form_post
+// interstitial is a page, which starts a new count.
+func (v *validator) redirectRun(receivers []checkedReceiver) {
+	c := v.c
+	if c.Token.Transport != TransportQuery && c.Token.Transport != "" {
+		return
+	}
+	n := 0 // of the receivers whose URLs passed: the others have errors of their own
+	for _, r := range receivers {
+		if !c.Receivers[r.index].SharedCookie {
+			n++
+		}
+	}
+	run := 2*n + 2
+	if c.Mode == ModeRelay {
+		run = n + 2
+	}
+	if run <= maxRedirects {
+		return
+	}
+	path := "receivers"
+	if v.given("token.transport") {
+		path = "token.transport"
+	}
+	v.errorf(path, "set token.transport: form_post (each receiver's interstitial page starts a new count), or move receivers to another chain that signs in on first visit",
+		"a sign-in through %d receivers in %s mode is %d redirects in a row with token.transport query; browsers stop at 20 (Chromium: ERR_TOO_MANY_REDIRECTS)", n, c.Mode, run)
 }
 
 // receiverNameRE is a lower-case DNS label: the name is a token audience,

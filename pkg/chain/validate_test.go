@@ -2,6 +2,7 @@ package chain
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -100,6 +101,32 @@ func TestRules(t *testing.T) {
 			name:  "relay with HS256",
 			extra: "mode: relay\n",
 			want:  "",
+		},
+		{
+			name:  "eight receivers in hub mode with query handoffs: 18 redirects",
+			extra: manyReceivers(8),
+			want:  "",
+		},
+		{
+			name:  "nine receivers in hub mode with query handoffs: 20 redirects, one more than browsers follow",
+			extra: manyReceivers(9),
+			want:  "8:3: a sign-in through 9 receivers in hub mode is 20 redirects in a row with token.transport query; browsers stop at 20",
+		},
+		{
+			name:  "nine receivers by form_post: every interstitial starts a new count",
+			extra: manyReceivers(9) + "token: {transport: form_post}\n",
+			want:  "",
+		},
+		{
+			name:  "a shared_cookie receiver takes no handoff and adds no redirect",
+			file:  devWith("", `{url: "http://accounts.t.localhost:8080", cookie: {domain: accounts.t.localhost}}`),
+			extra: manyReceivers(8) + "  - {name: wiki, url: \"http://wiki.accounts.t.localhost:8200\", shared_cookie: true}\n",
+			want:  "",
+		},
+		{
+			name:  "eighteen receivers in relay mode: 20 redirects",
+			extra: manyReceivers(18) + "mode: relay\n",
+			want:  "8:3: a sign-in through 18 receivers in relay mode is 20 redirects in a row",
 		},
 		{
 			name:  "x- keys are ignored",
@@ -457,4 +484,14 @@ func TestCookieSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyReceivers is a receivers block of n receivers, r0 to r(n-1).
+func manyReceivers(n int) string {
+	var b strings.Builder
+	b.WriteString("receivers:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "  - {name: r%d, url: \"http://r%d.localhost:%d\"}\n", i, i, 8100+i)
+	}
+	return b.String()
 }

@@ -238,7 +238,15 @@ type request struct {
 	refPolicy string
 	// origin is the Origin header of a form submission.
 	origin string
+	// redirects counts the redirects this navigation has followed to get
+	// here; a page, a form or a refresh starts a new navigation at 0.
+	redirects int
 }
+
+// maxRedirects is how many redirects in a row a browser follows: Chromium
+// fails the navigation at the 20th (ERR_TOO_MANY_REDIRECTS; measured),
+// Firefox after the 20th.
+const maxRedirects = 19
 
 // walker is one walk in progress.
 type walker struct {
@@ -425,6 +433,12 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 	switch {
 	case loc != nil:
 		next = w.redirect(r, resp, loc)
+		if next != nil && next.redirects > maxRedirects {
+			w.add(FindingTooManyRedirects.New(st.N, host,
+				"%s sends the browser on with the %dth redirect in a row since the last page (%s): Chromium stops there with ERR_TOO_MANY_REDIRECTS, so the walk does too",
+				originOf(r.url), next.redirects, w.navigationStart(next.redirects)))
+			return nil, nil
+		}
 	case resp.StatusCode >= 200 && resp.StatusCode < 300 && x.page != nil:
 		next = w.pageNext(r, resp, x.page)
 	}
@@ -432,6 +446,17 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 		return nil, nil
 	}
 	return next, nil
+}
+
+// navigationStart names the step where the navigation that has now
+// followed redirects redirects began, for a finding's detail.
+func (w *walker) navigationStart(redirects int) string {
+	n := len(w.t.Steps) - redirects + 1
+	if n < 1 || n > len(w.t.Steps) {
+		return "the start"
+	}
+	s := w.t.Steps[n-1]
+	return fmt.Sprintf("step %d, %s %s", s.N, s.Method, s.URL)
 }
 
 // send makes the request with browser headers and reads what the walk
@@ -522,7 +547,7 @@ func (w *walker) redirect(r *request, resp *http.Response, loc *url.URL) *reques
 		// browser would leave the web here.
 		return nil
 	}
-	next := &request{method: r.method, url: loc, form: r.form, refSrc: r.refSrc, refPolicy: r.refPolicy}
+	next := &request{method: r.method, url: loc, form: r.form, refSrc: r.refSrc, refPolicy: r.refPolicy, redirects: r.redirects + 1}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound:
 		if r.method == http.MethodPost {

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -680,6 +682,54 @@ func TestWalkStepLimit(t *testing.T) {
 	equalLists(t, "findings", codes(tr.Findings), []string{"SSO301"})
 	if len(tr.Steps) != 5 || !strings.Contains(tr.Findings[0].Detail, "after 5 requests") {
 		t.Errorf("%d steps; %+v", len(tr.Steps), tr.Findings)
+	}
+}
+
+// Chromium follows 19 redirects in a row and fails the navigation at the
+// 20th (measured: ERR_TOO_MANY_REDIRECTS); so does the walk, with SSO304.
+// A page in between starts a new count.
+func TestWalkStopsWhereBrowsersStopRedirecting(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /hop", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		if n > 0 {
+			http.Redirect(w, r, "/hop?n="+strconv.Itoa(n-1)+"&then="+url.QueryEscape(r.URL.Query().Get("then")), http.StatusFound)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html")
+		if then := r.URL.Query().Get("then"); then != "" {
+			fmt.Fprintf(w, `<meta http-equiv="refresh" content="0;url=/hop?n=%s">`, then)
+			return
+		}
+		fmt.Fprint(w, "<p>arrived</p>")
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	d := &chain.Dialer{Map: map[string]string{"hops.example:80": srv.Listener.Addr().String()}, Strict: true}
+	for _, tt := range []struct {
+		start string
+		steps int
+		codes []string
+	}{
+		{"/hop?n=19", 20, nil},
+		{"/hop?n=20", 20, []string{"SSO304"}},
+		{"/hop?n=19&then=19", 40, nil}, // the refresh page starts a new navigation
+	} {
+		b, err := chain.NewBrowser(chain.BrowserOptions{Dialer: d, MaxSteps: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := walk(t, b, "http://hops.example"+tt.start)
+		equalLists(t, tt.start+" findings", codes(tr.Findings), tt.codes)
+		if len(tr.Steps) != tt.steps {
+			t.Errorf("%s: %d steps, want %d", tt.start, len(tr.Steps), tt.steps)
+		}
+		if len(tt.codes) > 0 {
+			f := tr.Findings[0]
+			if f.Step != 20 || !strings.Contains(f.Detail, "20th redirect in a row") || !strings.Contains(f.Detail, "step 1, GET http://hops.example/hop?n=20") {
+				t.Errorf("%s: %+v", tt.start, f)
+			}
+		}
 	}
 }
 
