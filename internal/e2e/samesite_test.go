@@ -46,9 +46,19 @@ func (l *cookieLab) handler() http.Handler {
 	})
 	mux.HandleFunc("/page", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
-		if r.FormValue("method") == "REFRESH" {
-			to := r.FormValue("action") + "?" + url.Values{"id": {r.FormValue("id")}, "to": {r.FormValue("to")}}.Encode()
+		to := r.FormValue("action") + "?" + url.Values{"id": {r.FormValue("id")}, "to": {r.FormValue("to")}}.Encode()
+		switch r.FormValue("method") {
+		case "REFRESH":
 			fmt.Fprintf(w, `<!doctype html><meta http-equiv="refresh" content="0;url=%s"><p>moving on</p>`, html.EscapeString(to))
+			return
+		case "REFRESH-COMMA":
+			fmt.Fprintf(w, `<!doctype html><meta http-equiv="refresh" content="0, URL='%s'"><p>moving on</p>`, html.EscapeString(to))
+			return
+		case "REFRESH-HEADER":
+			// The header, on a page that is not HTML.
+			w.Header().Set("Refresh", "0; url="+to)
+			w.Header().Set("Content-Type", "text/plain")
+			fmt.Fprint(w, "moving on")
 			return
 		}
 		fmt.Fprintf(w, `<!doctype html><form method="%s" action="%s"><input type="hidden" name="id" value="%s"><input type="hidden" name="to" value="%s"></form><script>document.forms[0].submit()</script>`,
@@ -82,7 +92,7 @@ func (l *cookieLab) result(id string) ([]string, bool) {
 
 // TestChromiumSameSite holds trace's walk to what Chromium sends: the same
 // navigations (typed, redirected, a page's form by GET and by POST, a meta
-// refresh, same-site and cross-site, through redirects on other sites,
+// refresh and a Refresh header, same-site and cross-site, through redirects on other sites,
 // from the same domain over https) go once through headless Chromium and
 // once through chain.Browser, each against its own copy of the cookieLab
 // (over http, and over https for the other-scheme pages), and the cookies
@@ -118,6 +128,9 @@ func TestChromiumSameSite(t *testing.T) {
 			{"cross-site-refresh", page(b, "REFRESH", a+"/check", "cross-site-refresh", "")},
 			{"same-site-refresh", page(sub, "REFRESH", a+"/check", "same-site-refresh", "")},
 			{"other-scheme-refresh", page(subTLS, "REFRESH", a+"/check", "other-scheme-refresh", "")},
+			{"cross-site-refresh-comma", page(b, "REFRESH-COMMA", a+"/check", "cross-site-refresh-comma", "")},
+			{"cross-site-refresh-header", page(b, "REFRESH-HEADER", a+"/check", "cross-site-refresh-header", "")},
+			{"same-site-refresh-header", page(sub, "REFRESH-HEADER", a+"/check", "same-site-refresh-header", "")},
 		}
 	}
 	// serve starts the lab over http and over https (httptest's

@@ -146,18 +146,56 @@ func readMeta(p *page, n *html.Node) {
 			p.referrer = pol
 		}
 	case strings.EqualFold(attr(n, "http-equiv"), "refresh") && !p.hasRefresh:
-		delay, target, _ := strings.Cut(attr(n, "content"), ";")
-		if d, err := strconv.ParseFloat(strings.TrimSpace(delay), 64); err != nil || d > maxRefreshDelay {
-			return
-		}
-		target = strings.TrimSpace(target)
-		if k, v, ok := strings.Cut(target, "="); ok && strings.EqualFold(strings.TrimSpace(k), "url") {
-			target = strings.Trim(strings.TrimSpace(v), `'"`)
-		}
-		if target != "" {
+		if target, ok := parseRefresh(attr(n, "content")); ok {
 			p.refresh, p.hasRefresh = target, true
 		}
 	}
+}
+
+// parseRefresh reads a refresh declaration, a meta element's content or a
+// Refresh header ("0; url=/next", "1,URL='/next'", "0;/next"), as the HTML
+// Standard's shared declarative refresh steps do, and returns its target
+// when the delay is at most maxRefreshDelay. A declaration without a URL
+// reloads the page itself, which the walk does not follow.
+func parseRefresh(s string) (target string, ok bool) {
+	const space = " \t\n\f\r"
+	s = strings.TrimLeft(s, space)
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 0 && (len(s) == 0 || s[0] != '.') {
+		return "", false
+	}
+	delay, err := strconv.Atoi(s[:i])
+	if i == 0 {
+		delay, err = 0, nil
+	}
+	if err != nil || delay > maxRefreshDelay {
+		return "", false
+	}
+	s = strings.TrimLeft(s[i:], "0123456789.")
+	if s != "" && !strings.ContainsRune(space+";,", rune(s[0])) {
+		return "", false
+	}
+	s = strings.TrimLeft(s, space)
+	if s != "" && (s[0] == ';' || s[0] == ',') {
+		s = strings.TrimLeft(s[1:], space)
+	}
+	if len(s) >= 3 && strings.EqualFold(s[:3], "url") {
+		if rest := strings.TrimLeft(s[3:], space); strings.HasPrefix(rest, "=") {
+			s = strings.TrimLeft(rest[1:], space)
+		}
+	}
+	if s != "" && (s[0] == '\'' || s[0] == '"') {
+		q := s[0]
+		s = s[1:]
+		if j := strings.IndexByte(s, q); j >= 0 {
+			s = s[:j]
+		}
+	}
+	s = strings.TrimRight(s, space)
+	return s, s != ""
 }
 
 func attr(n *html.Node, key string) string {

@@ -441,6 +441,8 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 		}
 	case resp.StatusCode >= 200 && resp.StatusCode < 300 && x.page != nil:
 		next = w.pageNext(r, resp, x.page)
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		next = refreshNext(r, resp, nil, r.url, pagePolicy(resp.Header, nil))
 	}
 	if next != nil && !w.follows(st.N, r, next) {
 		return nil, nil
@@ -619,10 +621,25 @@ func (w *walker) pageNext(r *request, resp *http.Response, p *page) *request {
 		}
 		return next
 	}
-	if p.hasRefresh {
-		if u, err := resolveLocation(base, p.refresh); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-			return &request{method: http.MethodGet, url: u, refSrc: r.url, refPolicy: policy}
-		}
+	return refreshNext(r, resp, p, base, policy)
+}
+
+// refreshNext is where a declarative refresh of at most maxRefreshDelay
+// sends the browser from the page r fetched: a Refresh header, which the
+// browser reads before the page and which wins, else the page's meta
+// refresh (p nil: a page that is not HTML has none). Nil: no refresh.
+func refreshNext(r *request, resp *http.Response, p *page, base *url.URL, policy string) *request {
+	target, from := "", r.url
+	if t, ok := parseRefresh(resp.Header.Get("Refresh")); ok {
+		target = t
+	} else if p != nil && p.hasRefresh {
+		target, from = p.refresh, base
+	}
+	if target == "" {
+		return nil
+	}
+	if u, err := resolveLocation(from, target); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+		return &request{method: http.MethodGet, url: u, refSrc: r.url, refPolicy: policy}
 	}
 	return nil
 }

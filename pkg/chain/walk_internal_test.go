@@ -268,3 +268,31 @@ func TestPageMeta(t *testing.T) {
 		t.Error("a slow refresh is a page to read, not a redirect")
 	}
 }
+
+// Refresh declarations as the HTML Standard's shared declarative refresh
+// steps read them (meta content and the Refresh header alike).
+func TestParseRefresh(t *testing.T) {
+	for in, want := range map[string]string{
+		"0; url=/next":            "/next",
+		"0;URL=/next":             "/next",
+		"1, url = '/next?a=b'":    "/next?a=b",
+		`0; url="/q"x`:            "/q",
+		"0;/next":                 "/next",
+		"0 /next":                 "/next",
+		"  0.5; url=/next ":       "/next",
+		".5;url=/next":            "/next",
+		"0; urlx":                 "urlx",
+		"0; url /next":            "url /next",
+		"0":                       "",
+		"2; url=/slow":            "", // a page a person reads first
+		"; url=/next":             "",
+		"0x; url=/next":           "",
+		"99999999999999999999;/x": "",
+		"":                        "",
+	} {
+		got, ok := parseRefresh(in)
+		if got != want || ok != (want != "") {
+			t.Errorf("parseRefresh(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
