@@ -65,6 +65,13 @@ func (l *cookieLab) handler() http.Handler {
 			html.EscapeString(r.FormValue("method")), html.EscapeString(r.FormValue("action")),
 			html.EscapeString(r.FormValue("id")), html.EscapeString(r.FormValue("to")))
 	})
+	mux.HandleFunc("/clear", func(w http.ResponseWriter, r *http.Request) {
+		// Clear-Site-Data and a new cookie for the whole site on one
+		// answer: Chromium stores the cookie, then clears it with the rest.
+		w.Header().Set("Clear-Site-Data", r.FormValue("v"))
+		w.Header().Add("Set-Cookie", "fresh=1; Path=/; Domain="+r.FormValue("domain"))
+		http.Redirect(w, r, r.FormValue("to"), http.StatusFound)
+	})
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.FormValue("to"), http.StatusFound)
 	})
@@ -93,7 +100,7 @@ func (l *cookieLab) result(id string) ([]string, bool) {
 // TestChromiumSameSite holds trace's walk to what Chromium sends: the same
 // navigations (typed, redirected, a page's form by GET and by POST, a meta
 // refresh and a Refresh header, same-site and cross-site, through redirects on other sites,
-// from the same domain over https) go once through headless Chromium and
+// from the same domain over https, a sibling's Clear-Site-Data) go once through headless Chromium and
 // once through chain.Browser, each against its own copy of the cookieLab
 // (over http, and over https for the other-scheme pages), and the cookies
 // that reach /check must be the same. The cookies without SameSite are under two minutes old here,
@@ -131,6 +138,10 @@ func TestChromiumSameSite(t *testing.T) {
 			{"cross-site-refresh-comma", page(b, "REFRESH-COMMA", a+"/check", "cross-site-refresh-comma", "")},
 			{"cross-site-refresh-header", page(b, "REFRESH-HEADER", a+"/check", "cross-site-refresh-header", "")},
 			{"same-site-refresh-header", page(sub, "REFRESH-HEADER", a+"/check", "same-site-refresh-header", "")},
+			// Last: they clear what the others need. A sibling host's
+			// Clear-Site-Data "cookies" clears its whole site.
+			{"clear-cache-only", sub + "/clear?" + url.Values{"v": {`"cache"`}, "domain": {"company.localhost"}, "to": {check("clear-cache-only")}}.Encode()},
+			{"clear-cookies", sub + "/clear?" + url.Values{"v": {`"cache", "cookies"`}, "domain": {"company.localhost"}, "to": {check("clear-cookies")}}.Encode()},
 		}
 	}
 	// serve starts the lab over http and over https (httptest's
@@ -215,6 +226,9 @@ func TestChromiumSameSite(t *testing.T) {
 	}
 	// The comparison means something only if some navigation kept a
 	// cookie back, and the trace says which.
+	if got, _ := inWalk.result("clear-cookies"); slices.Contains(got, "strict") {
+		t.Errorf("after Clear-Site-Data the walk still sent %q", got)
+	}
 	for id, want := range map[string][]string{
 		"cross-site-post":      {"lax", "strict"},
 		"other-scheme-refresh": {"strict"},

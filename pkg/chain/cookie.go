@@ -225,6 +225,60 @@ func (j *browserJar) cookiesFor(u *url.URL, n navigation) (send []*http.Cookie, 
 	return send, withheld
 }
 
+// clearSiteData applies a response's Clear-Site-Data header (W3C Clear
+// Site Data) to the jar: "cookies" or "*", from a secure context (https,
+// or a loopback host), removes every cookie of the response host's site,
+// its registrable domain with every host under it, as Chromium does. It
+// returns what it removed (sorted like sentTo), nil for any other header.
+// Cookies the same response sets go too: Chromium clears after storing
+// them (measured; internal/e2e's TestChromiumSameSite).
+func (j *browserJar) clearSiteData(u *url.URL, h http.Header) []CookieInfo {
+	host := cookieHost(u)
+	if u.Scheme != "https" && !isLoopbackHost(host) || !clearsCookies(h.Values("Clear-Site-Data")) {
+		return nil
+	}
+	site := registrableDomain(host)
+	var gone []*http.Cookie
+	var goneURL []*url.URL
+	var out []CookieInfo
+	j.mu.Lock()
+	for key, sc := range j.attrs {
+		if !domainMatch(key.domain, site) {
+			continue
+		}
+		delete(j.attrs, key)
+		out = append(out, sc.info)
+		c := &http.Cookie{Name: key.name, Path: key.path, MaxAge: -1}
+		if !sc.hostOnly {
+			c.Domain = key.domain
+		}
+		gone = append(gone, c)
+		goneURL = append(goneURL, &url.URL{Scheme: "https", Host: key.domain, Path: key.path})
+	}
+	j.mu.Unlock()
+	for i, c := range gone {
+		j.jar.SetCookies(goneURL[i], []*http.Cookie{c})
+	}
+	slices.SortFunc(out, func(a, b CookieInfo) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.Host, b.Host))
+	})
+	return out
+}
+
+// clearsCookies reports whether Clear-Site-Data values name "cookies" or
+// "*": quoted strings, comma-separated, others ignored.
+func clearsCookies(values []string) bool {
+	for _, v := range values {
+		for _, t := range strings.Split(v, ",") {
+			switch strings.TrimSpace(t) {
+			case `"cookies"`, `"*"`:
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // pathMatch is RFC 6265 §5.1.4's path-match.
 func pathMatch(reqPath, cookiePath string) bool {
 	if reqPath == cookiePath {

@@ -72,7 +72,10 @@ type Step struct {
 	// Withheld lists the cookies the browser held for this URL but did
 	// not send with this request, for their SameSite attribute.
 	Withheld []WithheldCookie `json:"withheld_cookies,omitempty"`
-	Token    *TokenSummary    `json:"token,omitempty"`
+	// Cleared lists the cookies this response's Clear-Site-Data removed
+	// from the browser (every cookie of its site).
+	Cleared []CookieInfo  `json:"cleared_cookies,omitempty"`
+	Token   *TokenSummary `json:"token,omitempty"`
 	// OIDC is set when this request is an OpenID Connect authorization
 	// request or the answer to one at its redirect_uri.
 	OIDC     *OIDCSummary `json:"oidc,omitempty"`

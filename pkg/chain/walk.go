@@ -319,6 +319,8 @@ type exchange struct {
 	page *page
 	// withheld is what the jar kept back from the request for SameSite.
 	withheld []WithheldCookie
+	// cleared is what the answer's Clear-Site-Data took out of the jar.
+	cleared []CookieInfo
 }
 
 // step makes one request, records it, and returns the next one (nil: the
@@ -372,7 +374,7 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 	}
 	resp := x.resp
 	st.Status = resp.StatusCode
-	st.Withheld = x.withheld
+	st.Withheld, st.Cleared = x.withheld, x.cleared
 	st.SetCookies = parseSetCookies(r.url, resp.Header, now)
 	var next *request
 	var loc *url.URL
@@ -494,7 +496,8 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 		client = w.client
 	}
 	var withheld []WithheldCookie
-	if client.Jar == w.b.jar {
+	inJar := client.Jar == w.b.jar
+	if inJar {
 		// Every request of a walk is a top-level navigation: the jar
 		// sends what a browser sends with it, SameSite applied.
 		nav := *client
@@ -507,6 +510,9 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 	}
 	defer resp.Body.Close()
 	x := &exchange{resp: resp, withheld: withheld}
+	if inJar {
+		x.cleared = w.b.jar.clearSiteData(r.url, resp.Header)
+	}
 	x.html = isHTML(resp.Header.Get("Content-Type"))
 	if x.html && !isRedirect(resp.StatusCode) || resp.StatusCode == http.StatusServiceUnavailable {
 		x.body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody))

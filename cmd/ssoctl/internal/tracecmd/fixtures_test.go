@@ -84,8 +84,8 @@ func okTrace() *chain.Trace {
 }
 
 // failedTrace is a walk through a broken chain: dashboard takes portal's
-// token, a cookie without HttpOnly, a cookie kept back for SameSite, a
-// failed expectation, and probes that were refused, accepted and skipped.
+// token, a cookie without HttpOnly, a cookie kept back for SameSite, one
+// cleared by Clear-Site-Data, a failed expectation, and probes that were refused, accepted and skipped.
 func failedTrace() *chain.Trace {
 	t := okTrace()
 	t.Mode = "live"
@@ -96,6 +96,7 @@ func failedTrace() *chain.Trace {
 	t.Steps[4].SetCookies[0].HttpOnly = false
 	t.Steps[8].Withheld = []chain.WithheldCookie{{Name: "dashboard_prefs", Host: "dashboard.company3.localhost:8082", SameSite: "Strict",
 		Reason: "SameSite=Strict on a cross-site GET from company.localhost"}}
+	t.Steps[7].Cleared = []chain.CookieInfo{cookie("accounts_theme", "accounts.company.localhost:8080", "")}
 	t.Cookies["portal.company2.localhost:8081"][0].HttpOnly = false
 	aud := chain.FindingAudience.New(7, "dashboard.company3.localhost:8082", "dashboard accepted a handoff minted for portal (aud=portal) and set dashboard_session")
 	flags := chain.FindingCookieFlags.New(5, "portal.company2.localhost:8081", "portal_session is set without HttpOnly")

@@ -237,6 +237,9 @@ func hopDetail(s chain.Step, fs []chain.Finding) string {
 	for _, c := range s.Withheld {
 		fmt.Fprintf(&b, "cookie %s\n", withheldLabel(c))
 	}
+	for _, c := range s.Cleared {
+		fmt.Fprintf(&b, "cookie %s\n", clearedLabel(c))
+	}
 	if s.OIDC != nil {
 		fmt.Fprintf(&b, "oidc %s %s\n", s.OIDC.Kind, oidcLabel(s.OIDC))
 	}

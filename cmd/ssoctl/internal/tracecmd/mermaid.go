@@ -92,7 +92,7 @@ func writeMermaid(w io.Writer, t *chain.Trace, receivers map[string]string) {
 			}
 			fmt.Fprintf(w, "    Note left of %s: %s\n", to, mermaid(strings.Join(held, "; ")))
 		}
-		if len(s.SetCookies) > 0 {
+		if len(s.SetCookies) > 0 || len(s.Cleared) > 0 {
 			var set, cleared []string
 			for _, c := range s.SetCookies {
 				switch {
@@ -103,6 +103,9 @@ func writeMermaid(w io.Writer, t *chain.Trace, receivers map[string]string) {
 				default:
 					set = append(set, c.Name)
 				}
+			}
+			for _, c := range s.Cleared {
+				cleared = append(cleared, c.Name+" (Clear-Site-Data)")
 			}
 			var parts []string
 			if len(set) > 0 {

@@ -130,6 +130,12 @@ func withheldShort(c chain.WithheldCookie) string {
 	return c.Name + " NOT SENT (SameSite=" + ss + ")"
 }
 
+// clearedLabel is a cookie an answer's Clear-Site-Data removed:
+// "portal_session from portal.company2.com CLEARED (Clear-Site-Data)".
+func clearedLabel(c chain.CookieInfo) string {
+	return c.Name + " from " + c.Host + " CLEARED (Clear-Site-Data)"
+}
+
 func cookieLabel(c chain.CookieInfo) string {
 	parts := []string{c.Name}
 	if c.Secure {

@@ -208,6 +208,9 @@ func hopTable(st *cmdutil.Styles, t *chain.Trace, all []chain.Finding, color boo
 		for _, c := range s.Withheld {
 			cookies = append(cookies, st.Dim.Render(p(withheldShort(c))))
 		}
+		for _, c := range s.Cleared {
+			cookies = append(cookies, p(c.Name+" CLEARED (Clear-Site-Data)"))
+		}
 		num := strconv.Itoa(s.N)
 		for _, f := range stepFindings(all, s.N) {
 			if f.Severity == chain.SeverityError {

@@ -135,3 +135,67 @@ func TestJarSendsSecureCookiesToLocalhost(t *testing.T) {
 		t.Errorf("plain http got %d cookies, want none (and none stored)", len(got))
 	}
 }
+
+// Clear-Site-Data "cookies" takes every cookie of the answering host's site
+// out of the jar, from a secure context only.
+func TestJarClearSiteData(t *testing.T) {
+	set := func(j *browserJar, raw, line string) {
+		u, _ := url.Parse(raw)
+		c, err := http.ParseSetCookie(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.SetCookies(u, []*http.Cookie{c})
+	}
+	fill := func() *browserJar {
+		j := newBrowserJar(time.Now)
+		set(j, "https://a.company.com/", "a=1; Path=/")
+		set(j, "https://a.company.com/deep/x", "deep=1; Path=/deep")
+		set(j, "https://c.company.com/", "c=1; Path=/")
+		set(j, "https://c.company.com/", "wide=1; Path=/; Domain=company.com")
+		set(j, "https://b.other.com/", "b=1; Path=/")
+		set(j, "http://x.company.localhost/", "x=1; Path=/")
+		return j
+	}
+	names := func(j *browserJar, raw string) []string {
+		u, _ := url.Parse(raw)
+		var out []string
+		for _, c := range j.Cookies(u) {
+			out = append(out, c.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	h := http.Header{"Clear-Site-Data": {`"cache", "cookies"`}}
+	for _, tt := range []struct {
+		from    string
+		header  http.Header
+		cleared []string
+	}{
+		{"https://sub.company.com/logout", h, []string{"a", "c", "deep", "wide"}},
+		{"https://sub.company.com/logout", http.Header{"Clear-Site-Data": {`"*"`}}, []string{"a", "c", "deep", "wide"}},
+		{"https://sub.company.com/logout", http.Header{"Clear-Site-Data": {`cookies`}}, nil}, // not a quoted string
+		{"https://sub.company.com/logout", http.Header{"Clear-Site-Data": {`"storage"`}}, nil},
+		{"http://sub.company.com/logout", h, nil}, // not a secure context
+		{"http://y.company.localhost/logout", h, []string{"x"}},
+	} {
+		j := fill()
+		u, _ := url.Parse(tt.from)
+		var got []string
+		for _, c := range j.clearSiteData(u, tt.header) {
+			got = append(got, c.Name)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tt.cleared) {
+			t.Errorf("%s %v: cleared %q, want %q", tt.from, tt.header, got, tt.cleared)
+		}
+		if len(tt.cleared) > 0 && tt.cleared[0] == "a" {
+			if left := names(j, "https://a.company.com/deep/x"); len(left) != 0 {
+				t.Errorf("a.company.com still sends %q", left)
+			}
+			if left := names(j, "https://b.other.com/"); !slices.Equal(left, []string{"b"}) {
+				t.Errorf("another site lost its cookies: %q", left)
+			}
+		}
+	}
+}
