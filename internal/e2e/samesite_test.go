@@ -38,6 +38,13 @@ func (l *cookieLab) handler() http.Handler {
 			"lax=1; Path=/; SameSite=Lax",
 			"unset=1; Path=/",
 			"none=1; Path=/; SameSite=None; Secure",
+			// Storage rules, compared on the way: prefixes on a
+			// loopback host over http, the 4 KiB limit.
+			"__Host-h=1; Path=/; Secure; SameSite=Lax",
+			"__Secure-s=1; Path=/; Secure; SameSite=Lax",
+			"__Host-nopath=1; Path=/app; Secure; SameSite=Lax",
+			"fits=" + strings.Repeat("v", 4096-len("fits")) + "; Path=/; SameSite=Lax",
+			"over=" + strings.Repeat("v", 4097-len("over")) + "; Path=/; SameSite=Lax",
 		} {
 			w.Header().Add("Set-Cookie", c)
 		}
@@ -230,7 +237,7 @@ func TestChromiumSameSite(t *testing.T) {
 		t.Errorf("after Clear-Site-Data the walk still sent %q", got)
 	}
 	for id, want := range map[string][]string{
-		"cross-site-post":      {"lax", "strict"},
+		"cross-site-post":      {"__Host-h", "__Secure-s", "fits", "lax", "strict"},
 		"other-scheme-refresh": {"strict"},
 	} {
 		if got := withheld[id]; !slices.Equal(slices.Sorted(slices.Values(got)), want) {
