@@ -116,12 +116,11 @@ func (n navigation) crossSite(target *url.URL) string {
 	if n.initiator == nil {
 		return ""
 	}
-	from := registrableDomain(cookieHost(n.initiator))
-	sameScheme := strings.EqualFold(n.initiator.Scheme, target.Scheme)
-	if from == registrableDomain(cookieHost(target)) && sameScheme {
+	if sameSite(n.initiator, target) {
 		return ""
 	}
-	if !sameScheme {
+	from := registrableDomain(cookieHost(n.initiator))
+	if !strings.EqualFold(n.initiator.Scheme, target.Scheme) {
 		from = strings.ToLower(n.initiator.Scheme) + "://" + from
 	}
 	method := n.method

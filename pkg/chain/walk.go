@@ -241,6 +241,12 @@ type request struct {
 	// redirects counts the redirects this navigation has followed to get
 	// here; a page, a form or a refresh starts a new navigation at 0.
 	redirects int
+	// crossed is how far from the initiator the URLs this navigation was
+	// redirected through lay: "", "same-site" or "cross-site" (Fetch
+	// Metadata counts every one). user is set when a person started it
+	// (typed the address, submitted a login form), not a page's script.
+	crossed string
+	user    bool
 }
 
 // maxRedirects is how many redirects in a row a browser follows: Chromium
@@ -288,7 +294,7 @@ func (b *Browser) Walk(ctx context.Context, start string) (*Trace, error) {
 	if b.chain != nil {
 		w.t.Chain = b.chain.Name
 	}
-	next := &request{method: http.MethodGet, url: u}
+	next := &request{method: http.MethodGet, url: u, user: true}
 	var last *url.URL
 	for next != nil {
 		if len(w.t.Steps) >= b.maxSteps {
@@ -452,6 +458,29 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 	return next, nil
 }
 
+// fetchSite is the Sec-Fetch-Site of r (W3C Fetch Metadata): "none" for a
+// navigation the user started in the browser, else how far from its
+// initiator the farthest URL it went through lies, r's own included.
+func fetchSite(r *request) string {
+	if r.refSrc == nil {
+		return "none"
+	}
+	site := "same-origin"
+	switch {
+	case r.crossed == "cross-site" || !sameSite(r.refSrc, r.url):
+		return "cross-site"
+	case r.crossed == "same-site" || originOf(r.refSrc) != originOf(r.url):
+		site = "same-site"
+	}
+	return site
+}
+
+// sameSite reports whether a and b are one site: the same scheme and
+// registrable domain.
+func sameSite(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && registrableDomain(cookieHost(a)) == registrableDomain(cookieHost(b))
+}
+
 // navigationStart names the step where the navigation that has now
 // followed redirects redirects began, for a finding's detail.
 func (w *walker) navigationStart(redirects int) string {
@@ -490,6 +519,15 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 	}
 	if ref := referer(r.refSrc, r.url, r.refPolicy); ref != "" {
 		h.Set("Referer", ref)
+	}
+	if u := r.url; u.Scheme == "https" || isLoopbackHost(cookieHost(u)) {
+		// Fetch Metadata, which Chromium sends to secure contexts only.
+		h.Set("Sec-Fetch-Site", fetchSite(r))
+		h.Set("Sec-Fetch-Mode", "navigate")
+		h.Set("Sec-Fetch-Dest", "document")
+		if r.user {
+			h.Set("Sec-Fetch-User", "?1")
+		}
 	}
 	client := w.b.client
 	if w.client != nil {
@@ -555,7 +593,8 @@ func (w *walker) redirect(r *request, resp *http.Response, loc *url.URL) *reques
 		// browser would leave the web here.
 		return nil
 	}
-	next := &request{method: r.method, url: loc, form: r.form, refSrc: r.refSrc, refPolicy: r.refPolicy, redirects: r.redirects + 1}
+	next := &request{method: r.method, url: loc, form: r.form, refSrc: r.refSrc, refPolicy: r.refPolicy, redirects: r.redirects + 1,
+		crossed: fetchSite(r), user: r.user}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound:
 		if r.method == http.MethodPost {
@@ -616,7 +655,7 @@ func (w *walker) pageNext(r *request, resp *http.Response, p *page) *request {
 			w.b.loginOrigin = originOf(action)
 		}
 		values := f.values(w.b.user, w.b.password)
-		next := &request{method: f.method, url: action, kind: kind, refSrc: r.url, refPolicy: policy}
+		next := &request{method: f.method, url: action, kind: kind, refSrc: r.url, refPolicy: policy, user: kind == FormLogin}
 		if f.method == http.MethodPost {
 			next.form = values
 			next.origin = originOf(r.url)
