@@ -74,16 +74,20 @@ func walk(tb testing.TB, sb *sandbox.Sandbox) *chain.Trace {
 }
 
 // TestGeneratedChain: the benchmark's chains walk clean, one handoff and
-// one continue per receiver.
+// one continue per receiver. Eight is as many as a hub chain with handoffs
+// in the URL can take (2N+2 redirects in a row; browsers stop at the 20th,
+// and chain lint refuses nine); relay mode takes ten.
 func TestGeneratedChain(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{3, 10} {
-		sb := start(t, generatedChain(t, n), serve.Env{})
-		if got, want := len(walk(t, sb).Steps), 5+2*n; got != want {
-			t.Errorf("%d receivers: %d steps, want %d", n, got, want)
+	for _, n := range []int{3, 8, 10} {
+		if n <= 8 {
+			sb := start(t, generatedChain(t, n), serve.Env{})
+			if got, want := len(walk(t, sb).Steps), 5+2*n; got != want {
+				t.Errorf("%d receivers: %d steps, want %d", n, got, want)
+			}
 		}
 		// Relay: one hop per receiver, none back to the issuer.
-		sb = start(t, generatedChainMode(t, n, chain.ModeRelay), serve.Env{})
+		sb := start(t, generatedChainMode(t, n, chain.ModeRelay), serve.Env{})
 		if got, want := len(walk(t, sb).Steps), 5+n; got != want {
 			t.Errorf("%d receivers, relay: %d steps, want %d", n, got, want)
 		}
@@ -98,7 +102,7 @@ func BenchmarkWalk(b *testing.B) {
 	for _, bc := range []struct {
 		n    int
 		mode chain.Mode
-	}{{3, chain.ModeHub}, {10, chain.ModeHub}, {3, chain.ModeRelay}, {10, chain.ModeRelay}} {
+	}{{3, chain.ModeHub}, {8, chain.ModeHub}, {3, chain.ModeRelay}, {10, chain.ModeRelay}} {
 		n := bc.n
 		b.Run(fmt.Sprintf("mode=%s/receivers=%d", bc.mode, n), func(b *testing.B) {
 			sb := start(b, generatedChainMode(b, n, bc.mode), serve.Env{})
@@ -126,7 +130,7 @@ func BenchmarkWalk(b *testing.B) {
 // stand the chain up (bcrypt of the dev user's password included), walk
 // it, shut it down.
 func BenchmarkStartWalkClose(b *testing.B) {
-	for _, n := range []int{3, 10} {
+	for _, n := range []int{3, 8} {
 		b.Run(fmt.Sprintf("receivers=%d", n), func(b *testing.B) {
 			c := generatedChain(b, n)
 			b.ReportAllocs()
