@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -88,9 +89,11 @@ func (l *cookieLab) handler() http.Handler {
 			names = append(names, c.Name)
 		}
 		slices.Sort(names)
-		// Fetch Metadata rides along: the walk sends what Chromium does.
-		for _, h := range []string{"Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User"} {
-			names = append(names, h+"="+r.Header.Get(h))
+		// Fetch Metadata, Origin and Referer ride along: the walk sends
+		// what Chromium does.
+		for _, h := range []string{"Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User", "Origin", "Referer"} {
+			// Each browser has its own lab, on its own ports.
+			names = append(names, h+"="+portRE.ReplaceAllString(r.Header.Get(h), ":PORT"))
 		}
 		l.mu.Lock()
 		l.got[r.FormValue("id")] = names
@@ -100,6 +103,9 @@ func (l *cookieLab) handler() http.Handler {
 	})
 	return mux
 }
+
+// portRE matches a URL's port, which differs between the two labs.
+var portRE = regexp.MustCompile(`:[0-9]+`)
 
 func (l *cookieLab) result(id string) ([]string, bool) {
 	l.mu.Lock()

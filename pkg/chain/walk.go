@@ -236,6 +236,12 @@ type request struct {
 	// change (W3C Referrer Policy §8.1).
 	refSrc    *url.URL
 	refPolicy string
+	// referrer is the Referer this navigation's previous request sent, as
+	// a redirect carries it on (Fetch: the referrer is worked out again
+	// from what it was, so a URL cut to its origin stays cut); set by a
+	// redirect only, with hasReferrer ("" then means none is left).
+	referrer    string
+	hasReferrer bool
 	// origin is the Origin header of a form submission.
 	origin string
 	// redirects counts the redirects this navigation has followed to get
@@ -517,8 +523,16 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 	if r.origin != "" {
 		h.Set("Origin", r.origin)
 	}
-	if ref := referer(r.refSrc, r.url, r.refPolicy); ref != "" {
-		h.Set("Referer", ref)
+	src := r.refSrc
+	if r.hasReferrer {
+		src = nil
+		if r.referrer != "" {
+			src, _ = url.Parse(r.referrer)
+		}
+	}
+	r.referrer, r.hasReferrer = referer(src, r.url, r.refPolicy), true
+	if r.referrer != "" {
+		h.Set("Referer", r.referrer)
 	}
 	if u := r.url; u.Scheme == "https" || isLoopbackHost(cookieHost(u)) {
 		// Fetch Metadata, which Chromium sends to secure contexts only.
@@ -594,7 +608,7 @@ func (w *walker) redirect(r *request, resp *http.Response, loc *url.URL) *reques
 		return nil
 	}
 	next := &request{method: r.method, url: loc, form: r.form, refSrc: r.refSrc, refPolicy: r.refPolicy, redirects: r.redirects + 1,
-		crossed: fetchSite(r), user: r.user}
+		crossed: fetchSite(r), user: r.user, referrer: r.referrer, hasReferrer: r.hasReferrer}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound:
 		if r.method == http.MethodPost {
