@@ -83,6 +83,13 @@ func (l *cookieLab) handler() http.Handler {
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.FormValue("to"), http.StatusFound)
 	})
+	mux.HandleFunc("/redirect307", func(w http.ResponseWriter, r *http.Request) {
+		to := r.URL.Query().Get("to") // the body, kept by a 307, has the form's own
+		if to == "" {
+			to = r.FormValue("to")
+		}
+		http.Redirect(w, r, to, http.StatusTemporaryRedirect)
+	})
 	mux.HandleFunc("/check", func(w http.ResponseWriter, r *http.Request) {
 		var names []string
 		for _, c := range r.Cookies() {
@@ -95,8 +102,12 @@ func (l *cookieLab) handler() http.Handler {
 			// Each browser has its own lab, on its own ports.
 			names = append(names, h+"="+portRE.ReplaceAllString(r.Header.Get(h), ":PORT"))
 		}
+		id := r.URL.Query().Get("id") // a 307 keeps the form's own (empty) id in the body
+		if id == "" {
+			id = r.FormValue("id")
+		}
 		l.mu.Lock()
-		l.got[r.FormValue("id")] = names
+		l.got[id] = names
 		l.mu.Unlock()
 		w.Header().Set("Content-Type", "text/html")
 		fmt.Fprint(w, "<p>checked</p>")
@@ -149,6 +160,8 @@ func TestChromiumSameSite(t *testing.T) {
 			{"cross-site-get-redirected-home", page(b, "GET", a+"/redirect", "", check("cross-site-get-redirected-home"))},
 			{"same-site-post", page(sub, "POST", a+"/check", "same-site-post", "")},
 			{"same-origin-get-out-and-back", page(a, "GET", b+"/redirect", "", check("same-origin-get-out-and-back"))},
+			{"cross-site-post-307", page(b, "POST", b+"/redirect307", "", check("cross-site-post-307"))},
+			{"same-origin-post-307-away", page(a, "POST", a+"/redirect307", "", b+"/redirect307?to="+url.QueryEscape(check("same-origin-post-307-away")))},
 			{"cross-site-refresh", page(b, "REFRESH", a+"/check", "cross-site-refresh", "")},
 			{"same-site-refresh", page(sub, "REFRESH", a+"/check", "same-site-refresh", "")},
 			{"other-scheme-refresh", page(subTLS, "REFRESH", a+"/check", "other-scheme-refresh", "")},
