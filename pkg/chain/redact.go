@@ -208,13 +208,5 @@ func shortDuration(d time.Duration) string {
 	if d >= 48*time.Hour {
 		return token.FormatLifetime(d)
 	}
-	d = d.Round(time.Second)
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	return token.FormatSetting(d.Round(time.Second))
 }

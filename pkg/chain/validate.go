@@ -617,16 +617,7 @@ func (v *validator) tokenLifetime() {
 }
 
 // fmtDuration writes a duration the way a chain file would: 2m, not 2m0s.
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+func fmtDuration(d time.Duration) string { return token.FormatSetting(d) }
 
 func (v *validator) mode() {
 	switch v.c.Mode {

@@ -42,15 +42,16 @@ func checkTimes(c *Claims, p timePolicy, missing func(name string, r *Reason, de
 		case life <= 0:
 			fs.add(ErrLifetimeInvalid, fmt.Sprintf("exp %s is not after iat %s", c.Expiry.UTC().Format(time.RFC3339), c.IssuedAt.UTC().Format(time.RFC3339)))
 		case p.maxLifetime > 0 && life > p.maxLifetime:
-			fs.add(ErrLifetimeTooLong, fmt.Sprintf("lifetime is %s; at most %s is accepted", FormatLifetime(life), formatLimit(p.maxLifetime)))
+			fs.add(ErrLifetimeTooLong, fmt.Sprintf("lifetime is %s; at most %s is accepted", FormatLifetime(life), FormatSetting(p.maxLifetime)))
 		}
 	}
 }
 
-// formatLimit renders a configured maximum the way a chain file or a flag
-// writes it: "72h", "1h30m", "2m", "30s" (time.Duration's form without
-// its trailing zero units), so the message points at the setting.
-func formatLimit(d time.Duration) string {
+// FormatSetting renders a duration the way a chain file or a flag writes
+// it: "72h", "1h30m", "2m", "30s" (time.Duration's form without its
+// trailing zero units). Limits in messages use it, so they point at the
+// setting.
+func FormatSetting(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = strings.TrimSuffix(s, "0s")

@@ -8,10 +8,11 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ssoctl/ssoctl/internal/testenv"
 )
 
 // get asks url on a connection of its own and returns the status, the body
@@ -139,7 +140,7 @@ func TestSignalDuringGraceCutsRequestsShort(t *testing.T) {
 		<-release // a request that would outlast the grace
 	})
 	srv := &server{role: "slow", listen: "127.0.0.1:0", h: h}
-	logs := &syncWriter{}
+	logs := &testenv.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
@@ -195,22 +196,4 @@ func TestSignalDuringGraceCutsRequestsShort(t *testing.T) {
 	if strings.Contains(logs.String(), "every request finished") {
 		t.Errorf("the log says every request finished:\n%s", logs.String())
 	}
-}
-
-// syncWriter is a log that run's goroutines write and the test reads.
-type syncWriter struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,8 +1,10 @@
-package token
+package token_test
 
 import (
 	"testing"
 	"time"
+
+	"github.com/ssoctl/ssoctl/pkg/token"
 )
 
 // A limit reads as the setting that made it.
@@ -17,8 +19,8 @@ func TestFormatLimit(t *testing.T) {
 		1500 * time.Millisecond:        "1.5s",
 		100*time.Hour + 20*time.Minute: "100h20m",
 	} {
-		if got := formatLimit(d); got != want {
-			t.Errorf("formatLimit(%s) = %q, want %q", d, got, want)
+		if got := token.FormatSetting(d); got != want {
+			t.Errorf("FormatSetting(%s) = %q, want %q", d, got, want)
 		}
 	}
 }
