@@ -81,19 +81,7 @@ func TestServeDevDrainsOnSIGTERM(t *testing.T) {
 	default:
 	}
 
-	began := time.Now()
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve dev after a second SIGTERM = %v, want a clean stop", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve dev still running 20s after a second SIGTERM; its drain delay is a minute")
-	}
-	t.Logf("stopped %s after the second SIGTERM", time.Since(began).Round(time.Millisecond))
+	secondSignalStops(t, done, 20*time.Second, "serve dev", "its drain delay is a minute")
 	if _, _, _, err := get(t, portal+"/healthz"); err == nil {
 		t.Error("portal still answers after the stop")
 	}
@@ -172,19 +160,8 @@ func TestSignalDuringGraceCutsRequestsShort(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 
-	began := time.Now()
-	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run after a signal during the grace = %v, want a stop without error: the operator asked for it", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run still waiting 10s after a second signal; its grace is a minute")
-	}
-	t.Logf("stopped %s after the second signal", time.Since(began).Round(time.Millisecond))
+	// A stop without error: the operator asked for it.
+	secondSignalStops(t, done, 10*time.Second, "run", "its grace is a minute")
 	if err := <-inFlight; err == nil {
 		t.Error("the request in flight got an answer; its connection should have been closed")
 	}
@@ -196,4 +173,24 @@ func TestSignalDuringGraceCutsRequestsShort(t *testing.T) {
 	if strings.Contains(logs.String(), "every request finished") {
 		t.Errorf("the log says every request finished:\n%s", logs.String())
 	}
+}
+
+// secondSignalStops sends this process a second SIGTERM and wants what
+// (whose done channel this is) to stop without error within limit, which
+// is well short of why, the wait it would otherwise sit out.
+func secondSignalStops(t *testing.T, done <-chan error, limit time.Duration, what, why string) {
+	t.Helper()
+	began := time.Now()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s after a second SIGTERM = %v, want a clean stop", what, err)
+		}
+	case <-time.After(limit):
+		t.Fatalf("%s still running %s after a second SIGTERM; %s", what, limit, why)
+	}
+	t.Logf("stopped %s after the second SIGTERM", time.Since(began).Round(time.Millisecond))
 }
