@@ -15,9 +15,11 @@ func NewCmdTrace(f *cmdutil.Factory) *cobra.Command {
 		Use:   "trace <command>",
 		Short: "Walk a chain as a browser would and show every hop",
 		Long: `Walk a propagating SSO chain with a browser in a box: a real cookie jar with the
-public suffix list, redirects followed one at a time, forms submitted, every hop
-recorded with its cookies and the handoff token it carried (redacted), and
-findings with stable codes and fixes.
+public suffix list that sends what Chromium sends (SameSite, Fetch Metadata,
+Referer, Clear-Site-Data), redirects followed one at a time up to Chromium's
+limit, forms submitted and refreshes followed, every hop recorded with its
+cookies (set, kept back, cleared) and the handoff token it carried (redacted),
+and findings with stable codes and fixes.
 
   chain   walk a chain: in process (--sandbox), at the chain file's URLs, or from
           any --start URL`,
