@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -335,4 +336,49 @@ func TestBrowser_reportsCSPViolations(t *testing.T) {
 	if err := chromedp.Run(b.ctx, chromedp.Title(&title)); err != nil || title != "csp" {
 		t.Errorf("title = %q, %v; the inline script ran despite the policy", title, err)
 	}
+}
+
+// manyReceiversChain is a hub chain with handoffs in the URL and eleven
+// receivers, each on a root domain of its own: a sign-in is 2N+2 = 24
+// redirects in a row, and the front-channel logout as many, more than
+// Chromium follows (it fails the navigation at the 20th).
+func manyReceiversChain(n int) string {
+	c := strings.Replace(devChain, `  - name: portal
+    url: http://portal.company2.localhost:{{port "portal"}}
+    cookie: {name: portal_session, ttl: 8h}
+  - name: dashboard
+    url: http://dashboard.company3.localhost:{{port "dashboard"}}
+`, "", 1)
+	var recv, allow strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&recv, "  - name: app%d\n    url: http://app%d.site%d.localhost:{{port \"app%d\"}}\n", i, i, i, i)
+		fmt.Fprintf(&allow, "    - http://app%d.site%d.localhost:{{port \"app%d\"}}\n", i, i, i)
+	}
+	c = strings.Replace(c, "receivers:\n", "receivers:\n"+recv.String(), 1)
+	c = strings.Replace(c, `    - http://portal.company2.localhost:{{port "portal"}}
+    - http://dashboard.company3.localhost:{{port "dashboard"}}
+`, allow.String(), 1)
+	return c
+}
+
+// A hub chain longer than a browser's redirect limit signs in and out in
+// Chromium: the issuer answers a page every few receivers (its resume
+// page), which starts the count again.
+func TestBrowser_manyReceivers(t *testing.T) {
+	t.Parallel()
+	const n = 11
+	res := loginInBrowser(t, browserLogin{Chain: manyReceiversChain(n), User: "alice@example.com", Password: "wonderland"})
+	var sso, resumed int
+	for _, h := range res.Hops {
+		switch {
+		case strings.Contains(h.URL, "/sso?"):
+			sso++
+		case strings.Contains(h.URL, "/sso/continue?") && h.Status == 200:
+			resumed++
+		}
+	}
+	if sso != n || resumed != (n-1)/6 {
+		t.Errorf("the browser passed %d handoffs and %d resume pages, want %d and %d", sso, resumed, n, (n-1)/6)
+	}
+	logoutInBrowser(t, res)
 }

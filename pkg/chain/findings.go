@@ -44,7 +44,7 @@ var (
 	FindingTokenReferer = &FindingKind{"SSO303", "a token in a URL can reach a third party through Referer", SeverityError,
 		"send Referrer-Policy: no-referrer on pages whose URL holds a token, or carry tokens by form_post"}
 	FindingTooManyRedirects = &FindingKind{"SSO304", "more redirects in a row than browsers follow", SeverityError,
-		"keep every navigation under 20 redirects: hand off by form_post (each interstitial page starts a new count), or sign fewer receivers in per login and let the others take the session on first visit"}
+		"keep every navigation under 20 redirects: answer a page that moves on by itself (a meta refresh) every few hops, as ssoctl's issuer does every six receivers, or hand off by form_post, whose interstitial pages each start a new count"}
 	FindingIdPUnreachable = &FindingKind{"SSO401", "identity provider unreachable", SeverityError,
 		"check that the IdP answers at idp.public_url (and admin_url) from where the roles run"}
 	FindingNoRecheck = &FindingKind{"SSO402", "a receiver kept a revoked session signed in past its re-check interval", SeverityError,

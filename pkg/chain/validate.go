@@ -631,17 +631,17 @@ func (v *validator) mode() {
 	}
 }
 
-// redirectRun refuses a chain whose sign-in, with handoffs in the URL, is
-// more redirects in a row than a browser follows. From the login form's
-// POST to the last receiver's page, a hub chain redirects 2N+2 times for N
-// receivers that take a handoff (the callback, then each receiver's /sso
-// and the issuer's /sso/continue, then the page), a relay chain N+2; a
-// browser signed in at the IdP adds more. Chromium fails the navigation
-// at its 20th redirect (maxRedirects, the walk's SSO304). A form_post
-// interstitial is a page, which starts a new count.
+// redirectRun refuses a relay chain whose sign-in, with handoffs in the
+// URL, is more redirects in a row than a browser follows: from the login
+// form's POST to the last receiver's page, N+2 for N receivers that take
+// a handoff (the callback, each receiver's /sso, the page), and a browser
+// signed in at the IdP adds more. Chromium fails the navigation at its
+// 20th redirect (maxRedirects, the walk's SSO304). A hub chain's issuer
+// breaks the run itself every few receivers (serve's receiversPerRun),
+// and a form_post interstitial is a page, which starts a new count.
 func (v *validator) redirectRun(receivers []checkedReceiver) {
 	c := v.c
-	if c.Token.Transport != TransportQuery && c.Token.Transport != "" {
+	if c.Mode != ModeRelay || c.Token.Transport != TransportQuery && c.Token.Transport != "" {
 		return
 	}
 	n := 0 // of the receivers whose URLs passed: the others have errors of their own
@@ -650,19 +650,14 @@ func (v *validator) redirectRun(receivers []checkedReceiver) {
 			n++
 		}
 	}
-	run := 2*n + 2
-	if c.Mode == ModeRelay {
-		run = n + 2
+	if run := n + 2; run > maxRedirects {
+		path := "receivers"
+		if v.given("token.transport") {
+			path = "token.transport"
+		}
+		v.errorf(path, "use mode: hub (its issuer breaks the run every few receivers) or token.transport: form_post (each interstitial page starts a new count)",
+			"a sign-in through %d receivers in relay mode is %d redirects in a row with token.transport query; browsers stop at 20 (Chromium: ERR_TOO_MANY_REDIRECTS)", n, run)
 	}
-	if run <= maxRedirects {
-		return
-	}
-	path := "receivers"
-	if v.given("token.transport") {
-		path = "token.transport"
-	}
-	v.errorf(path, "set token.transport: form_post (each receiver's interstitial page starts a new count), or move receivers to another chain that signs in on first visit",
-		"a sign-in through %d receivers in %s mode is %d redirects in a row with token.transport query; browsers stop at 20 (Chromium: ERR_TOO_MANY_REDIRECTS)", n, c.Mode, run)
 }
 
 // receiverNameRE is a lower-case DNS label: the name is a token audience,

@@ -35,7 +35,9 @@ type BrowserOptions struct {
 	// Now is the clock for timestamps and token checks; nil is time.Now.
 	// Durations are measured with the monotonic clock.
 	Now func() time.Time
-	// MaxSteps bounds the requests of one walk; 0 is 30.
+	// MaxSteps bounds the requests of one walk; 0 is 30, or with a Chain
+	// of many receivers three per receiver and 12 more (a handoff, a hop
+	// back to the issuer, a page now and then, and the login).
 	MaxSteps int
 	// Timeout bounds each request, body included; 0 is 10s.
 	Timeout time.Duration
@@ -137,6 +139,9 @@ func NewBrowser(o BrowserOptions) (*Browser, error) {
 	}
 	if b.maxSteps <= 0 {
 		b.maxSteps = DefaultMaxSteps
+		if o.Chain != nil {
+			b.maxSteps = max(b.maxSteps, 12+3*len(o.Chain.Receivers))
+		}
 	}
 	if b.timeout <= 0 {
 		b.timeout = DefaultStepTimeout

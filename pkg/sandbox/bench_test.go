@@ -21,6 +21,12 @@ func generatedChain(tb testing.TB, n int) *chain.Chain {
 // generatedChainMode is generatedChain in hub or relay mode.
 func generatedChainMode(tb testing.TB, n int, mode chain.Mode) *chain.Chain {
 	tb.Helper()
+	return generatedChainWith(tb, n, mode, chain.TransportQuery)
+}
+
+// generatedChainWith is generatedChain in a mode, with a token transport.
+func generatedChainWith(tb testing.TB, n int, mode chain.Mode, transport chain.Transport) *chain.Chain {
+	tb.Helper()
 	var recv, allow strings.Builder
 	for i := 1; i <= n; i++ {
 		origin := fmt.Sprintf("http://app%d.company%d.localhost:%d", i, i+1, 9000+i)
@@ -41,6 +47,7 @@ issuer:
 token:
   alg: HS256
   secret: dev-only-hs256-secret-for-the-sandbox-benchmark-0123
+  transport: %s
 mode: %s
 receivers:
 %sreturn_to:
@@ -48,7 +55,7 @@ receivers:
     - http://*.company.localhost:8080
 %sexpect:
   final_url_prefix: http://app%d.company%d.localhost:%d/
-`, n, mode, recv.String(), allow.String(), n, n+1, 9000+n)
+`, n, transport, mode, recv.String(), allow.String(), n, n+1, 9000+n)
 	c, err := chain.Parse("generated.yaml", []byte(yaml))
 	if err != nil {
 		tb.Fatal(err)
@@ -74,23 +81,75 @@ func walk(tb testing.TB, sb *sandbox.Sandbox) *chain.Trace {
 }
 
 // TestGeneratedChain: the benchmark's chains walk clean, one handoff and
-// one continue per receiver. Eight is as many as a hub chain with handoffs
-// in the URL can take (2N+2 redirects in a row; browsers stop at the 20th,
-// and chain lint refuses nine); relay mode takes ten.
+// one continue per receiver, and in hub mode a resume page every six
+// receivers (the issuer breaks the run of redirects, which browsers cut
+// at the 20th).
 func TestGeneratedChain(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{3, 8, 10} {
-		if n <= 8 {
-			sb := start(t, generatedChain(t, n), serve.Env{})
-			if got, want := len(walk(t, sb).Steps), 5+2*n; got != want {
-				t.Errorf("%d receivers: %d steps, want %d", n, got, want)
+	for _, n := range []int{3, 10, 13} {
+		sb := start(t, generatedChain(t, n), serve.Env{})
+		tr := walk(t, sb)
+		pauses := (n - 1) / 6
+		if got, want := len(tr.Steps), 5+2*n+pauses; got != want {
+			t.Errorf("%d receivers: %d steps, want %d", n, got, want)
+		}
+		resumed := 0
+		for _, s := range tr.Steps {
+			if strings.Contains(s.URL, "/sso/continue") && strings.Contains(s.URL, "resume=1") {
+				resumed++
 			}
 		}
+		if resumed != pauses {
+			t.Errorf("%d receivers: %d resume pages, want %d", n, resumed, pauses)
+		}
+		if n > 10 {
+			// By form_post every handoff is a page: no resume pages.
+			sb = start(t, generatedChainWith(t, n, chain.ModeHub, chain.TransportFormPost), serve.Env{})
+			for _, s := range walk(t, sb).Steps {
+				if strings.Contains(s.URL, "resume=1") {
+					t.Errorf("%d receivers by form_post: resumed from a page at step %d", n, s.N)
+				}
+			}
+			continue // relay: N+2 redirects in a row, which chain lint caps at 17 receivers
+		}
 		// Relay: one hop per receiver, none back to the issuer.
-		sb := start(t, generatedChainMode(t, n, chain.ModeRelay), serve.Env{})
+		sb = start(t, generatedChainMode(t, n, chain.ModeRelay), serve.Env{})
 		if got, want := len(walk(t, sb).Steps), 5+n; got != want {
 			t.Errorf("%d receivers, relay: %d steps, want %d", n, got, want)
 		}
+	}
+}
+
+// The front-channel logout of a long hub chain breaks its run of
+// redirects the same way: a resume page every six receivers, and no
+// SSO304 (which the logout walk reports like any other).
+func TestGeneratedChainLogout(t *testing.T) {
+	t.Parallel()
+	const n = 13
+	sb := start(t, generatedChain(t, n), serve.Env{})
+	b, err := chain.NewBrowser(chain.BrowserOptions{Dialer: sb.Dialer(), Chain: sb.Chain(), Now: sb.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := b.Walk(context.Background(), chain.StartURL(sb.Chain()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Logout(context.Background(), tr, chain.LogoutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	lo := tr.Logout
+	if tr.Failed() || lo.FinalStatus != 200 || !strings.HasSuffix(lo.Final, ":8080/") {
+		t.Fatalf("logout ended at %s (%d); findings %v", lo.Final, lo.FinalStatus, tr.Findings)
+	}
+	resumed := 0
+	for _, s := range lo.Steps {
+		if strings.Contains(s.URL, "/logout/continue") && strings.Contains(s.URL, "resume=1") {
+			resumed++
+		}
+	}
+	if want := (n - 1) / 6; resumed != want {
+		t.Errorf("%d resume pages in the logout, want %d", resumed, want)
 	}
 }
 
@@ -102,7 +161,7 @@ func BenchmarkWalk(b *testing.B) {
 	for _, bc := range []struct {
 		n    int
 		mode chain.Mode
-	}{{3, chain.ModeHub}, {8, chain.ModeHub}, {3, chain.ModeRelay}, {10, chain.ModeRelay}} {
+	}{{3, chain.ModeHub}, {10, chain.ModeHub}, {3, chain.ModeRelay}, {10, chain.ModeRelay}} {
 		n := bc.n
 		b.Run(fmt.Sprintf("mode=%s/receivers=%d", bc.mode, n), func(b *testing.B) {
 			sb := start(b, generatedChainMode(b, n, bc.mode), serve.Env{})
@@ -130,7 +189,7 @@ func BenchmarkWalk(b *testing.B) {
 // stand the chain up (bcrypt of the dev user's password included), walk
 // it, shut it down.
 func BenchmarkStartWalkClose(b *testing.B) {
-	for _, n := range []int{3, 8} {
+	for _, n := range []int{3, 10} {
 		b.Run(fmt.Sprintf("receivers=%d", n), func(b *testing.B) {
 			c := generatedChain(b, n)
 			b.ReportAllocs()

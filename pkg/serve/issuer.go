@@ -341,6 +341,32 @@ func (is *Issuer) hop(w http.ResponseWriter, r *http.Request, wk walk) {
 	http.Redirect(w, r, sso+"?"+url.Values{chain.TokenParam: {tok}}.Encode(), http.StatusSeeOther)
 }
 
+// receiversPerRun is how many receivers a sign-in or a front-channel
+// logout passes in one run of redirects. Browsers fail a navigation at its
+// 20th redirect in a row (Chromium: ERR_TOO_MANY_REDIRECTS; trace's
+// SSO304), and each receiver costs two (its endpoint, then the issuer's
+// continue), on top of the few that start the run. After this many the
+// issuer answers once with a page that moves on by itself (writeResume),
+// which starts a new run, and the walk carries on with resumeParam set.
+const receiversPerRun = 6
+
+// resumeParam marks a continue request that comes from the resume page,
+// so it goes on instead of pausing again. It only skips a pause.
+const resumeParam = "resume"
+
+// pauses reports whether a walk about to visit receiver next (of total),
+// by redirects, answers with a resume page first.
+func pauses(r *http.Request, next, total int) bool {
+	return next > 0 && next < total && next%receiversPerRun == 0 && r.URL.Query().Get(resumeParam) != "1"
+}
+
+// resumeURL is r's own URL with resumeParam set.
+func resumeURL(origin string, r *http.Request) string {
+	q := r.URL.Query()
+	q.Set(resumeParam, "1")
+	return origin + r.URL.Path + "?" + q.Encode()
+}
+
 // continueWalk is where a receiver hands the browser back in hub mode. The
 // state must be this issuer's, unexpired, and for the session the browser's
 // issuer cookie holds, so a state cannot move a walk into another browser.
@@ -366,6 +392,12 @@ func (is *Issuer) continueWalk(w http.ResponseWriter, r *http.Request) {
 		is.startOver(w, r, reason, "This sign-in cannot continue",
 			"The sign-in's progress state is missing, expired, or belongs to another browser session.",
 			"a receiver hands back to the issuer with the state the issuer gave it, in the browser that started the sign-in, within 2 minutes")
+		return
+	}
+	if is.cfg.Chain.Token.Transport != chain.TransportFormPost && pauses(r, next, len(is.receivers)) {
+		// With form_post every handoff is a page already.
+		Annotate(w, slog.String("chn", f[0]), slog.String("result", "paused"))
+		writeResume(w, resumePage{Title: "Signing you in…", URL: resumeURL(is.origin, r), Done: next, Total: len(is.receivers)})
 		return
 	}
 	is.hop(w, r, walk{chn: f[0], sid: f[1], sub: f[2], returnTo: f[3], next: next})

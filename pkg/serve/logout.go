@@ -167,6 +167,11 @@ func (is *Issuer) logoutContinue(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, is.origin+"/", http.StatusSeeOther)
 		return
 	}
+	if pauses(r, next, len(is.receivers)) {
+		Annotate(w, slog.String("result", "paused"))
+		writeResume(w, resumePage{Title: "Signing you out…", URL: resumeURL(is.origin, r), Done: next, Total: len(is.receivers)})
+		return
+	}
 	is.logoutHop(w, r, f[0], next)
 }
 

@@ -41,6 +41,12 @@ var pages = sync.OnceValue(func() *template.Template {
 <script nonce="{{.Nonce}}">document.forms[0].submit()</script>
 </body></html>{{end}}
 
+{{define "resume"}}<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="referrer" content="no-referrer"><meta http-equiv="refresh" content="0;url={{.URL}}"><title>{{.Title}}</title><style>` + pageStyle + `</style></head><body>
+<h1>{{.Title}}</h1>
+<p>{{.Done}} of {{.Total}} apps so far.</p>
+<p><a class="button" href="{{.URL}}">Continue</a></p>
+</body></html>{{end}}
+
 {{define "landing"}}{{template "head" .Title}}
 <h1>{{.Title}}</h1>
 {{if .SignedIn}}<p>Signed in as <strong>{{.Who}}</strong>{{if .UserRole}} ({{.UserRole}}){{end}}.</p>
@@ -137,6 +143,24 @@ func writeInterstitial(w http.ResponseWriter, action, target, formAction, tok st
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-"+nonce+"'; form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	w.WriteHeader(http.StatusOK)
 	_ = pages().ExecuteTemplate(w, "interstitial", interstitialPage{Action: action, Token: tok, Target: target, Nonce: nonce})
+}
+
+// resumePage moves a long walk through the receivers on by itself (a meta
+// refresh, no script): being a page, not a redirect, it starts the
+// browser's count of redirects in a row again (see receiversPerRun).
+type resumePage struct {
+	Title       string
+	URL         string
+	Done, Total int
+}
+
+func writeResume(w http.ResponseWriter, p resumePage) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_ = pages().ExecuteTemplate(w, "resume", p)
 }
 
 // landingPage shows who is signed in on one role, for people clicking
