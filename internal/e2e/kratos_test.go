@@ -148,9 +148,16 @@ func logoutInBrowser(t *testing.T, res loginResult) {
 	if _, err := chromedp.RunResponse(b.ctx, chromedp.Navigate(issuer+"/logout")); err != nil {
 		t.Fatalf("open %s/logout: %v\n%s", issuer, err, b.report())
 	}
+	// The navigation may load a page that moves on by itself (a long
+	// chain's resume page) before it lands: wait for the landing.
 	var landed string
-	if err := chromedp.Run(b.ctx, chromedp.Location(&landed)); err != nil {
-		t.Fatal(err)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := chromedp.Run(b.ctx, chromedp.Location(&landed)); err != nil {
+			t.Fatal(err)
+		}
+		if landed == issuer+"/" || time.Now().After(deadline) {
+			break
+		}
 	}
 	if landed != issuer+"/" {
 		t.Errorf("logout landed on %s, want %s/", redactURL(landed), issuer)
