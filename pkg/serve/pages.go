@@ -154,14 +154,7 @@ type resumePage struct {
 	Done, Total int
 }
 
-func writeResume(w http.ResponseWriter, p resumePage) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_ = pages().ExecuteTemplate(w, "resume", p)
-}
+func writeResume(w http.ResponseWriter, p resumePage) { writePage(w, "resume", p) }
 
 // landingPage shows who is signed in on one role, for people clicking
 // through a chain by hand.
@@ -176,13 +169,17 @@ type landingPage struct {
 	LoginURL string
 }
 
-func writeLanding(w http.ResponseWriter, p landingPage) {
+func writeLanding(w http.ResponseWriter, p landingPage) { writePage(w, "landing", p) }
+
+// writePage answers 200 with the named template under pageCSP, never
+// cached.
+func writePage(w http.ResponseWriter, name string, data any) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", pageCSP)
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_ = pages().ExecuteTemplate(w, "landing", p)
+	_ = pages().ExecuteTemplate(w, name, data)
 }
 
 func firstNonEmpty(s ...string) string {
