@@ -38,6 +38,15 @@ type browserJar struct {
 // domain (the host itself for host-only cookies) and path.
 type cookieKey struct{ domain, path, name string }
 
+// reaches reports whether a cookie stored under key (host-only or not)
+// goes to host (RFC 6265 §5.4 step 1, the host half).
+func (key cookieKey) reaches(host string, hostOnly bool) bool {
+	if hostOnly {
+		return host == key.domain
+	}
+	return domainMatch(host, key.domain)
+}
+
 type storedCookie struct {
 	info     CookieInfo
 	hostOnly bool
@@ -195,8 +204,7 @@ func (j *browserJar) cookiesFor(u *url.URL, n navigation) (send []*http.Cookie, 
 	byName := map[string][]storedCookie{}
 	j.mu.Lock()
 	for key, sc := range j.attrs {
-		if sc.hostOnly && host != key.domain || !sc.hostOnly && !domainMatch(host, key.domain) ||
-			!pathMatch(path, key.path) || !sc.expires.IsZero() && !sc.expires.After(now) {
+		if !key.reaches(host, sc.hostOnly) || !pathMatch(path, key.path) || !sc.expires.IsZero() && !sc.expires.After(now) {
 			continue
 		}
 		byName[key.name] = append(byName[key.name], sc)
@@ -232,15 +240,13 @@ func (j *browserJar) cookiesFor(u *url.URL, n navigation) (send []*http.Cookie, 
 // Cookies the same response sets go too: Chromium clears after storing
 // them (measured; internal/e2e's TestChromiumSameSite).
 func (j *browserJar) clearSiteData(u *url.URL, h http.Header) []CookieInfo {
-	host := cookieHost(u)
-	if u.Scheme != "https" && !isLoopbackHost(host) || !clearsCookies(h.Values("Clear-Site-Data")) {
+	if !secureContext(u) || !clearsCookies(h.Values("Clear-Site-Data")) {
 		return nil
 	}
-	site := registrableDomain(host)
-	var gone []*http.Cookie
-	var goneURL []*url.URL
+	site := registrableDomain(cookieHost(u))
 	var out []CookieInfo
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	for key, sc := range j.attrs {
 		if !domainMatch(key.domain, site) {
 			continue
@@ -251,17 +257,18 @@ func (j *browserJar) clearSiteData(u *url.URL, h http.Header) []CookieInfo {
 		if !sc.hostOnly {
 			c.Domain = key.domain
 		}
-		gone = append(gone, c)
-		goneURL = append(goneURL, &url.URL{Scheme: "https", Host: key.domain, Path: key.path})
+		j.jar.SetCookies(&url.URL{Scheme: "https", Host: key.domain, Path: key.path}, []*http.Cookie{c})
 	}
-	j.mu.Unlock()
-	for i, c := range gone {
-		j.jar.SetCookies(goneURL[i], []*http.Cookie{c})
-	}
-	slices.SortFunc(out, func(a, b CookieInfo) int {
+	sortCookieInfos(out)
+	return out
+}
+
+// sortCookieInfos orders cookies by name, path, domain and the host that
+// set them, for stable listings.
+func sortCookieInfos(cs []CookieInfo) {
+	slices.SortFunc(cs, func(a, b CookieInfo) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Domain, b.Domain), cmp.Compare(a.Host, b.Host))
 	})
-	return out
 }
 
 // clearsCookies reports whether Clear-Site-Data values name "cookies" or
@@ -296,10 +303,9 @@ func (j *browserJar) sentTo(origin *url.URL) []CookieInfo {
 	j.mu.Lock()
 	var candidates []storedCookie
 	for key, sc := range j.attrs {
-		if sc.hostOnly && host != key.domain || !sc.hostOnly && !domainMatch(host, key.domain) {
-			continue
+		if key.reaches(host, sc.hostOnly) {
+			candidates = append(candidates, sc)
 		}
-		candidates = append(candidates, sc)
 	}
 	j.mu.Unlock()
 	var out []CookieInfo
@@ -312,9 +318,7 @@ func (j *browserJar) sentTo(origin *url.URL) []CookieInfo {
 			out = append(out, sc.info)
 		}
 	}
-	slices.SortFunc(out, func(a, b CookieInfo) int {
-		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Path, b.Path), cmp.Compare(a.Domain, b.Domain))
-	})
+	sortCookieInfos(out)
 	return out
 }
 
@@ -338,6 +342,12 @@ func (j *browserJar) names(origin *url.URL) []string {
 // no trailing dot, IPv6 without brackets.
 func cookieHost(u *url.URL) string {
 	return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+}
+
+// secureContext reports whether a browser treats a page at u as a secure
+// context: https, or http on a loopback host.
+func secureContext(u *url.URL) bool {
+	return u.Scheme == "https" || isLoopbackHost(cookieHost(u))
 }
 
 // isLoopbackHost reports whether browsers treat host as a secure context
@@ -379,7 +389,7 @@ func judgeCookie(u *url.URL, c *http.Cookie, now time.Time) (info CookieInfo, ke
 	domain, hostOnly, why := cookieDomain(host, c.Domain)
 	info.Domain = strings.ToLower(strings.TrimPrefix(c.Domain, "."))
 	key = cookieKey{domain: domain, path: info.Path, name: c.Name}
-	secureOrigin := u.Scheme == "https" || isLoopbackHost(host)
+	secureOrigin := secureContext(u)
 	name := strings.ToLower(c.Name)
 	switch {
 	case why != "":

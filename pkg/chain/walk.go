@@ -241,12 +241,10 @@ type request struct {
 	// change (W3C Referrer Policy §8.1).
 	refSrc    *url.URL
 	refPolicy string
-	// referrer is the Referer this navigation's previous request sent, as
-	// a redirect carries it on (Fetch: the referrer is worked out again
-	// from what it was, so a URL cut to its origin stays cut); set by a
-	// redirect only, with hasReferrer ("" then means none is left).
-	referrer    string
-	hasReferrer bool
+	// referrer is the Referer this request sent (send sets it), which a
+	// redirect carries on: Fetch works the referrer out again from what it
+	// was, so a URL cut to its origin stays cut, and "" stays none.
+	referrer string
 	// origin is the Origin header of a form submission.
 	origin string
 	// redirects counts the redirects this navigation has followed to get
@@ -476,14 +474,13 @@ func fetchSite(r *request) string {
 	if r.refSrc == nil {
 		return "none"
 	}
-	site := "same-origin"
 	switch {
 	case r.crossed == "cross-site" || !sameSite(r.refSrc, r.url):
 		return "cross-site"
 	case r.crossed == "same-site" || originOf(r.refSrc) != originOf(r.url):
-		site = "same-site"
+		return "same-site"
 	}
-	return site
+	return "same-origin"
 }
 
 // sameSite reports whether a and b are one site: the same scheme and
@@ -529,17 +526,17 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 		h.Set("Origin", r.origin)
 	}
 	src := r.refSrc
-	if r.hasReferrer {
+	if r.redirects > 0 { // carried on from the request redirected here
 		src = nil
 		if r.referrer != "" {
 			src, _ = url.Parse(r.referrer)
 		}
 	}
-	r.referrer, r.hasReferrer = referer(src, r.url, r.refPolicy), true
+	r.referrer = referer(src, r.url, r.refPolicy)
 	if r.referrer != "" {
 		h.Set("Referer", r.referrer)
 	}
-	if u := r.url; u.Scheme == "https" || isLoopbackHost(cookieHost(u)) {
+	if secureContext(r.url) {
 		// Fetch Metadata, which Chromium sends to secure contexts only.
 		h.Set("Sec-Fetch-Site", fetchSite(r))
 		h.Set("Sec-Fetch-Mode", "navigate")
@@ -613,7 +610,7 @@ func (w *walker) redirect(r *request, resp *http.Response, loc *url.URL) *reques
 		return nil
 	}
 	next := &request{method: r.method, url: loc, form: r.form, refSrc: r.refSrc, refPolicy: r.refPolicy, redirects: r.redirects + 1,
-		crossed: fetchSite(r), user: r.user, referrer: r.referrer, hasReferrer: r.hasReferrer}
+		crossed: fetchSite(r), user: r.user, referrer: r.referrer}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound:
 		if r.method == http.MethodPost {
