@@ -103,14 +103,7 @@ func TestServeDevWithoutDrainDelayStopsAtOnce(t *testing.T) {
 	defer cancel()
 	done := startDev(t, ctx, opts)
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve dev after cancel = %v, want a clean stop", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("serve dev did not stop")
-	}
+	stopsCleanly(t, done, 5*time.Second, "serve dev after cancel")
 	if logs := ios.ErrOut.(interface{ String() string }).String(); strings.Contains(logs, "draining") || !strings.Contains(logs, "shutting down: no new connections") {
 		t.Errorf("logs of a stop without a drain delay:\n%s", logs)
 	}
@@ -184,13 +177,20 @@ func secondSignalStops(t *testing.T, done <-chan error, limit time.Duration, wha
 	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	stopsCleanly(t, done, limit, what+" after a second SIGTERM ("+why+")")
+	t.Logf("stopped %s after the second SIGTERM", time.Since(began).Round(time.Millisecond))
+}
+
+// stopsCleanly wants the run whose done channel this is (what says which,
+// and after what) to end without error within limit.
+func stopsCleanly(t *testing.T, done <-chan error, limit time.Duration, what string) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("%s after a second SIGTERM = %v, want a clean stop", what, err)
+			t.Errorf("%s = %v, want a clean stop", what, err)
 		}
 	case <-time.After(limit):
-		t.Fatalf("%s still running %s after a second SIGTERM; %s", what, limit, why)
+		t.Fatalf("%s: still running after %s", what, limit)
 	}
-	t.Logf("stopped %s after the second SIGTERM", time.Since(began).Round(time.Millisecond))
 }

@@ -123,14 +123,7 @@ func TestServeDevRunsTheWholeChain(t *testing.T) {
 	}
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("serve dev after SIGTERM-like cancel = %v, want a clean stop", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("serve dev did not stop")
-	}
+	stopsCleanly(t, done, 5*time.Second, "serve dev after a SIGTERM-like cancel")
 	out := ios.Out.(interface{ String() string }).String()
 	if !strings.Contains(out, "Open http://accounts.company.localhost:") || !strings.Contains(out, "alice@example.com") {
 		t.Errorf("stdout does not say what to open:\n%s", out)
