@@ -188,7 +188,7 @@ func (is *Issuer) returnTo(w http.ResponseWriter, r *http.Request, raw string) (
 	return u.String(), true
 }
 
-// toIdP sends the browser to the IdP's login with a signed state that
+// toIdP sends the browser to the IdP's login with a sealed state that
 // brings the return_to back, bound to this browser by a short-lived cookie.
 func (is *Issuer) toIdP(w http.ResponseWriter, r *http.Request, returnTo string) {
 	is.sendToIdP(w, r, returnTo, false)

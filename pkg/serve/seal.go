@@ -1,14 +1,14 @@
 package serve
 
 import (
+	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"iter"
 	"net/http"
 	"net/textproto"
@@ -18,42 +18,58 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/crypto/chacha20poly1305"
 )
 
-// Sealer signs small values with HMAC-SHA256, so the roles keep their
-// cookies and the hub's progress state on the client without a server-side
-// store, and can tell when someone changed them. Values are signed, not
-// encrypted: they hold ids, never secrets. Each value is bound to a purpose
-// ("cookie:portal_session", "state:continue") so one kind can never be
+// Sealer seals small values with XChaCha20-Poly1305, so the roles keep
+// their cookies and the hub's progress state on the client without a
+// server-side store. A sealed value is encrypted as well as authenticated:
+// the session id, subject and email it holds cannot be read from a cookie,
+// a URL in a browser's history or a proxy's log, and cannot be changed.
+// Each value is bound to a purpose ("cookie:portal_session",
+// "state:continue", the AEAD's additional data) so one kind can never be
 // replayed as another.
+//
+// A value is base64url (unpadded) of a 24-byte random nonce and the
+// ciphertext: the expiry in Unix seconds and each field, every one a
+// uvarint then its bytes, and the 16-byte tag. A 192-bit random nonce
+// leaves no practical limit on how many values one key seals.
 type Sealer struct {
-	key []byte
-	// scratch holds *sealScratch: an HMAC state keyed with key and a
-	// buffer, reused because a forward-auth check opens a cookie per
-	// request, and a fresh hmac.New costs five allocations.
+	aead cipher.AEAD
+	// scratch holds *[]byte buffers an Open decodes and decrypts in,
+	// reused because a forward-auth check opens every cookie it has not
+	// yet remembered.
 	scratch sync.Pool
 	opened  openedSessions
-}
-
-// sealScratch is what one Seal or Open works in: buf holds the MAC's
-// input, the purpose, a zero byte, then the payload.
-type sealScratch struct {
-	h   hash.Hash
-	buf []byte
-	sum [sha256.Size]byte
 }
 
 // MinSealKey is the shortest sealing key accepted.
 const MinSealKey = 32
 
-// NewSealer returns a Sealer over key (at least 32 bytes).
+// sealOverhead is what sealing adds to a value's contents: the nonce and
+// the tag.
+const sealOverhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
+
+// NewSealer returns a Sealer over key (at least 32 bytes). The cipher's
+// key is derived from it (HKDF-SHA256), so a key given whole, such as a
+// receiver's cookie.secret, is never used as is.
 func NewSealer(key []byte) (*Sealer, error) {
 	if len(key) < MinSealKey {
 		return nil, fmt.Errorf("sealing key is %d bytes; at least %d are needed", len(key), MinSealKey)
 	}
-	s := &Sealer{key: append([]byte(nil), key...)}
+	k, err := hkdf.Key(sha256.New, key, nil, "ssoctl seal v2 xchacha20-poly1305", chacha20poly1305.KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the sealing key: %w", err)
+	}
+	aead, err := chacha20poly1305.NewX(k)
+	if err != nil {
+		return nil, fmt.Errorf("sealing key: %w", err)
+	}
+	s := &Sealer{aead: aead}
 	s.scratch.New = func() any {
-		return &sealScratch{h: hmac.New(sha256.New, s.key), buf: make([]byte, 0, 256)}
+		b := make([]byte, 0, 512)
+		return &b
 	}
 	return s, nil
 }
@@ -67,24 +83,30 @@ func DeriveKey(secret []byte, label string) ([]byte, error) {
 
 // ErrSealInvalid is any sealed value that does not open: tampered,
 // truncated, for another purpose, or from another key.
-var ErrSealInvalid = errors.New("signed value is invalid")
+var ErrSealInvalid = errors.New("sealed value is invalid")
 
 // ErrSealExpired is a sealed value past its expiry.
-var ErrSealExpired = errors.New("signed value has expired")
+var ErrSealExpired = errors.New("sealed value has expired")
 
 // maxSealed bounds a sealed value; browsers cap a cookie at about 4 KiB.
 const maxSealed = 4000
 
 var b64 = base64.RawURLEncoding
 
-// Seal signs fields for purpose, valid until expires.
+// Seal encrypts fields for purpose, valid until expires.
 func (s *Sealer) Seal(purpose string, expires time.Time, fields ...string) string {
-	payload := binary.AppendUvarint(nil, uint64(expires.Unix()))
+	n := binary.MaxVarintLen64
 	for _, f := range fields {
-		payload = binary.AppendUvarint(payload, uint64(len(f)))
-		payload = append(payload, f...)
+		n += binary.MaxVarintLen64 + len(f)
 	}
-	return b64.EncodeToString(payload) + "." + b64.EncodeToString(s.mac(purpose, payload))
+	buf := make([]byte, chacha20poly1305.NonceSizeX, chacha20poly1305.NonceSizeX+n+chacha20poly1305.Overhead)
+	rand.Read(buf) // never fails (crypto/rand: it crashes the program first)
+	plain := binary.AppendUvarint(buf[len(buf):], uint64(expires.Unix()))
+	for _, f := range fields {
+		plain = binary.AppendUvarint(plain, uint64(len(f)))
+		plain = append(plain, f...)
+	}
+	return b64.EncodeToString(s.aead.Seal(buf, buf, plain, []byte(purpose)))
 }
 
 // Open checks value and returns its fields and expiry. want is the number
@@ -95,41 +117,41 @@ func (s *Sealer) Open(purpose, value string, now time.Time, want int) ([]string,
 	}
 	// Go's base64 decoders skip CR and LF, so without this a value with
 	// line breaks added would open as the one Seal produced.
-	if strings.ContainsAny(value, "\r\n") {
+	if strings.ContainsAny(value, "\r\n") || b64.DecodedLen(len(value)) <= sealOverhead {
 		return nil, time.Time{}, ErrSealInvalid
 	}
-	p, m, ok := strings.Cut(value, ".")
-	if !ok || b64.DecodedLen(len(m)) != sha256.Size {
-		return nil, time.Time{}, ErrSealInvalid
+	// The scratch buffer holds the purpose (the additional data), then
+	// the decoded value, which is decrypted in place.
+	bp := s.scratch.Get().(*[]byte)
+	defer s.scratch.Put(bp)
+	buf := slices.Grow(append((*bp)[:0], purpose...), b64.DecodedLen(len(value)))
+	if cap(buf) <= maxSealed+256 {
+		*bp = buf[:0]
 	}
-	var got [sha256.Size]byte
-	if n, err := b64.Strict().Decode(got[:], []byte(m)); err != nil || n != sha256.Size {
-		return nil, time.Time{}, ErrSealInvalid
-	}
-	sc := s.scratch.Get().(*sealScratch)
-	defer s.scratch.Put(sc)
-	msg := sc.message(purpose, b64.DecodedLen(len(p)))
-	start := len(msg)
-	n, err := b64.Strict().Decode(msg[start:start+b64.DecodedLen(len(p))], []byte(p))
+	ad := buf[:len(purpose)]
+	// Strict: a value has one spelling, so the memo of opened cookies
+	// (keyed by value) cannot be filled with copies of one.
+	n, err := b64.Strict().Decode(buf[len(ad):cap(buf)], []byte(value))
 	if err != nil {
 		return nil, time.Time{}, ErrSealInvalid
 	}
-	msg = msg[:start+n]
-	if !hmac.Equal(got[:], sc.mac(msg)) {
+	raw := buf[len(ad) : len(ad)+n]
+	nonce, box := raw[:chacha20poly1305.NonceSizeX], raw[chacha20poly1305.NonceSizeX:]
+	plain, err := s.aead.Open(box[:0], nonce, box, ad)
+	if err != nil {
 		return nil, time.Time{}, ErrSealInvalid
 	}
-	payload := msg[start:]
-	exp, k := binary.Uvarint(payload)
+	exp, k := binary.Uvarint(plain)
 	if k <= 0 || exp > 1<<40 {
 		return nil, time.Time{}, ErrSealInvalid
 	}
 	// One string holds every field; each field is a slice of it.
-	payload = payload[k:]
-	all := string(payload)
+	plain = plain[k:]
+	all := string(plain)
 	fields := make([]string, 0, want)
-	for off := 0; off < len(payload); {
-		l, k := binary.Uvarint(payload[off:])
-		if k <= 0 || l > uint64(len(payload)-off-k) {
+	for off := 0; off < len(plain); {
+		l, k := binary.Uvarint(plain[off:])
+		if k <= 0 || l > uint64(len(plain)-off-k) {
 			return nil, time.Time{}, ErrSealInvalid
 		}
 		fields = append(fields, all[off+k:off+k+int(l)])
@@ -143,30 +165,6 @@ func (s *Sealer) Open(purpose, value string, now time.Time, want int) ([]string,
 		return nil, time.Time{}, ErrSealExpired
 	}
 	return fields, expires, nil
-}
-
-func (s *Sealer) mac(purpose string, payload []byte) []byte {
-	sc := s.scratch.Get().(*sealScratch)
-	defer s.scratch.Put(sc)
-	return append([]byte(nil), sc.mac(append(sc.message(purpose, len(payload)), payload...))...)
-}
-
-// message starts the MAC's input in sc's buffer: purpose and a zero byte,
-// with room for n more bytes. A buffer grown for a large value is kept,
-// within reason, for the next use.
-func (sc *sealScratch) message(purpose string, n int) []byte {
-	msg := slices.Grow(append(append(sc.buf[:0], purpose...), 0), n)
-	if cap(msg) <= maxSealed+256 {
-		sc.buf = msg[:0]
-	}
-	return msg
-}
-
-// mac returns the HMAC of msg in sc.sum, valid until sc's next use.
-func (sc *sealScratch) mac(msg []byte) []byte {
-	sc.h.Reset()
-	sc.h.Write(msg)
-	return sc.h.Sum(sc.sum[:0])
 }
 
 // CookieSession is what a role's own session cookie holds: which IdP
