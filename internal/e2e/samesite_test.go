@@ -62,6 +62,12 @@ func (l *cookieLab) handler() http.Handler {
 		case "REFRESH-COMMA":
 			fmt.Fprintf(w, `<!doctype html><meta http-equiv="refresh" content="0, URL='%s'"><p>moving on</p>`, html.EscapeString(to))
 			return
+		case "SCRIPT":
+			// As Google's SetSID pages write it: in a function called on
+			// the spot, with the URL's slashes and ampersands escaped.
+			js := strings.NewReplacer("/", `\x2F`, "&", `\x26`, "=", `\x3d`).Replace(to)
+			fmt.Fprintf(w, `<!doctype html><p>moving on</p><script>(function(){window.location.replace("%s");})();</script>`, js)
+			return
 		case "REFRESH-HEADER":
 			// The header, on a page that is not HTML.
 			w.Header().Set("Refresh", "0; url="+to)
@@ -127,7 +133,7 @@ func (l *cookieLab) result(id string) ([]string, bool) {
 
 // TestChromiumSameSite holds trace's walk to what Chromium sends: the same
 // navigations (typed, redirected, a page's form by GET and by POST, a meta
-// refresh and a Refresh header, same-site and cross-site, through redirects on other sites,
+// refresh, a Refresh header and a script's location.replace, same-site and cross-site, through redirects on other sites,
 // from the same domain over https, a sibling's Clear-Site-Data) go once through headless Chromium and
 // once through chain.Browser, each against its own copy of the cookieLab
 // (over http, and over https for the other-scheme pages), and the cookies
@@ -168,6 +174,9 @@ func TestChromiumSameSite(t *testing.T) {
 			{"cross-site-refresh-comma", page(b, "REFRESH-COMMA", a+"/check", "cross-site-refresh-comma", "")},
 			{"cross-site-refresh-header", page(b, "REFRESH-HEADER", a+"/check", "cross-site-refresh-header", "")},
 			{"same-site-refresh-header", page(sub, "REFRESH-HEADER", a+"/check", "same-site-refresh-header", "")},
+			{"cross-site-script", page(b, "SCRIPT", a+"/check", "cross-site-script", "")},
+			{"same-site-script", page(sub, "SCRIPT", a+"/check", "same-site-script", "")},
+			{"other-scheme-script", page(subTLS, "SCRIPT", a+"/check", "other-scheme-script", "")},
 			// Last: they clear what the others need. A sibling host's
 			// Clear-Site-Data "cookies" clears its whole site.
 			{"clear-cache-only", sub + "/clear?" + url.Values{"v": {`"cache"`}, "domain": {"company.localhost"}, "to": {check("clear-cache-only")}}.Encode()},

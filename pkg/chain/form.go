@@ -20,6 +20,9 @@ type page struct {
 	refresh    string // <meta http-equiv=refresh> target, when its delay is at most maxRefreshDelay
 	hasRefresh bool
 	referrer   string // <meta name=referrer> policy, normalized; "" when none
+	// script is the first navigation the page's inline scripts make as it
+	// loads (script.go), nil when none.
+	script *scriptNav
 }
 
 // htmlForm is one <form>.
@@ -91,9 +94,15 @@ func parsePage(body []byte) *page {
 				if strings.Contains(text(n), ".submit()") {
 					p.autoSubmit = true
 				}
+				if p.script == nil && !hasAttr(n, "src") && isJavaScript(attr(n, "type")) {
+					p.script = findScriptNav(text(n))
+				}
 			case atom.Body:
 				if strings.Contains(attr(n, "onload"), "submit()") {
 					p.autoSubmit = true
+				}
+				if p.script == nil {
+					p.script = findScriptNav(attr(n, "onload"))
 				}
 			case atom.Base:
 				if p.base == "" {
@@ -109,6 +118,15 @@ func parsePage(body []byte) *page {
 	}
 	visit(doc)
 	return p
+}
+
+// isJavaScript reports whether a script element's type attribute makes
+// it a script the browser runs (HTML §4.12.1.1): none, a JavaScript MIME
+// type, or a module; not a data block such as application/json.
+func isJavaScript(typ string) bool {
+	typ = strings.ToLower(strings.TrimSpace(typ))
+	return typ == "" || typ == "module" || strings.Contains(typ, "javascript") || strings.Contains(typ, "ecmascript") ||
+		typ == "text/jscript" || typ == "text/livescript"
 }
 
 func addInput(f *htmlForm, n *html.Node) {
@@ -254,6 +272,12 @@ func selected(n *html.Node) string {
 	}
 	return first
 }
+
+// How a page sent the browser on by itself, as Step.Navigation records it.
+const (
+	NavRefresh = "refresh"
+	NavScript  = "script"
+)
 
 // Form kinds, as Step.Form records them.
 const (

@@ -67,8 +67,18 @@ type Step struct {
 	Location string `json:"location,omitempty"`
 	// Form is set when this request submitted a form the previous page
 	// held (a login form, a form_post interstitial).
-	Form       string       `json:"form,omitempty"` // "login" or "form_post"
-	SetCookies []CookieInfo `json:"set_cookies,omitempty"`
+	Form string `json:"form,omitempty"` // "login" or "form_post"
+	// Navigation is set when the previous page sent the browser here by
+	// itself, without a redirect or a form: "refresh" (a meta refresh or a
+	// Refresh header) or "script" (an inline script's location.replace,
+	// location.href = …, with the URL written out).
+	Navigation string `json:"navigation,omitempty"`
+	// ScriptNavigation is set when this step's page moves the browser on
+	// by script to a URL the script computes, which the walk, running no
+	// JavaScript, cannot follow: the statement, its URL left out
+	// ("location.href = …"). The walk stopped here.
+	ScriptNavigation string       `json:"script_navigation,omitempty"`
+	SetCookies       []CookieInfo `json:"set_cookies,omitempty"`
 	// Withheld lists the cookies the browser held for this URL but did
 	// not send with this request, for their SameSite attribute.
 	Withheld []WithheldCookie `json:"withheld_cookies,omitempty"`

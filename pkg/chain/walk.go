@@ -256,6 +256,9 @@ type request struct {
 	// (typed the address, submitted a login form), not a page's script.
 	crossed string
 	user    bool
+	// via is how a page sent the browser on without a form or a redirect:
+	// NavRefresh or NavScript (Step.Navigation).
+	via string
 }
 
 // maxRedirects is how many redirects in a row a browser follows: Chromium
@@ -344,7 +347,7 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 	b := w.b
 	now := b.now()
 	st := Step{
-		N: len(w.t.Steps) + 1, Method: r.method, URL: redactURL(r.url.String(), now), Form: r.kind,
+		N: len(w.t.Steps) + 1, Method: r.method, URL: redactURL(r.url.String(), now), Form: r.kind, Navigation: r.via,
 		AtMS: ms(time.Since(w.began)),
 	}
 	host := cookieHost(r.url)
@@ -682,6 +685,20 @@ func (w *walker) pageNext(r *request, resp *http.Response, p *page) *request {
 		}
 		return next
 	}
+	// An inline script runs while the page is parsed, before a refresh,
+	// which waits for the page to load.
+	if p.script != nil {
+		if p.script.target != "" {
+			if u, err := resolveLocation(base, p.script.target); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+				return &request{method: http.MethodGet, url: u, refSrc: r.url, refPolicy: policy, via: NavScript}
+			}
+		}
+		if next := refreshNext(r, resp, p, base, policy); next != nil {
+			return next
+		}
+		w.t.Steps[len(w.t.Steps)-1].ScriptNavigation = p.script.how
+		return nil
+	}
 	return refreshNext(r, resp, p, base, policy)
 }
 
@@ -700,7 +717,7 @@ func refreshNext(r *request, resp *http.Response, p *page, base *url.URL, policy
 		return nil
 	}
 	if u, err := resolveLocation(from, target); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		return &request{method: http.MethodGet, url: u, refSrc: r.url, refPolicy: policy}
+		return &request{method: http.MethodGet, url: u, refSrc: r.url, refPolicy: policy, via: NavRefresh}
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -773,5 +774,82 @@ func TestWalkRedacts(t *testing.T) {
 	}
 	if len(tr.Findings) != 0 {
 		t.Errorf("findings: %+v", tr.Findings)
+	}
+}
+
+// A page that moves on by an inline script is followed as Chromium
+// follows it, when the script writes the URL out and runs as the page
+// loads; one whose URL the script computes stops the walk and says so.
+func TestWalkFollowsScriptNavigation(t *testing.T) {
+	type seen struct{ site, user, referer string }
+	var mu sync.Mutex
+	landed := map[string]seen{}
+	page := func(body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<!doctype html>"+body)
+		}
+	}
+	a := http.NewServeMux()
+	a.HandleFunc("GET /start", page(`<p>Redirecting…</p><script>(function(){window.location.replace("http:\x2F\x2Fb.example\x2Fland?id=start");})();</script>`))
+	a.HandleFunc("GET /relative", page(`<base href="http://b.example/"><script>location.href = 'land?id=relative'</script>`))
+	a.HandleFunc("GET /both", page(`<meta http-equiv="refresh" content="0;url=http://b.example/land?id=refresh"><script>location.replace("http://b.example/land?id=both")</script>`))
+	a.HandleFunc("GET /refresh", page(`<meta http-equiv="refresh" content="0;url=http://b.example/land?id=refresh">`))
+	a.HandleFunc("GET /computed", page(`<script>var next = new URLSearchParams(location.search).get("next"); location.href = "/go?to=" + next;</script>`))
+	a.HandleFunc("GET /click", page(`<a id=go href="http://b.example/land?id=click">Continue</a><script>document.getElementById("go").addEventListener("click", function(){ location.replace("http://b.example/land?id=click") })</script>`))
+	b := http.NewServeMux()
+	b.HandleFunc("GET /land", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		landed[r.URL.Query().Get("id")] = seen{r.Header.Get("Sec-Fetch-Site"), r.Header.Get("Sec-Fetch-User"), r.Header.Get("Referer")}
+		mu.Unlock()
+		fmt.Fprint(w, "landed")
+	})
+	srvA, srvB := httptest.NewServer(a), httptest.NewServer(b)
+	t.Cleanup(srvA.Close)
+	t.Cleanup(srvB.Close)
+	d := &chain.Dialer{Map: map[string]string{"a.example:80": srvA.Listener.Addr().String(), "b.example:80": srvB.Listener.Addr().String()}, Strict: true}
+	for _, tt := range []struct {
+		path       string
+		navigation string // Step.Navigation of step 2; "" no step 2
+		id         string // the id b.example saw
+		stopped    string // Step.ScriptNavigation of step 1
+	}{
+		{path: "/start", navigation: chain.NavScript, id: "start"},
+		{path: "/relative", navigation: chain.NavScript, id: "relative"},
+		{path: "/both", navigation: chain.NavScript, id: "both"}, // the script runs before the page has loaded
+		{path: "/refresh", navigation: chain.NavRefresh, id: "refresh"},
+		{path: "/computed", stopped: "location.href = …"},
+		{path: "/click"},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			br, err := chain.NewBrowser(chain.BrowserOptions{Dialer: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := walk(t, br, "http://a.example"+tt.path)
+			if got := tr.Steps[0].ScriptNavigation; got != tt.stopped {
+				t.Errorf("step 1 script_navigation %q, want %q", got, tt.stopped)
+			}
+			if tt.navigation == "" {
+				if len(tr.Steps) != 1 {
+					t.Errorf("%d steps, want the walk to stop at the page: %v", len(tr.Steps), tr.Steps)
+				}
+				return
+			}
+			if len(tr.Steps) != 2 || tr.Steps[1].Navigation != tt.navigation || !strings.HasSuffix(tr.Steps[1].URL, "id="+tt.id) {
+				t.Fatalf("steps %+v, want a second to ?id=%s by %s", tr.Steps, tt.id, tt.navigation)
+			}
+			mu.Lock()
+			got := landed[tt.id]
+			mu.Unlock()
+			// What Chromium sends on a navigation a page starts without
+			// the user: the page's origin as Referer, and no Fetch
+			// Metadata to a plain-http host that is not loopback
+			// (internal/e2e holds the walk to Chromium's headers on
+			// *.localhost, where they are sent).
+			if want := (seen{"", "", "http://a.example/"}); got != want {
+				t.Errorf("b.example saw %+v, want %+v", got, want)
+			}
+		})
 	}
 }

@@ -105,7 +105,10 @@ land on return_to. Every request is recorded: method, URL (tokens redacted),
 status, time, cookies set (name and attributes, never a value) and the handoff
 token it carried (audience, lifetime, jti prefix), with findings that have
 stable codes (SSO1xx token, SSO2xx cookie, SSO3xx redirect, SSO4xx IdP) and
-fixes.
+fixes. The walk runs no JavaScript: besides redirects, forms and refreshes it
+follows a page's inline script that moves on to a URL written out
+(location.replace("…"), location.href = "…") as the page loads; a page whose
+script computes the URL ends the walk, and the trace says so.
 
 Where it walks:
   -f FILE            the chain file's URLs, live (start it with 'ssoctl serve dev

@@ -85,7 +85,9 @@ func okTrace() *chain.Trace {
 
 // failedTrace is a walk through a broken chain: dashboard takes portal's
 // token, a cookie without HttpOnly, a cookie kept back for SameSite, one
-// cleared by Clear-Site-Data, a failed expectation, and probes that were refused, accepted and skipped.
+// cleared by Clear-Site-Data, a hop reached by a page's script and a last
+// page whose script the walk cannot follow, a failed expectation, and
+// probes that were refused, accepted and skipped.
 func failedTrace() *chain.Trace {
 	t := okTrace()
 	t.Mode = "live"
@@ -97,6 +99,9 @@ func failedTrace() *chain.Trace {
 	t.Steps[8].Withheld = []chain.WithheldCookie{{Name: "dashboard_prefs", Host: "dashboard.company3.localhost:8082", SameSite: "Strict",
 		Reason: "SameSite=Strict on a cross-site GET from company.localhost"}}
 	t.Steps[7].Cleared = []chain.CookieInfo{cookie("accounts_theme", "accounts.company.localhost:8080", "")}
+	t.Steps[7].Status, t.Steps[7].Location = 200, ""
+	t.Steps[8].Navigation = chain.NavScript
+	t.Steps[8].ScriptNavigation = "window.location.href = …"
 	t.Cookies["portal.company2.localhost:8081"][0].HttpOnly = false
 	aud := chain.FindingAudience.New(7, "dashboard.company3.localhost:8082", "dashboard accepted a handoff minted for portal (aud=portal) and set dashboard_session")
 	flags := chain.FindingCookieFlags.New(5, "portal.company2.localhost:8081", "portal_session is set without HttpOnly")

@@ -246,6 +246,12 @@ func hopDetail(s chain.Step, fs []chain.Finding) string {
 	if s.Token != nil {
 		fmt.Fprintf(&b, "token %s\n", tokenLabel(s.Token))
 	}
+	if s.Navigation != "" {
+		fmt.Fprintf(&b, "reached by %s\n", s.Navigation)
+	}
+	if s.ScriptNavigation != "" {
+		fmt.Fprintf(&b, "stopped: %s\n", scriptStopNote(s))
+	}
 	var warnings []chain.Finding
 	for _, f := range fs {
 		if f.Severity != chain.SeverityError {

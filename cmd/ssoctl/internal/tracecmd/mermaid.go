@@ -77,6 +77,9 @@ func writeMermaid(w io.Writer, t *chain.Trace, receivers map[string]string) {
 		case s.Status != 0:
 			label += " " + strconv.Itoa(s.Status)
 		}
+		if s.Navigation != "" {
+			label += " (by " + s.Navigation + ")"
+		}
 		label = mermaid(label)
 		if s.OIDC != nil {
 			label += "<br/>" + mermaid("oidc "+oidcLabel(s.OIDC))
@@ -118,6 +121,9 @@ func writeMermaid(w io.Writer, t *chain.Trace, receivers map[string]string) {
 		}
 		for _, f := range stepFindings(all, s.N) {
 			fmt.Fprintf(w, "    Note over %s: %s\n", to, mermaid(findingNote(f)))
+		}
+		if s.ScriptNavigation != "" {
+			fmt.Fprintf(w, "    Note over %s: %s\n", to, mermaid("the page moves on by script ("+s.ScriptNavigation+") to a URL it computes; the walk stopped"))
 		}
 	}
 	if t.Unreachable != "" {

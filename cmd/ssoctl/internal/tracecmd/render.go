@@ -261,13 +261,26 @@ func stepTokenLabel(s chain.Step) string {
 
 func kindLabel(s chain.Step) string {
 	k := string(s.Kind)
-	if s.Form != "" {
-		if k == "" {
-			return s.Form + " form"
-		}
-		k += " (" + s.Form + " form)"
+	how := ""
+	switch {
+	case s.Form != "":
+		how = s.Form + " form"
+	case s.Navigation != "":
+		how = "by " + s.Navigation
 	}
-	return k
+	switch {
+	case how == "":
+		return k
+	case k == "":
+		return how
+	}
+	return k + " (" + how + ")"
+}
+
+// scriptStopNote says why the walk stopped at a page that moves on by
+// script.
+func scriptStopNote(s chain.Step) string {
+	return "the page moves on by script (" + s.ScriptNavigation + ") to a URL the script computes; trace runs no JavaScript, so the walk stopped here (walk on from where the browser goes next with --start URL)"
 }
 
 // ms formats milliseconds for people: "0.8", "12.3", "1204".

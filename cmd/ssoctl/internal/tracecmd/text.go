@@ -51,6 +51,9 @@ func writeText(w io.Writer, st *cmdutil.Styles, t *chain.Trace, color bool) {
 		if s.Error != "" {
 			fmt.Fprintf(w, "%s %s\n", st.Bad.Render(fmt.Sprintf("step %d:", s.N)), p(s.Error))
 		}
+		if s.ScriptNavigation != "" {
+			fmt.Fprintf(w, "%s %s\n", st.Dim.Render(fmt.Sprintf("step %d:", s.N)), p(scriptStopNote(s)))
+		}
 	}
 
 	if len(t.Cookies) > 0 {
