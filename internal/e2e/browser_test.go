@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -381,4 +382,90 @@ func TestBrowser_manyReceivers(t *testing.T) {
 		t.Errorf("the browser passed %d handoffs and %d resume pages, want %d and %d", sso, resumed, n, (n-1)/6)
 	}
 	logoutInBrowser(t, res)
+}
+
+// A link on another site to a receiver's /logout does not sign anyone out
+// by itself (logout CSRF): Chromium shows the receiver's page that asks,
+// and nothing has happened until the person presses its button. Then the
+// receiver hands the browser to the issuer with its session hint, which
+// the issuer takes without asking again, through every receiver's
+// front-channel (the form's CSP form-action must allow every origin the
+// redirects after it pass, which only a real browser checks).
+func TestBrowser_logoutFromAnotherSite(t *testing.T) {
+	t.Parallel()
+	res := loginInBrowser(t, browserLogin{Chain: devChain, User: "alice@example.com", Password: "wonderland"})
+	b, c := res.Browser, res.Chain
+	var portal, dashboard string
+	for _, r := range c.Receivers {
+		switch r.Name {
+		case "portal":
+			portal = strings.TrimSuffix(r.URL, "/")
+		case "dashboard":
+			dashboard = r.URL
+		}
+	}
+	// Another site than portal's: a page on a port of its own under
+	// dashboard's host name, which the browser's host rules already map
+	// (a site is a scheme and a registrable domain; ports do not count).
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprintf(w, `<!doctype html><a id="out" href="%s/logout">win a prize</a>`, portal)
+	}))
+	t.Cleanup(other.Close)
+	du, err := url.Parse(dashboard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPage := "http://" + du.Hostname() + ":" + strings.TrimPrefix(other.URL[strings.LastIndex(other.URL, ":"):], ":") + "/"
+
+	if err := chromedp.Run(b.ctx, chromedp.Navigate(otherPage)); err != nil {
+		t.Fatal(err)
+	}
+	before := len(b.Hops())
+	var text string
+	if err := chromedp.Run(b.ctx,
+		chromedp.Click("#out", chromedp.ByID),
+		chromedp.WaitVisible("button", chromedp.ByQuery),
+		chromedp.Evaluate(`document.body.innerText`, &text),
+	); err != nil {
+		t.Fatalf("follow the link: %v\n%s", err, b.report())
+	}
+	if !strings.Contains(text, "Sign out?") || !strings.Contains(text, "another site") {
+		t.Errorf("the page the link opened says %q, want the question", text)
+	}
+	for _, h := range b.Hops()[before:] {
+		if strings.HasPrefix(h.URL, strings.TrimSuffix(c.Issuer.URL, "/")) {
+			t.Errorf("following the link reached the issuer (%s) before anyone confirmed", h)
+		}
+	}
+	shot := b.screenshot(outputDir(t), "logout-confirm")
+	t.Logf("the question: %s", shot)
+
+	if err := chromedp.Run(b.ctx, chromedp.Click("button", chromedp.ByQuery)); err != nil {
+		t.Fatalf("press Sign out: %v\n%s", err, b.report())
+	}
+	var landed string
+	for deadline := time.Now().Add(10 * time.Second); landed != portal+"/" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err := chromedp.Run(b.ctx, chromedp.Location(&landed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if landed != portal+"/" {
+		t.Fatalf("the confirmed logout landed on %s, want %s/\n%s", redactURL(landed), portal, b.report())
+	}
+	var asked int
+	for _, h := range b.Hops()[before:] {
+		if strings.HasPrefix(h.URL, strings.TrimSuffix(c.Issuer.URL, "/")+"/logout?") && h.Status == http.StatusOK {
+			asked++
+		}
+	}
+	if asked > 0 {
+		t.Errorf("the issuer asked again after the receiver's confirmed logout: %v", b.Hops()[before:])
+	}
+	for _, e := range b.Console() {
+		if e.CSP() {
+			t.Errorf("CSP violation: %s", e)
+		}
+	}
+	checkSignedOut(t, res)
 }

@@ -162,6 +162,16 @@ func logoutInBrowser(t *testing.T, res loginResult) {
 	if landed != issuer+"/" {
 		t.Errorf("logout landed on %s, want %s/", redactURL(landed), issuer)
 	}
+	checkSignedOut(t, res)
+}
+
+// checkSignedOut opens every role's landing page in the browser that
+// logged out, and every receiver's /auth: none may say the user is signed
+// in.
+func checkSignedOut(t *testing.T, res loginResult) {
+	t.Helper()
+	b, c := res.Browser, res.Chain
+	issuer := strings.TrimSuffix(c.Issuer.URL, "/")
 	dir := outputDir(t)
 	check := func(role, origin string, receiver bool) {
 		t.Helper()

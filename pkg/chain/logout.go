@@ -22,7 +22,12 @@ const (
 	// issuer of an OIDC chain about a session (pkg/serve oidc_sessions.go).
 	OIDCSessionPath         = "/oidc/session"
 	PostLogoutRedirectParam = "post_logout_redirect" // query parameter on LogoutPath
-	LogoutTokenParam        = "logout_token"         // form field on BackchannelLogoutPath
+	// SessionHintParam is a query parameter on the issuer's LogoutPath: a
+	// receiver that starts a logout names the session it is ending
+	// (a digest of its id, pkg/serve), which a link from another site
+	// cannot, so the issuer signs out without asking.
+	SessionHintParam = "session_hint"
+	LogoutTokenParam = "logout_token" // form field on BackchannelLogoutPath
 )
 
 // DefaultLogoutDeadline is how soon after the logout walk trace chain

@@ -750,9 +750,37 @@ func TestHostileLogoutCSRF(t *testing.T) {
 		return r
 	}
 	cases := []hostileCase{
-		{name: "issuer: cross-site POST /logout", role: "issuer", status: http.StatusMethodNotAllowed, reasons: []string{"method_not_allowed"},
+		{name: "issuer: cross-site POST /logout", role: "issuer", status: http.StatusForbidden, reasons: []string{"logout_cross_site"},
 			req: func(h *hostileChain) *http.Request {
 				return withSession(postForm(issuerURL+chain.LogoutPath, url.Values{"csrf_token": {"guess"}}, crossSite...), h, "issuer")
+			}},
+		{name: "issuer: POST /logout from another origin, without Fetch Metadata", role: "issuer", status: http.StatusForbidden, reasons: []string{"logout_cross_site"},
+			req: func(h *hostileChain) *http.Request {
+				return withSession(postForm(issuerURL+chain.LogoutPath, nil, "Origin", "http://evil.example"), h, "issuer")
+			}},
+		{name: "issuer: same-site POST /logout", role: "issuer", status: http.StatusForbidden, reasons: []string{"logout_cross_site"},
+			req: func(h *hostileChain) *http.Request {
+				return withSession(postForm(issuerURL+chain.LogoutPath, nil, "Sec-Fetch-Site", "same-site", "Origin", portalURL), h, "issuer")
+			}},
+		{name: "issuer: cross-site GET /logout asks first", role: "issuer", status: http.StatusOK, reasons: []string{""},
+			req: func(h *hostileChain) *http.Request {
+				return withSession(get(issuerURL+chain.LogoutPath, crossSite...), h, "issuer")
+			}},
+		{name: "issuer: same-site GET /logout asks first", role: "issuer", status: http.StatusOK, reasons: []string{""},
+			req: func(h *hostileChain) *http.Request {
+				return withSession(get(issuerURL+chain.LogoutPath, "Sec-Fetch-Site", "same-site"), h, "issuer")
+			}},
+		{name: "issuer: cross-site GET /logout with another session's hint asks first", role: "issuer", status: http.StatusOK, reasons: []string{""},
+			req: func(h *hostileChain) *http.Request {
+				return withSession(get(issuerURL+chain.LogoutPath+"?"+chain.SessionHintParam+"=LHiB5P4uy4xWNWHFVVLTzA", crossSite...), h, "issuer")
+			}},
+		{name: "issuer: cross-site GET /logout with the session id itself as hint asks first", role: "issuer", status: http.StatusOK, reasons: []string{""},
+			req: func(h *hostileChain) *http.Request {
+				return withSession(get(issuerURL+chain.LogoutPath+"?"+chain.SessionHintParam+"="+url.QueryEscape(h.sid), crossSite...), h, "issuer")
+			}},
+		{name: "receiver: cross-site GET /logout asks first", role: "portal", status: http.StatusOK, reasons: []string{""},
+			req: func(h *hostileChain) *http.Request {
+				return withSession(get(portalURL+chain.LogoutPath, crossSite...), h, "portal")
 			}},
 		{name: "issuer: cross-site POST /logout/continue", role: "issuer", status: http.StatusMethodNotAllowed, reasons: []string{"method_not_allowed"},
 			req: func(h *hostileChain) *http.Request {
@@ -771,7 +799,7 @@ func TestHostileLogoutCSRF(t *testing.T) {
 			req: func(*hostileChain) *http.Request {
 				return get(issuerURL + chain.LogoutContinuePath + "?state=" + strings.Repeat("A", 256<<10))
 			}},
-		{name: "receiver: cross-site POST /logout", role: "portal", status: http.StatusMethodNotAllowed, reasons: []string{"method_not_allowed"},
+		{name: "receiver: cross-site POST /logout", role: "portal", status: http.StatusForbidden, reasons: []string{"logout_cross_site"},
 			req: func(h *hostileChain) *http.Request {
 				return withSession(postForm(portalURL+chain.LogoutPath, nil, crossSite...), h, "portal")
 			}},
@@ -806,11 +834,11 @@ var hostileRoutes = []struct {
 	{"issuer", chain.ContinuePath, "GET, HEAD"},
 	{"issuer", chain.CheckPath, "GET, HEAD"},
 	{"issuer", chain.CallbackPath, "GET, HEAD"},
-	{"issuer", chain.LogoutPath, "GET"}, // HEAD would end the session
+	{"issuer", chain.LogoutPath, "GET, POST"}, // HEAD would end the session
 	{"issuer", chain.LogoutContinuePath, "GET, HEAD"},
 	{"issuer", chain.IntrospectPath, "POST"},
 	{"portal", chain.SSOPath, "GET, POST"}, // HEAD would spend the token
-	{"portal", chain.LogoutPath, "GET"},
+	{"portal", chain.LogoutPath, "GET, POST"},
 	{"portal", chain.FrontchannelLogoutPath, "GET"},
 	{"portal", chain.BackchannelLogoutPath, "POST"},
 	{"portal", "/whoami", "GET, HEAD"},

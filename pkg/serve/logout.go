@@ -66,14 +66,29 @@ func (is *Issuer) routeLogout(mux *http.ServeMux) {
 		is.logout.backoff = defaultBackchannelWait
 	}
 	mux.HandleFunc("GET "+chain.LogoutPath, is.logoutStart)
+	mux.HandleFunc("POST "+chain.LogoutPath, is.logoutConfirmed)
 	mux.HandleFunc("GET "+chain.LogoutContinuePath, is.logoutContinue)
-	refuseOtherMethods(mux, []string{http.MethodGet}, chain.LogoutPath)
+	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodPost}, chain.LogoutPath)
 	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodHead}, chain.LogoutContinuePath)
 }
 
-// logoutStart is GET /logout: checks post_logout_redirect before anything
-// changes, then revokes, clears, notifies and starts the front-channel walk.
-func (is *Issuer) logoutStart(w http.ResponseWriter, r *http.Request) {
+// logoutStart is GET /logout. Another site's link is asked about first
+// (logoutconfirm.go).
+func (is *Issuer) logoutStart(w http.ResponseWriter, r *http.Request) { is.signOut(w, r, false) }
+
+// logoutConfirmed is POST /logout, the button of the page that asks.
+func (is *Issuer) logoutConfirmed(w http.ResponseWriter, r *http.Request) {
+	if !postedHere(r, is.origin) {
+		refuseLogoutPost(w, r, "issuer")
+		return
+	}
+	is.signOut(w, r, true)
+}
+
+// signOut checks post_logout_redirect before anything changes, asks when
+// another site started the logout and the person has not confirmed, then
+// revokes, clears, notifies and starts the front-channel walk.
+func (is *Issuer) signOut(w http.ResponseWriter, r *http.Request, confirmed bool) {
 	w.Header().Set("Cache-Control", "no-store")
 	post, ok := is.postLogoutRedirect(w, r)
 	if !ok {
@@ -90,6 +105,10 @@ func (is *Issuer) logoutStart(w http.ResponseWriter, r *http.Request) {
 		if sess, err := is.currentSession(r); err == nil {
 			sid, sub = sess.ID, sess.IdentityID
 		}
+	}
+	if !confirmed && !startedHere(r) && !hintMatches(r, sid) {
+		writeConfirmLogout(w, r, is.formAction, hostOf(is.origin))
+		return
 	}
 	result := "no_session"
 	hint := ""
@@ -289,8 +308,10 @@ type receiverLogout struct {
 func (rc *Receiver) routeLogout(mux *http.ServeMux) error {
 	rc.logout = &receiverLogout{}
 	mux.HandleFunc("GET "+chain.LogoutPath, rc.logoutStart)
+	mux.HandleFunc("POST "+chain.LogoutPath, rc.logoutConfirmed)
 	mux.HandleFunc("GET "+chain.FrontchannelLogoutPath, rc.logoutFrontchannel)
-	refuseOtherMethods(mux, []string{http.MethodGet}, chain.LogoutPath, chain.FrontchannelLogoutPath)
+	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodPost}, chain.LogoutPath)
+	refuseOtherMethods(mux, []string{http.MethodGet}, chain.FrontchannelLogoutPath)
 	if !rc.self.Backchannel() {
 		return nil
 	}
@@ -316,12 +337,38 @@ func (rc *Receiver) clearCookie(w http.ResponseWriter) {
 
 // logoutStart is a receiver's GET /logout (RP-initiated): it clears this
 // cookie and sends the browser to the issuer's /logout, which signs out
-// everywhere and lands back on this receiver.
+// everywhere and lands back on this receiver. Another site's link is
+// asked about first (logoutconfirm.go).
 func (rc *Receiver) logoutStart(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if !startedHere(r) {
+		writeConfirmLogout(w, r, rc.formAction, hostOf(rc.origin))
+		return
+	}
+	rc.toIssuerLogout(w, r)
+}
+
+// logoutConfirmed is POST /logout, the button of the page that asks.
+func (rc *Receiver) logoutConfirmed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if !postedHere(r, rc.origin) {
+		refuseLogoutPost(w, r, rc.self.Name)
+		return
+	}
+	rc.toIssuerLogout(w, r)
+}
+
+// toIssuerLogout clears this cookie and sends the browser to the issuer's
+// /logout with the hint of the session the cookie held, which lets the
+// issuer sign out without asking again.
+func (rc *Receiver) toIssuerLogout(w http.ResponseWriter, r *http.Request) {
+	q := url.Values{chain.PostLogoutRedirectParam: {rc.origin + "/"}}
+	if cs, err := rc.cfg.Sealer.OpenSessionCookie(r, rc.self.Cookie.Name, rc.cfg.Now()); err == nil {
+		q.Set(chain.SessionHintParam, sessionHint(cs.SessionID))
+	}
 	rc.clearCookie(w)
 	Annotate(w, slog.String("result", "to_issuer"))
-	http.Redirect(w, r, rc.issuer+chain.LogoutPath+"?"+url.Values{chain.PostLogoutRedirectParam: {rc.origin + "/"}}.Encode(), http.StatusSeeOther)
+	http.Redirect(w, r, rc.issuer+chain.LogoutPath+"?"+q.Encode(), http.StatusSeeOther)
 }
 
 // logoutFrontchannel clears this browser's cookie and hands the walk back

@@ -358,3 +358,87 @@ func TestBackchannelLogoutDisabledServesNoEndpoint(t *testing.T) {
 		t.Errorf("portal /auth without back-channel = %d, want 200 until its re-check", got)
 	}
 }
+
+// A logout another site starts is asked about first, and what a
+// receiver's own logout sends on carries the session's hint, which the
+// issuer takes without asking, however cross-site the redirect made it.
+func TestLogoutFromAnotherSiteAsksFirst(t *testing.T) {
+	lc := startLogoutChain(t, localChain)
+	b := lc.alice()
+	b.Visit(loginURL(portalURL + "/"))
+	send := func(method, target string, header ...string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, target, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setHeaders(req, header)
+		resp, err := b.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+
+	// From another site: a page that asks, at the issuer and at a
+	// receiver, and nobody is signed out.
+	for _, target := range []string{issuerURL + chain.LogoutPath, portalURL + chain.LogoutPath} {
+		resp := send(http.MethodGet, target, "Sec-Fetch-Site", "cross-site")
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || len(resp.Cookies()) != 0 {
+			t.Errorf("cross-site GET %s = %d, Location %q, cookies %v; want the page that asks", target, resp.StatusCode, resp.Header.Get("Location"), resp.Cookies())
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' ") || !strings.Contains(csp, " "+dashboardURL) {
+			t.Errorf("the page's CSP %q does not let its form's redirects through the chain", csp)
+		}
+	}
+	if got := authStatus(b, dashboardURL); got != http.StatusOK {
+		t.Fatalf("dashboard /auth after the pages that ask = %d, want 200", got)
+	}
+
+	// The receiver's own logout (a link on its own page) carries the hint.
+	resp := send(http.MethodGet, portalURL+chain.LogoutPath, "Sec-Fetch-Site", "same-origin")
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusSeeOther || loc.Query().Get(chain.SessionHintParam) == "" {
+		t.Fatalf("portal's logout = %d to %q, want the issuer's /logout with a session hint", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// Another session's hint is no hint.
+	wrong := *loc
+	q := wrong.Query()
+	q.Set(chain.SessionHintParam, "AAAAAAAAAAAAAAAAAAAAAA")
+	wrong.RawQuery = q.Encode()
+	if resp := send(http.MethodGet, wrong.String(), "Sec-Fetch-Site", "cross-site"); resp.StatusCode != http.StatusOK {
+		t.Errorf("the issuer's /logout with a wrong hint = %d, want the page that asks", resp.StatusCode)
+	}
+	// The right one is taken at once, the redirect being cross-site.
+	if resp := send(http.MethodGet, loc.String(), "Sec-Fetch-Site", "cross-site"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the issuer's /logout with the receiver's hint = %d, want the logout walk", resp.StatusCode)
+	}
+	if got := waitAuth(b, dashboardURL, http.StatusUnauthorized, 3*time.Second); got != http.StatusUnauthorized {
+		t.Errorf("dashboard /auth after the receiver's logout = %d, want 401", got)
+	}
+}
+
+// The page's button signs out: a POST from the issuer's own page.
+func TestLogoutConfirmedByPost(t *testing.T) {
+	lc := startLogoutChain(t, localChain)
+	b := lc.alice()
+	b.Visit(loginURL(portalURL + "/"))
+	req, err := http.NewRequest(http.MethodPost, logoutURL(portalURL+"/"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Origin", issuerURL)
+	resp, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), portalURL+chain.FrontchannelLogoutPath) {
+		t.Fatalf("confirmed POST /logout = %d to %q, want the front-channel walk", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if got := waitAuth(b, dashboardURL, http.StatusUnauthorized, 3*time.Second); got != http.StatusUnauthorized {
+		t.Errorf("dashboard /auth after the confirmed logout = %d, want 401", got)
+	}
+}

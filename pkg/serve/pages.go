@@ -47,6 +47,13 @@ var pages = sync.OnceValue(func() *template.Template {
 <p><a class="button" href="{{.URL}}">Continue</a></p>
 </body></html>{{end}}
 
+{{define "logout_confirm"}}{{template "head" "Sign out?"}}
+<h1>Sign out?</h1>
+<p>A page on another site sent you here to sign out of <strong>{{.Service}}</strong>, and of every app you signed in to through it.</p>
+<form method="post" action="{{.Action}}"><button type="submit">Sign out</button></form>
+<p class="muted">If you did not mean to sign out, close this page: nothing has changed.</p>
+</body></html>{{end}}
+
 {{define "landing"}}{{template "head" .Title}}
 <h1>{{.Title}}</h1>
 {{if .SignedIn}}<p>Signed in as <strong>{{.Who}}</strong>{{if .UserRole}} ({{.UserRole}}){{end}}.</p>

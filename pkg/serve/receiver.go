@@ -58,6 +58,9 @@ type Receiver struct {
 	allow    *chain.Allowlist
 	verifier *token.Verifier
 	mux      *http.ServeMux
+	// formAction is 'self' and the chain's origins as CSP sources, for a
+	// form whose submission redirects through the chain.
+	formAction string
 
 	checked *recentChecks // when the IdP last confirmed each session (recentchecks.go)
 	recheck singleflight.Group
@@ -112,9 +115,10 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	}
 	rc := &Receiver{
 		cfg: cfg, self: *self, allow: allow, checked: newRecentChecks(cfg.RecheckInterval, cfg.Now()),
-		origin: strings.TrimSuffix(self.URL, "/"),
-		issuer: strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"),
-		faults: cfg.Chain.ReceiverFaults(self.Name),
+		origin:     strings.TrimSuffix(self.URL, "/"),
+		issuer:     strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"),
+		formAction: strings.Join(append([]string{"'self'"}, chainOrigins(cfg.Chain)...), " "),
+		faults:     cfg.Chain.ReceiverFaults(self.Name),
 	}
 	warnFaults(cfg.Logger, len(rc.faults.Ignore) > 0 || rc.faults.SkipIdPRecheck)
 	relayFrom, err := rc.setupRelay(cfg.Signer)

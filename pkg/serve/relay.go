@@ -21,9 +21,8 @@ import (
 
 // receiverRelay is a relay receiver's place on the walk.
 type receiverRelay struct {
-	next       *chain.Receiver // nil: the last receiver, or hub mode
-	key        *token.Key      // mints next's handoff
-	formAction string          // CSP form-action for the form_post interstitial
+	next *chain.Receiver // nil: the last receiver, or hub mode
+	key  *token.Key      // mints next's handoff
 }
 
 // setupRelay finds the receiver's neighbours on a relay walk: the verifier
@@ -40,8 +39,7 @@ func (rc *Receiver) setupRelay(key *token.Key) (issuers []string, err error) {
 	if key == nil || !key.CanSign() {
 		return nil, errors.New("receiver: relay mode needs the chain's signing key to mint the next hop's handoff (token.secret)")
 	}
-	rc.relay = receiverRelay{next: next, key: key,
-		formAction: strings.Join(append([]string{"'self'"}, chainOrigins(rc.cfg.Chain)...), " ")}
+	rc.relay = receiverRelay{next: next, key: key}
 	return issuers, nil
 }
 
@@ -70,7 +68,7 @@ func (rc *Receiver) relayOn(w http.ResponseWriter, r *http.Request, c *token.Cla
 	}
 	target := strings.TrimSuffix(next.URL, "/")
 	if rc.cfg.Chain.Token.Transport == chain.TransportFormPost {
-		writeInterstitial(w, target+chain.SSOPath, target, rc.relay.formAction, tok)
+		writeInterstitial(w, target+chain.SSOPath, target, rc.formAction, tok)
 		return true
 	}
 	http.Redirect(w, r, target+chain.SSOPath+"?"+url.Values{chain.TokenParam: {tok}}.Encode(), http.StatusSeeOther)
