@@ -159,6 +159,11 @@ func setCookie(w http.ResponseWriter, line string) { w.Header().Add("Set-Cookie"
 
 func (a *acme) issuer() http.Handler {
 	mux := http.NewServeMux()
+	// Signs out for any link, as many hand-built chains do (SSO405).
+	mux.HandleFunc("GET /logout", func(w http.ResponseWriter, r *http.Request) {
+		setCookie(w, "acme_sid=; Path=/; Max-Age=0")
+		http.Redirect(w, r, "/signed-out", http.StatusFound)
+	})
 	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) {
 		ret := r.URL.Query().Get("ret")
 		if _, err := r.Cookie("acme_sid"); err == nil {

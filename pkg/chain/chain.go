@@ -293,6 +293,10 @@ type IssuerFaults struct {
 	// page. When the IdP's session cookie does not reach the issuer the
 	// browser bounces between the two forever (trace: SSO301).
 	LoopOnCallback bool `yaml:"loop_on_callback"`
+	// LogoutWithoutAsking makes GET /logout sign out at once whoever
+	// started it, a link on another site included, as ssoctl did before
+	// it asked (trace: SSO405).
+	LogoutWithoutAsking bool `yaml:"logout_without_asking"`
 }
 
 // ReceiverFaults are one receiver's deliberate misbehaviours.

@@ -19,7 +19,7 @@ const FaultsWarning = "this chain has deliberate faults; for examples and tests 
 
 // Any reports whether at least one fault is switched on.
 func (f Faults) Any() bool {
-	if f.Issuer.OpenReturnTo || f.Issuer.LoopOnCallback {
+	if f.Issuer.OpenReturnTo || f.Issuer.LoopOnCallback || f.Issuer.LogoutWithoutAsking {
 		return true
 	}
 	for _, rf := range f.Receivers {

@@ -34,6 +34,7 @@ func TestFaultRules(t *testing.T) {
 		{name: "an empty faults block", faults: "faults: {}\n", warned: false},
 		{name: "a faults block of nothing", faults: "faults:\n", warned: false},
 		{name: "issuer faults", faults: "faults: {issuer: {open_return_to: true, loop_on_callback: true}}\n", warned: true},
+		{name: "an issuer that signs out for any link", faults: "faults: {issuer: {logout_without_asking: true}}\n", warned: true},
 		{name: "faults switched off", faults: "faults: {issuer: {open_return_to: false}, receivers: {portal: {ignore: [], skip_idp_recheck: false}}}\n", warned: false},
 		{name: "a receiver ignoring reasons", faults: "faults: {receivers: {dashboard: {ignore: [audience_mismatch, token_replayed]}}}\n", warned: true},
 		{name: "a receiver skipping the re-check", faults: "faults: {receivers: {portal: {skip_idp_recheck: true}}}\n", warned: true},

@@ -68,6 +68,7 @@ const (
 	ProbeReturnTo          = "return_to"
 	ProbeRevokedSession    = "revoked_session"
 	ProbeSessionInstances  = "session_instances"
+	ProbeLogoutCSRF        = "logout_csrf"
 	// ProbeAll names the one result of a Probe that could not run at all.
 	ProbeAll = "all"
 )
@@ -119,6 +120,9 @@ var returnToParams = []string{"return_to", "redirect_uri", "next", "continue", "
 //   - revoked_session: the walk's IdP session revoked, the receivers'
 //     recheck interval passed, then /auth with the walk's cookies must
 //     answer 401 or 403 (SSO402);
+//   - logout_csrf: with a Chain, the issuer's /logout followed from a link
+//     on another site in the walk's browser must not delete a cookie the
+//     browser holds (SSO405, a warning: it fails no walk);
 //   - redirect_uri_host, redirect_uri_path: first of all, each OpenID
 //     Connect authorization request of the walk again, signed in, with its
 //     redirect_uri moved to ProbeForeignURL's host or under another path;
@@ -137,8 +141,9 @@ var returnToParams = []string{"return_to", "redirect_uri", "next", "continue", "
 // them. The tokens never reach the trace.
 //
 // Probe runs only after a walk that reached its end; otherwise it appends
-// one skipped ProbeResult that says why. revoked_session runs last and
-// leaves the walk's session revoked.
+// one skipped ProbeResult that says why. revoked_session runs next to last
+// and leaves the walk's session revoked; logout_csrf, last, may leave the
+// walk's browser signed out.
 func (b *Browser) Probe(ctx context.Context, t *Trace, o ProbeOptions) {
 	oidc := false
 	if t.Unreachable == "" && len(t.Steps) > 0 {
@@ -163,6 +168,7 @@ func (b *Browser) Probe(ctx context.Context, t *Trace, o ProbeOptions) {
 	p.returnTo()
 	p.sessionInstances()
 	p.revokedSession()
+	p.logoutCSRF()
 }
 
 // unfinished says why the last walk cannot be probed: it did not reach its
@@ -1266,4 +1272,76 @@ func stepOrigin(raw string) string {
 		return ""
 	}
 	return originOf(u)
+}
+
+// maxLogoutSteps bounds the navigation logout_csrf follows from the
+// issuer's /logout: the receivers' front-channel, a provider's logout and
+// back, and where it lands.
+const maxLogoutSteps = 40
+
+// logoutCSRF follows a link from another site to the issuer's /logout in
+// the walk's browser, as the browser would follow it (a top-level GET the
+// user started on ProbeForeignURL's site, with every cookie SameSite lets
+// through), then every redirect and page that moves on by itself while it
+// stays on the chain, stopping at a form a person would fill in. A cookie
+// the browser held that an answer deletes (or clears with Clear-Site-Data)
+// signs the user out at a stranger's request: SSO405. The probe ends the
+// session when it is accepted, so it runs last.
+func (p *prober) logoutCSRF() {
+	if p.b.chain == nil {
+		p.skip(ProbeLogoutCSRF, "the issuer", "needs the chain file (-f FILE) to know where the issuer's /logout is")
+		return
+	}
+	u, err := url.Parse(strings.TrimSuffix(p.b.chain.Issuer.URL, "/") + LogoutPath)
+	if err != nil {
+		p.skip(ProbeLogoutCSRF, "the issuer", "the issuer's URL does not parse: "+err.Error())
+		return
+	}
+	target := u.Host
+	from, _ := url.Parse(ProbeForeignURL)
+	w := p.walker(nil)
+	r := &request{method: http.MethodGet, url: u, refSrc: from, refPolicy: defaultReferrerPolicy, user: true}
+	now := p.b.now()
+	var ended []string
+	first := 0
+	for range maxLogoutSteps {
+		held := p.b.jar.names(r.url)
+		x, loc, err := p.send(w, r)
+		if err != nil {
+			if len(ended) == 0 {
+				p.skip(ProbeLogoutCSRF, target, "the logout could not be followed: "+transportError(r, err, now))
+				return
+			}
+			break
+		}
+		if first == 0 {
+			first = x.resp.StatusCode
+		}
+		for _, c := range parseSetCookies(r.url, x.resp.Header, now) {
+			if c.Deleted && slices.Contains(held, c.Name) && !slices.Contains(ended, c.Name) {
+				ended = append(ended, c.Name)
+			}
+		}
+		if clearsCookies(x.resp.Header.Values("Clear-Site-Data")) && len(held) > 0 {
+			ended = append(ended, "every cookie of "+cookieHost(r.url)+" (Clear-Site-Data)")
+		}
+		next := nextRequest(w, r, x, loc)
+		if next == nil || next.kind == FormLogin || !p.onChain(next.url) {
+			break
+		}
+		r = next
+	}
+	if len(ended) == 0 && (first == http.StatusNotFound || first == http.StatusMethodNotAllowed || first == http.StatusNotImplemented) {
+		p.skip(ProbeLogoutCSRF, target, fmt.Sprintf("the issuer answered GET %s with %d: it has no logout there", redactURL(u.String(), now), first))
+		return
+	}
+	if len(ended) == 0 {
+		p.result(ProbeResult{Name: ProbeLogoutCSRF, Target: target, Status: first, Refused: true,
+			Detail: fmt.Sprintf("GET %s from a link on another site answered %d and deleted no cookie the browser held", redactURL(u.String(), now), first)})
+		return
+	}
+	detail := fmt.Sprintf("%s: GET %s from a link on another site (Sec-Fetch-Site cross-site) deleted %s: any page can sign its visitors out of the chain",
+		ProbeLogoutCSRF, redactURL(u.String(), now), strings.Join(ended, ", "))
+	p.add(FindingLogoutCSRF.New(0, cookieHost(u), "%s", detail))
+	p.result(ProbeResult{Name: ProbeLogoutCSRF, Target: target, Status: first, Finding: FindingLogoutCSRF.Code, Detail: detail})
 }

@@ -119,6 +119,7 @@ var everyProbeRefused = []string{
 	"session_instances dashboard refused 200",
 	"revoked_session portal refused 401",
 	"revoked_session dashboard refused 401",
+	"logout_csrf accounts.company.localhost:8080 refused 200",
 }
 
 // ssoctl's own chain refuses every probe: examples/local's file, and the
@@ -282,6 +283,31 @@ func TestProbeFindsEachFault(t *testing.T) {
 	}
 }
 
+// A chain whose issuer signs out for a link on any site is told so, as a
+// warning that fails no walk; the probe follows the logout through the
+// receivers' front-channel and counts the cookies it deleted.
+func TestProbeLogoutCSRF(t *testing.T) {
+	t.Parallel()
+	sb := standUp(t, faultChain("  issuer: {logout_without_asking: true}\n"))
+	tr := walkAndProbe(t, sb, sb.probeOptions())
+	var lines []string
+	for _, line := range probeLines(tr) {
+		if strings.HasPrefix(line, chain.ProbeLogoutCSRF+" ") {
+			lines = append(lines, line)
+		}
+	}
+	equalLists(t, "logout_csrf", lines, []string{"logout_csrf accounts.company.localhost:8080 ACCEPTED 303 SSO405"})
+	equalLists(t, "findings", codes(tr.Findings), []string{"SSO405(warning)"})
+	f := tr.Findings[0]
+	if f.Severity != chain.SeverityWarning || f.Host != "accounts.company.localhost" ||
+		!strings.Contains(f.Detail, "accounts_session") || !strings.Contains(f.Detail, "portal_session") || !strings.Contains(f.Detail, "dashboard_session") {
+		t.Errorf("finding %+v; want a warning naming the issuer's and both receivers' cookies", f)
+	}
+	if tr.Failed() {
+		t.Error("a warning's probe failed the trace")
+	}
+}
+
 // Where a probe was sent off the chain, the trace says where and the probe
 // did not go there.
 func TestProbeRecordsWhereItWouldHaveGone(t *testing.T) {
@@ -329,6 +355,7 @@ func TestProbeOwnChainWithoutAKey(t *testing.T) {
 				"session_instances dashboard refused 200",
 				"revoked_session portal refused 401",
 				"revoked_session dashboard refused 401",
+				"logout_csrf accounts.company.localhost:8080 refused 200",
 			})
 			for _, p := range tr.Probes {
 				if p.Skipped != "" && !strings.Contains(p.Skipped, "key") {
@@ -372,7 +399,7 @@ func TestProbeWithAKeyTheReceiversRefuse(t *testing.T) {
 	tr := walkAndProbe(t, sb, o)
 	for _, p := range tr.Probes {
 		switch p.Name {
-		case "replay", "return_to", "session_instances", "revoked_session":
+		case "replay", "return_to", "session_instances", "revoked_session", "logout_csrf":
 			if !p.Refused {
 				t.Errorf("%s %s: %+v", p.Name, p.Target, p)
 			}
@@ -451,6 +478,7 @@ func TestProbeAcme(t *testing.T) {
 				"session_instances " + app2 + " refused 200",
 				"revoked_session " + app1 + " skipped",
 				"revoked_session " + app2 + " skipped",
+				"logout_csrf the issuer skipped",
 			},
 		},
 		{
@@ -474,6 +502,7 @@ func TestProbeAcme(t *testing.T) {
 				"session_instances app2 refused 200",
 				"revoked_session app1 skipped",
 				"revoked_session app2 skipped",
+				"logout_csrf login.acme.example:8000 ACCEPTED 302 SSO405",
 			},
 		},
 	}

@@ -47,11 +47,28 @@ func (t *Trace) Failed() bool {
 		}
 	}
 	for _, p := range t.Probes {
-		if !p.Refused && p.Skipped == "" {
+		if p.Fails() {
 			return true
 		}
 	}
 	return false
+}
+
+// Accepted reports whether the probe's attack worked.
+func (p ProbeResult) Accepted() bool { return !p.Refused && p.Skipped == "" }
+
+// Fails reports whether the probe fails the trace: accepted, and its
+// finding an error (logout_csrf's SSO405 is a warning).
+func (p ProbeResult) Fails() bool {
+	if !p.Accepted() {
+		return false
+	}
+	for _, k := range FindingKinds() {
+		if k.Code == p.Finding {
+			return k.Severity == SeverityError
+		}
+	}
+	return true
 }
 
 // Step is one request of a walk.
@@ -198,7 +215,7 @@ type Expectation struct {
 // return_to, the issuer) after the walk, and whether it was refused, as it
 // must be. It never holds the token it sent.
 type ProbeResult struct {
-	Name   string `json:"name"`   // "replay", "expired", "wrong_audience", "tampered_signature", "alg_none", "foreign_ret", "return_to", "revoked_session", "session_instances", "redirect_uri_host", "redirect_uri_path", "code_replay"
+	Name   string `json:"name"`   // "replay", "expired", "wrong_audience", "tampered_signature", "alg_none", "foreign_ret", "return_to", "revoked_session", "session_instances", "logout_csrf", "redirect_uri_host", "redirect_uri_path", "code_replay"
 	Target string `json:"target"` // receiver name (host:port without a chain file), or the issuer's host:port
 	Status int    `json:"status"` // what it answered
 	// Attempts is how many times a probe of shared state (replay,

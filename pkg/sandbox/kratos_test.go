@@ -134,8 +134,8 @@ func TestKratos_loginWalksTheChain(t *testing.T) {
 		Signing: sb.Keys().Signing, Revoke: sb.IdP().Revoke, Advance: sb.Advance,
 		RecheckInterval: 30 * time.Second,
 	})
-	if len(tr.Probes) != 17 {
-		t.Errorf("%d probes, want 17", len(tr.Probes))
+	if len(tr.Probes) != 18 {
+		t.Errorf("%d probes, want 18", len(tr.Probes))
 	}
 	for _, p := range tr.Probes {
 		if !p.Refused || p.Skipped != "" {

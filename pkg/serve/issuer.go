@@ -106,7 +106,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	is := &Issuer{cfg: cfg, origin: strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"), allow: allow,
 		formAction: strings.Join(append([]string{"'self'"}, chainOrigins(cfg.Chain)...), " "),
 		faults:     cfg.Chain.IssuerFaults()}
-	warnFaults(cfg.Logger, is.faults.OpenReturnTo || is.faults.LoopOnCallback)
+	warnFaults(cfg.Logger, is.faults.OpenReturnTo || is.faults.LoopOnCallback || is.faults.LogoutWithoutAsking)
 	is.receivers = cfg.Chain.Walked()
 	is.oidc, _ = cfg.IdP.(*OIDC)
 	if is.logoutJTIs = cfg.LogoutReplay; is.oidc != nil && is.logoutJTIs == nil {

@@ -106,7 +106,8 @@ func (is *Issuer) signOut(w http.ResponseWriter, r *http.Request, confirmed bool
 			sid, sub = sess.ID, sess.IdentityID
 		}
 	}
-	if !confirmed && !startedHere(r) && !hintMatches(r, sid) {
+	// fault (dev only): logout_without_asking signs out for any link.
+	if !confirmed && !startedHere(r) && !hintMatches(r, sid) && !is.faults.LogoutWithoutAsking {
 		writeConfirmLogout(w, r, is.formAction, hostOf(is.origin))
 		return
 	}

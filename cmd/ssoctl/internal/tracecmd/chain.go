@@ -132,7 +132,9 @@ takes a password.
 Expectations come from the file's expect: block; each flag replaces its part.
 After the walk every receiver's /auth must answer 200. --probe then sends each
 receiver hostile variants (replay, expired, wrong audience, tampered signature,
-alg none, foreign ret, revoked session) and expects every one refused.
+alg none, foreign ret, revoked session) and expects every one refused; last, it
+follows a link from another site to the issuer's /logout, and a logout that
+happens is a warning (SSO405: logout CSRF), which fails no walk.
 
 An OpenID Connect login anywhere in the walk shows as oidc_auth and oidc_callback
 hops (client, scope, PKCE method, state and nonce present or not; SSO501 no

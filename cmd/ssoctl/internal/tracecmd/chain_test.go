@@ -380,7 +380,7 @@ func TestSandbox_relayExample(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("hops:\n%s\nwant:\n%s\n\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), r.stdout)
 	}
-	for _, s := range []string{"aud=blog ttl=30s", "by=shop", "by=blog", "SSO107 warning at step 6 on blog.relay3.localhost", "shop minted the handoff for blog itself", "25 of 25 probes refused"} {
+	for _, s := range []string{"aud=blog ttl=30s", "by=shop", "by=blog", "SSO107 warning at step 6 on blog.relay3.localhost", "shop minted the handoff for blog itself", "26 of 26 probes refused"} {
 		if !strings.Contains(r.stdout, s) {
 			t.Errorf("the trace does not show %q:\n%s", s, r.stdout)
 		}

@@ -119,6 +119,8 @@ func failedTrace() *chain.Trace {
 		{Name: "session_instances", Target: "portal", Status: 401, Attempts: 3, Finding: "SSO404"},
 		{Name: "session_instances", Target: "dashboard", Status: 200, Attempts: 3, Refused: true},
 		{Name: "revoked_session", Target: "portal", Skipped: "a live chain's clock cannot be moved past the recheck interval"},
+		{Name: "logout_csrf", Target: "accounts.company.localhost:8080", Status: 303, Finding: "SSO405",
+			Detail: "logout_csrf: GET http://accounts.company.localhost:8080/logout from a link on another site (Sec-Fetch-Site cross-site) deleted accounts_session: any page can sign its visitors out of the chain"},
 	}
 	return t
 }

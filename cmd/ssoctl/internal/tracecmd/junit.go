@@ -147,6 +147,9 @@ func writeJUnit(w io.Writer, t *chain.Trace) error {
 		switch {
 		case pr.Skipped != "":
 			c.Skipped = &junitSkipped{Message: pr.Skipped}
+		case pr.Accepted() && !pr.Fails():
+			// A warning (logout_csrf): told, not failed.
+			c.SystemOut = output(fmt.Sprintf("%s accepted the %s probe (%d): warning %s\n%s\n", pr.Target, pr.Name, pr.Status, pr.Finding, pr.Detail))
 		case !pr.Refused:
 			msg := fmt.Sprintf("%s accepted the %s probe (%d)", pr.Target, pr.Name, pr.Status)
 			if pr.Name == chain.ProbeSessionInstances {

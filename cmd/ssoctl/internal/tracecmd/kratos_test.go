@@ -56,7 +56,12 @@ func TestSandbox_kratos(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("hops:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if len(tr.Probes) != 17 {
-		t.Errorf("%d probes, want 17", len(tr.Probes))
+	if len(tr.Probes) != 18 {
+		t.Errorf("%d probes, want 18", len(tr.Probes))
+	}
+	// The issuer asks before a link from another site signs anyone out
+	// of a real Kratos session.
+	if last := tr.Probes[len(tr.Probes)-1]; last.Name != chain.ProbeLogoutCSRF || !last.Refused {
+		t.Errorf("the last probe %+v, want logout_csrf refused", last)
 	}
 }

@@ -341,6 +341,9 @@ type tally struct {
 	errors, warnings        int
 	expectations, expFailed int
 	probes, accepted, skip  int
+	// warned counts accepted probes whose finding is a warning: they fail
+	// no walk.
+	warned int
 }
 
 func count(t *chain.Trace, all []chain.Finding) tally {
@@ -363,8 +366,10 @@ func count(t *chain.Trace, all []chain.Finding) tally {
 		switch {
 		case p.Skipped != "":
 			n.skip++
-		case !p.Refused:
+		case p.Fails():
 			n.accepted++
+		case p.Accepted():
+			n.warned++
 		}
 	}
 	return n

@@ -126,7 +126,11 @@ func writeText(w io.Writer, st *cmdutil.Styles, t *chain.Trace, color bool) {
 			case pr.Refused:
 				mark, what = st.Good.Render("✓"), probeVerdict(pr)+" ("+strconv.Itoa(pr.Status)+")"
 			default:
-				mark, what = st.Bad.Render("✗"), st.Bad.Render(probeVerdict(pr)+" ("+strconv.Itoa(pr.Status)+")")
+				style, sym := st.Bad, "✗"
+				if !pr.Fails() {
+					style, sym = st.Warn, "!" // a warning's finding: told, not failed
+				}
+				mark, what = style.Render(sym), style.Render(probeVerdict(pr)+" ("+strconv.Itoa(pr.Status)+")")
 				if pr.Finding != "" {
 					what += " " + st.Code.Render(p(pr.Finding))
 				}
@@ -325,6 +329,11 @@ func verdict(st *cmdutil.Styles, t *chain.Trace, n tally) string {
 		switch {
 		case n.accepted > 0:
 			parts = append(parts, fmt.Sprintf("%d of %s accepted", n.accepted, plural(n.probes, "probe")))
+			if n.warned > 0 {
+				parts = append(parts, fmt.Sprintf("%d more with a warning", n.warned))
+			}
+		case n.warned > 0:
+			parts = append(parts, fmt.Sprintf("%d of %s refused, %d accepted with a warning", ran-n.warned, plural(ran, "probe"), n.warned))
 		case ran > 0:
 			parts = append(parts, fmt.Sprintf("%d of %s refused", ran, plural(ran, "probe")))
 		}
