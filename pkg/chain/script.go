@@ -42,7 +42,7 @@ type jsToken struct {
 // strings and regular expressions from being read as code; an unfinished
 // string or comment ends the script.
 func jsTokens(src string) []jsToken {
-	var toks []jsToken
+	toks := make([]jsToken, 0, len(src)/4+1) // a token per four bytes, about
 	for i := 0; i < len(src); {
 		c := src[i]
 		switch {

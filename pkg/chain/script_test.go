@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -134,4 +135,26 @@ func FuzzFindScriptNav(f *testing.F) {
 			t.Errorf("a navigation %+v in a script without the word location", *nav)
 		}
 	})
+}
+
+// BenchmarkFindScriptNav measures reading a page's script for a
+// navigation: a SetSID-sized page, and the most a hostile page can make
+// the walk read (maxScriptScan of nested functions each calling the next,
+// which repeats the marking up to maxCallDepth times).
+func BenchmarkFindScriptNav(b *testing.B) {
+	setsid := `(function(){var a=document.cookie;if(a.indexOf("SID")<0){}window.location.replace("https:\x2F\x2Fwww.youtube.com\x2Fsignin?action_handle_signin\x3dtrue");})();`
+	var hostile strings.Builder
+	for i := 0; hostile.Len() < maxScriptScan; i++ {
+		fmt.Fprintf(&hostile, "function f%d(){ f%d(); if(x){ (function(){ location.href = u + '%d' })() } }\n", i, i+1, i)
+	}
+	hostile.WriteString("f0();")
+	for _, bc := range []struct{ name, src string }{{"setsid", setsid}, {"hostile-64KiB", hostile.String()}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(min(len(bc.src), maxScriptScan)))
+			b.ReportAllocs()
+			for b.Loop() {
+				findScriptNav(bc.src)
+			}
+		})
+	}
 }
