@@ -43,6 +43,10 @@ type ProbeOptions struct {
 	// client, checks its ID token (SSO505) and redeems its code twice
 	// (SSO504). Without them code_replay does not run.
 	OIDCClients []OIDCClient
+	// LogoutURL is where logout_csrf follows a link from another site to:
+	// a chain's logout URL (oauth2-proxy's /oauth2/sign_out, say). "" is
+	// the Chain's issuer /logout; without a Chain the probe is skipped.
+	LogoutURL string
 	// Repeat is how many times replay sends each handoff and
 	// revoked_session asks each /auth, each time on a new connection,
 	// until one is accepted; 0 is DefaultProbeRepeat. A receiver runs as
@@ -120,9 +124,10 @@ var returnToParams = []string{"return_to", "redirect_uri", "next", "continue", "
 //   - revoked_session: the walk's IdP session revoked, the receivers'
 //     recheck interval passed, then /auth with the walk's cookies must
 //     answer 401 or 403 (SSO402);
-//   - logout_csrf: with a Chain, the issuer's /logout followed from a link
-//     on another site in the walk's browser must not delete a cookie the
-//     browser holds (SSO405, a warning: it fails no walk);
+//   - logout_csrf: the issuer's /logout (with a Chain) or o.LogoutURL,
+//     followed from a link on another site in the walk's browser, must not
+//     delete a cookie the browser holds (SSO405, a warning: it fails no
+//     walk);
 //   - redirect_uri_host, redirect_uri_path: first of all, each OpenID
 //     Connect authorization request of the walk again, signed in, with its
 //     redirect_uri moved to ProbeForeignURL's host or under another path;
@@ -1288,13 +1293,22 @@ const maxLogoutSteps = 40
 // signs the user out at a stranger's request: SSO405. The probe ends the
 // session when it is accepted, so it runs last.
 func (p *prober) logoutCSRF() {
-	if p.b.chain == nil {
-		p.skip(ProbeLogoutCSRF, "the issuer", "needs the chain file (-f FILE) to know where the issuer's /logout is")
+	raw := p.o.LogoutURL
+	switch {
+	case raw != "":
+	case p.b.chain != nil:
+		raw = strings.TrimSuffix(p.b.chain.Issuer.URL, "/") + LogoutPath
+	default:
+		p.skip(ProbeLogoutCSRF, "the issuer", "needs the chain's logout URL: the chain file (-f FILE) or --probe-logout-url")
 		return
 	}
-	u, err := url.Parse(strings.TrimSuffix(p.b.chain.Issuer.URL, "/") + LogoutPath)
-	if err != nil {
-		p.skip(ProbeLogoutCSRF, "the issuer", "the issuer's URL does not parse: "+err.Error())
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		p.skip(ProbeLogoutCSRF, "the issuer", "the logout URL is not an absolute http or https URL")
+		return
+	}
+	if isForeign(u) {
+		p.skip(ProbeLogoutCSRF, u.Host, "the logout URL is on "+probeForeignHost+", which probes never contact")
 		return
 	}
 	target := u.Host

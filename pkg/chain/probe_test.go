@@ -308,6 +308,36 @@ func TestProbeLogoutCSRF(t *testing.T) {
 	}
 }
 
+// Without a chain file, the logout URL given is probed: the hand-built
+// acme chain's /logout signs out for a link on any site.
+func TestProbeLogoutCSRFAtAGivenURL(t *testing.T) {
+	t.Parallel()
+	a := startAcme(t, acmeFaults{})
+	b, err := chain.NewBrowser(chain.BrowserOptions{Transport: strictTransport(t, a.dialer), User: acmeUser, Password: acmePass, Now: a.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := b.Walk(context.Background(), acmeStart())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Probe(context.Background(), tr, chain.ProbeOptions{LogoutURL: acmeIssuer + "/logout"})
+	last := tr.Probes[len(tr.Probes)-1]
+	if last.Name != chain.ProbeLogoutCSRF || last.Finding != "SSO405" || last.Target != "login.acme.example:8000" || !strings.Contains(last.Detail, "acme_sid") {
+		t.Errorf("logout_csrf %+v; want SSO405 naming acme_sid", last)
+	}
+	for _, bad := range []string{"/logout", "https://evil.example/logout"} {
+		tr, err := b.Walk(context.Background(), acmeStart())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Probe(context.Background(), tr, chain.ProbeOptions{LogoutURL: bad})
+		if last := tr.Probes[len(tr.Probes)-1]; last.Name != chain.ProbeLogoutCSRF || last.Skipped == "" {
+			t.Errorf("logout_csrf at %q: %+v, want skipped", bad, last)
+		}
+	}
+}
+
 // Where a probe was sent off the chain, the trace says where and the probe
 // did not go there.
 func TestProbeRecordsWhereItWouldHaveGone(t *testing.T) {

@@ -75,6 +75,9 @@ type ChainOptions struct {
 	// /auth after the revocation, and how many 401s in a row --logout
 	// wants, each on a new connection.
 	ProbeRepeat int
+	// ProbeLogoutURL is the logout URL --probe's logout_csrf follows from
+	// another site; "" is the chain file's issuer /logout.
+	ProbeLogoutURL string
 
 	// Expectation flags; each one given replaces that part of expect:.
 	FinalURLPrefix   string
@@ -133,8 +136,8 @@ Expectations come from the file's expect: block; each flag replaces its part.
 After the walk every receiver's /auth must answer 200. --probe then sends each
 receiver hostile variants (replay, expired, wrong audience, tampered signature,
 alg none, foreign ret, revoked session) and expects every one refused; last, it
-follows a link from another site to the issuer's /logout, and a logout that
-happens is a warning (SSO405: logout CSRF), which fails no walk.
+follows a link from another site to the issuer's /logout (or --probe-logout-url),
+and a logout that happens is a warning (SSO405: logout CSRF), which fails no walk.
 
 An OpenID Connect login anywhere in the walk shows as oidc_auth and oidc_callback
 hops (client, scope, PKCE method, state and nonce present or not; SSO501 no
@@ -221,6 +224,7 @@ accepted probe; 2 a bad chain file or flags; 3 a host was unreachable.`,
 	fl.DurationVar(&opts.LogoutDeadline, "logout-deadline", chain.DefaultLogoutDeadline, "with --logout, how soon every receiver's /auth must answer 401, as a `DURATION`")
 	fl.IntVar(&opts.ProbeRepeat, "probe-repeat", chain.DefaultProbeRepeat,
 		fmt.Sprintf("with --probe and --logout, send each replay and /auth check up to `N` times (1 to %d), each on a new connection, to reach every instance behind a load balancer", maxProbeRepeat))
+	fl.StringVar(&opts.ProbeLogoutURL, "probe-logout-url", "", "with --probe, the chain's logout `URL`, followed from a link on another site (default: the chain file's issuer /logout)")
 	fl.DurationVar(&opts.Timeout, "timeout", DefaultTimeout, "give up on a request after `DURATION`; its host then counts as unreachable")
 	fl.StringVar(&opts.FinalURLPrefix, "expect-final-url-prefix", "", "the walk must end at a URL starting with `PREFIX`")
 	fl.IntVar(&opts.MaxHops, "max-hops", 0, "the walk may take at most `N` hops (0: no limit)")
@@ -308,6 +312,7 @@ func chainRun(ctx context.Context, opts *ChainOptions) error {
 			return err
 		}
 		req.Probes.Repeat = opts.ProbeRepeat
+		req.Probes.LogoutURL = opts.ProbeLogoutURL
 	}
 	req.Start = opts.Start
 	if req.Start == "" {

@@ -62,11 +62,18 @@ func (opts *ChainOptions) checkFlags() (*checkedFlags, error) {
 			"--probe-repeat %d: must be from 1 to %d", opts.ProbeRepeat, maxProbeRepeat)
 	case opts.given["probe-repeat"] && !opts.Probe && !opts.Logout:
 		return nil, cmdutil.UsageError("add --probe or --logout, which send the repeated requests", "--probe-repeat needs --probe or --logout")
+	case opts.ProbeLogoutURL != "" && !opts.Probe:
+		return nil, cmdutil.UsageError("add --probe, which follows it from another site", "--probe-logout-url needs --probe")
 	case opts.MaxTotalTime < 0:
 		return nil, cmdutil.UsageError("give a positive duration, like --max-total-time 2s", "--max-total-time %s: must be at least 0", opts.MaxTotalTime)
 	}
 	if opts.Start != "" {
-		if err := checkStart(opts.Start); err != nil {
+		if err := checkURLFlag("--start", opts.Start, "--start https://accounts.company.com/login?return_to=https://portal.company2.com/"); err != nil {
+			return nil, err
+		}
+	}
+	if opts.ProbeLogoutURL != "" {
+		if err := checkURLFlag("--probe-logout-url", opts.ProbeLogoutURL, "--probe-logout-url https://app.company.com/oauth2/sign_out"); err != nil {
 			return nil, err
 		}
 	}
@@ -81,20 +88,21 @@ func (opts *ChainOptions) checkFlags() (*checkedFlags, error) {
 	return &checkedFlags{resolve: resolve, cookies: cookies}, nil
 }
 
-// checkStart accepts an absolute http or https URL. The URL is not echoed:
-// a start URL may carry a token or a password.
-func checkStart(raw string) error {
+// checkURLFlag accepts an absolute http or https URL for flag, example
+// showing one in the hint. The URL is not echoed: it may carry a token or
+// a password.
+func checkURLFlag(flag, raw, example string) error {
 	u, err := url.Parse(raw)
-	hint := "give an absolute URL, like --start https://accounts.company.com/login?return_to=https://portal.company2.com/"
+	hint := "give an absolute URL, like " + example
 	switch {
 	case err != nil:
-		return cmdutil.UsageError(hint, "--start is not a URL")
+		return cmdutil.UsageError(hint, "%s is not a URL", flag)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return cmdutil.UsageError(hint, "--start must be an http or https URL")
+		return cmdutil.UsageError(hint, "%s must be an http or https URL", flag)
 	case u.Host == "" || u.Hostname() == "":
-		return cmdutil.UsageError(hint, "--start has no host")
+		return cmdutil.UsageError(hint, "%s has no host", flag)
 	case u.User != nil:
-		return cmdutil.UsageError("sign in with --user and --password-env, never with user:password@ in a URL", "--start holds a user name or password")
+		return cmdutil.UsageError("sign in with --user and --password-env, never with user:password@ in a URL", "%s holds a user name or password", flag)
 	}
 	return nil
 }

@@ -54,3 +54,43 @@ func TestProbeRepeat(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeLogoutURL: --probe-logout-url reaches logout_csrf, and needs
+// --probe and an absolute http or https URL, checked before any walk.
+func TestProbeLogoutURL(t *testing.T) {
+	ok := returns(okTrace(), nil)
+	tests := []struct {
+		description string
+		args        []string
+		code        int
+		stderr      string
+		hint        string
+		want        string // ProbeOptions.LogoutURL
+	}{
+		{description: "none: the chain file's issuer", args: []string{"--probe"}},
+		{description: "given", args: []string{"--probe", "--probe-logout-url", "https://app.company.com/oauth2/sign_out"}, want: "https://app.company.com/oauth2/sign_out"},
+		{description: "without --probe", args: []string{"--probe-logout-url", "https://app.company.com/oauth2/sign_out"}, code: cmdutil.ExitUsage,
+			stderr: "ssoctl: --probe-logout-url needs --probe\n", hint: "add --probe"},
+		{description: "not absolute", args: []string{"--probe", "--probe-logout-url", "/logout"}, code: cmdutil.ExitUsage,
+			stderr: "ssoctl: --probe-logout-url must be an http or https URL\n", hint: "like --probe-logout-url https://"},
+		{description: "a password in it", args: []string{"--probe", "--probe-logout-url", "https://ops:hunter2@app.company.com/logout"}, code: cmdutil.ExitUsage,
+			stderr: "ssoctl: --probe-logout-url holds a user name or password\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			code, stdout, stderr, r := fakeRun(t, nil, ok, append([]string{"-f", exampleChain}, tt.args...)...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstderr: %s", code, tt.code, stderr)
+			}
+			if tt.code != 0 {
+				if !strings.HasPrefix(stderr, tt.stderr) || !strings.Contains(stderr, tt.hint) || stdout != "" || r != nil || strings.Contains(stderr, "hunter2") {
+					t.Errorf("stderr %q, stdout %q, walked %v; want %q and hint %q before any walk", stderr, stdout, r != nil, tt.stderr, tt.hint)
+				}
+				return
+			}
+			if r.Probes.LogoutURL != tt.want {
+				t.Errorf("LogoutURL %q, want %q", r.Probes.LogoutURL, tt.want)
+			}
+		})
+	}
+}
