@@ -23,9 +23,10 @@ import (
 // whose button POSTs back to this origin; the POST is taken only from a
 // page of this origin. A client that sends no Fetch Metadata (curl, a
 // browser from before 2023, a plain-http host that is not loopback,
-// where browsers send none) is answered as before: it cannot be told
-// apart, and that is what OIDC's RP-initiated logout does without an
-// id_token_hint too, asking only when it can.
+// where browsers send none) is answered as before, since nothing tells
+// a link from another site apart there. OpenID Connect RP-Initiated
+// Logout asks the same way: a request without an id_token_hint should be
+// confirmed by the user.
 
 // startedHere reports whether the browser says a person started r here:
 // typed or bookmarked, or from a page of this origin; or sends no Fetch
