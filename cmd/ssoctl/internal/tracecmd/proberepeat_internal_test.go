@@ -38,14 +38,8 @@ func TestProbeRepeat(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.description, func(t *testing.T) {
-			code, stdout, stderr, r := fakeRun(t, nil, ok, append([]string{"-f", exampleChain}, tt.args...)...)
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d\nstderr: %s", code, tt.code, stderr)
-			}
-			if tt.code != 0 {
-				if !strings.HasPrefix(stderr, tt.stderr) || !strings.Contains(stderr, tt.hint) || stdout != "" || r != nil {
-					t.Errorf("stderr %q, stdout %q, walked %v; want %q and hint %q before any walk", stderr, stdout, r != nil, tt.stderr, tt.hint)
-				}
+			r := runFlags(t, ok, tt.args, tt.code, tt.stderr, tt.hint)
+			if r == nil {
 				return
 			}
 			if r.Probe && r.Probes.Repeat != tt.probes || r.Logout && r.Logouts.Repeat != tt.logouts {
@@ -78,14 +72,8 @@ func TestProbeLogoutURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.description, func(t *testing.T) {
-			code, stdout, stderr, r := fakeRun(t, nil, ok, append([]string{"-f", exampleChain}, tt.args...)...)
-			if code != tt.code {
-				t.Fatalf("exit %d, want %d\nstderr: %s", code, tt.code, stderr)
-			}
-			if tt.code != 0 {
-				if !strings.HasPrefix(stderr, tt.stderr) || !strings.Contains(stderr, tt.hint) || stdout != "" || r != nil || strings.Contains(stderr, "hunter2") {
-					t.Errorf("stderr %q, stdout %q, walked %v; want %q and hint %q before any walk", stderr, stdout, r != nil, tt.stderr, tt.hint)
-				}
+			r := runFlags(t, ok, tt.args, tt.code, tt.stderr, tt.hint)
+			if r == nil {
 				return
 			}
 			if r.Probes.LogoutURL != tt.want {
@@ -93,4 +81,23 @@ func TestProbeLogoutURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// runFlags runs trace chain on the example chain with args and a fake
+// walk, and checks the exit code. For a usage error it checks the message
+// and hint came before any walk, with no password from args echoed, and
+// returns nil; otherwise the request the walk was given.
+func runFlags(t *testing.T, walk tracer, args []string, wantCode int, wantStderr, hint string) *walkRequest {
+	t.Helper()
+	code, stdout, stderr, r := fakeRun(t, nil, walk, append([]string{"-f", exampleChain}, args...)...)
+	if code != wantCode {
+		t.Fatalf("exit %d, want %d\nstderr: %s", code, wantCode, stderr)
+	}
+	if code == 0 {
+		return r
+	}
+	if !strings.HasPrefix(stderr, wantStderr) || !strings.Contains(stderr, hint) || stdout != "" || r != nil || strings.Contains(stderr, "hunter2") {
+		t.Errorf("stderr %q, stdout %q, walked %v; want %q and hint %q before any walk", stderr, stdout, r != nil, wantStderr, hint)
+	}
+	return nil
 }
