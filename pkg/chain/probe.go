@@ -1336,8 +1336,10 @@ func (p *prober) logoutCSRF() {
 				ended = append(ended, c.Name)
 			}
 		}
-		if clearsCookies(x.resp.Header.Values("Clear-Site-Data")) && len(held) > 0 {
-			ended = append(ended, "every cookie of "+cookieHost(r.url)+" (Clear-Site-Data)")
+		for _, c := range x.cleared { // the jar's record of what Clear-Site-Data took out
+			if name := c.Name + " (Clear-Site-Data)"; !slices.Contains(ended, name) {
+				ended = append(ended, name)
+			}
 		}
 		next := nextRequest(w, r, x, loc)
 		if next == nil || next.kind == FormLogin || !p.onChain(next.url) {
@@ -1346,7 +1348,7 @@ func (p *prober) logoutCSRF() {
 		r = next
 	}
 	if len(ended) == 0 && (first == http.StatusNotFound || first == http.StatusMethodNotAllowed || first == http.StatusNotImplemented) {
-		p.skip(ProbeLogoutCSRF, target, fmt.Sprintf("the issuer answered GET %s with %d: it has no logout there", redactURL(u.String(), now), first))
+		p.skip(ProbeLogoutCSRF, target, fmt.Sprintf("GET %s answered %d: there is no logout there", redactURL(u.String(), now), first))
 		return
 	}
 	if len(ended) == 0 {

@@ -104,7 +104,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	is := &Issuer{cfg: cfg, origin: strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"), allow: allow,
-		formAction: strings.Join(append([]string{"'self'"}, chainOrigins(cfg.Chain)...), " "),
+		formAction: chainFormAction(cfg.Chain),
 		faults:     cfg.Chain.IssuerFaults()}
 	warnFaults(cfg.Logger, is.faults.OpenReturnTo || is.faults.LoopOnCallback || is.faults.LogoutWithoutAsking)
 	is.receivers = cfg.Chain.Walked()

@@ -78,12 +78,7 @@ type confirmLogoutPage struct {
 // after a submission).
 func writeConfirmLogout(w http.ResponseWriter, r *http.Request, formAction, service string) {
 	Annotate(w, slog.String("result", "confirm"))
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action "+formAction+"; frame-ancestors 'none'")
-	w.WriteHeader(http.StatusOK)
-	_ = pages().ExecuteTemplate(w, "logout_confirm", confirmLogoutPage{Action: r.URL.RequestURI(), Service: service})
+	writePageUnder(w, pageCSPWith(formAction), "logout_confirm", confirmLogoutPage{Action: r.URL.RequestURI(), Service: service})
 }
 
 // refuseLogoutPost answers a POST /logout from another site's page.

@@ -81,7 +81,12 @@ type errorPage struct {
 type pageReason struct{ Code, Message string }
 
 // pageCSP lets a page use its inline style and nothing else.
-const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+var pageCSP = pageCSPWith("'self'")
+
+// pageCSPWith is pageCSP with forms allowed to post to formAction.
+func pageCSPWith(formAction string) string {
+	return "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action " + formAction + "; frame-ancestors 'none'"
+}
 
 func writeError(w http.ResponseWriter, r *http.Request, p errorPage) {
 	p.RequestID = RequestID(w)
@@ -101,6 +106,12 @@ type interstitialPage struct {
 	Token  string
 	Target string
 	Nonce  string
+}
+
+// chainFormAction is the CSP form-action of a page whose form starts a
+// redirect through the chain: 'self' and chainOrigins.
+func chainFormAction(c *chain.Chain) string {
+	return strings.Join(append([]string{"'self'"}, chainOrigins(c)...), " ")
 }
 
 // chainOrigins lists, as CSP sources, every origin a chain's redirects may
@@ -180,10 +191,13 @@ func writeLanding(w http.ResponseWriter, p landingPage) { writePage(w, "landing"
 
 // writePage answers 200 with the named template under pageCSP, never
 // cached.
-func writePage(w http.ResponseWriter, name string, data any) {
+func writePage(w http.ResponseWriter, name string, data any) { writePageUnder(w, pageCSP, name, data) }
+
+// writePageUnder is writePage under the policy csp.
+func writePageUnder(w http.ResponseWriter, csp, name string, data any) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_ = pages().ExecuteTemplate(w, name, data)

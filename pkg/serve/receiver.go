@@ -117,7 +117,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		cfg: cfg, self: *self, allow: allow, checked: newRecentChecks(cfg.RecheckInterval, cfg.Now()),
 		origin:     strings.TrimSuffix(self.URL, "/"),
 		issuer:     strings.TrimSuffix(cfg.Chain.Issuer.URL, "/"),
-		formAction: strings.Join(append([]string{"'self'"}, chainOrigins(cfg.Chain)...), " "),
+		formAction: chainFormAction(cfg.Chain),
 		faults:     cfg.Chain.ReceiverFaults(self.Name),
 	}
 	warnFaults(cfg.Logger, len(rc.faults.Ignore) > 0 || rc.faults.SkipIdPRecheck)
