@@ -233,6 +233,8 @@ type hygiene struct {
 	direct bool
 	// user and password sign in where the chain file has no dev user.
 	user, password string
+	// held are onFreePorts' listeners, by port, for the proxies.
+	held map[string]net.Listener
 }
 
 func startHygiene(t *testing.T, example string, edit func(string) string) *hygiene {
@@ -241,7 +243,7 @@ func startHygiene(t *testing.T, example string, edit func(string) string) *hygie
 	if err != nil {
 		t.Fatal(err)
 	}
-	text := onFreePorts(t, string(raw))
+	text, held := onFreePorts(t, string(raw))
 	if edit != nil {
 		text = edit(text)
 	}
@@ -254,6 +256,7 @@ func startHygiene(t *testing.T, example string, edit func(string) string) *hygie
 		t.Fatalf("%v\n%s", err, text)
 	}
 	h := newHygiene(t, c, file)
+	h.held = held
 	h.proxy(t, "idp", c.IdP.PublicURL)
 	if c.IdP.AdminURL != "" && hostOf(c.IdP.AdminURL) != hostOf(c.IdP.PublicURL) {
 		h.proxy(t, "idp admin", c.IdP.AdminURL)
@@ -304,34 +307,30 @@ func mustResolve(t *testing.T, ref chain.SecretRef) string {
 }
 
 // onFreePorts moves every port of a *.localhost URL or 127.0.0.1
-// listen address in an example chain onto a free one, keeping which
-// roles share a port.
-func onFreePorts(t *testing.T, text string) string {
+// address in text to a free loopback port, and returns the listeners it
+// took for them, by port, still open: the proxies serve on them, so no
+// other test can take a port between choosing it and serving on it. The
+// listeners close when the test ends.
+func onFreePorts(t *testing.T, text string) (string, map[string]net.Listener) {
 	t.Helper()
 	re := regexp.MustCompile(`(localhost|127\.0\.0\.1):(\d+)`)
 	ports := map[string]string{}
-	// Every listener stays open until all are taken: one closed at once
-	// may hand its port to the next, and two roles would share it.
-	var held []net.Listener
-	defer func() {
-		for _, ln := range held {
-			ln.Close()
-		}
-	}()
+	held := map[string]net.Listener{}
 	for _, m := range re.FindAllStringSubmatch(text, -1) {
 		if _, ok := ports[m[2]]; !ok {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				t.Fatal(err)
 			}
-			held = append(held, ln)
-			ports[m[2]] = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+			t.Cleanup(func() { ln.Close() })
+			port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+			ports[m[2]], held[port] = port, ln
 		}
 	}
 	return re.ReplaceAllStringFunc(text, func(s string) string {
 		m := re.FindStringSubmatch(s)
 		return m[1] + ":" + ports[m[2]]
-	})
+	}), held
 }
 
 func hostOf(rawURL string) string {
@@ -342,8 +341,9 @@ func hostOf(rawURL string) string {
 	return u.Host
 }
 
-// proxy listens on rawURL's port on 127.0.0.1 and forwards to role's
-// sandbox listener, recording what passes.
+// proxy serves rawURL's port on 127.0.0.1, on the listener onFreePorts
+// took for it, and forwards to role's sandbox listener, recording what
+// passes.
 func (h *hygiene) proxy(t *testing.T, role, rawURL string) {
 	t.Helper()
 	addr, ok := h.sb.Addr(role)
@@ -354,10 +354,11 @@ func (h *hygiene) proxy(t *testing.T, role, rawURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:"+u.Port())
-	if err != nil {
-		t.Fatalf("%s: %v", role, err)
+	ln, ok := h.held[u.Port()]
+	if !ok {
+		t.Fatalf("%s: no listener was taken for port %s", role, u.Port())
 	}
+	delete(h.held, u.Port()) // one server per listener
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(&url.URL{Scheme: "http", Host: addr})
