@@ -15,6 +15,7 @@ import (
 
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/cmdutil"
 	"github.com/ssoctl/ssoctl/cmd/ssoctl/internal/root"
+	"github.com/ssoctl/ssoctl/internal/testenv"
 	"github.com/ssoctl/ssoctl/pkg/chain"
 )
 
@@ -54,16 +55,11 @@ func run(t *testing.T, stdin string, args ...string) result {
 			t.Errorf("output holds %q:\n%s\n%s", s, r.stdout, r.stderr)
 		}
 	}
-	if jwt := jwtInOutput.FindString(r.stdout + r.stderr); jwt != "" {
+	if jwt := testenv.JWT.FindString(r.stdout + r.stderr); jwt != "" {
 		t.Errorf("output holds a JWT (%.20s…):\n%s\n%s", jwt, r.stdout, r.stderr)
 	}
 	return r
 }
-
-// jwtInOutput finds a compact JWT: "eyJ" ({" in base64url) starting a run
-// of base64url, then two dots. A bare "eyJ" is no evidence: a sealed state
-// value, which trace shows on purpose, holds it by chance now and then.
-var jwtInOutput = regexp.MustCompile(`(?:^|[^A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.`)
 
 // TestUsageErrors: every bad flag or file is exit 2, one "ssoctl:" line
 // and a hint, and nothing on stdout (which may feed a pipe or a CI
