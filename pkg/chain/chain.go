@@ -125,7 +125,16 @@ type Cookie struct {
 	// leave it out (it is derived from token.secret), and so may dev chains;
 	// EdDSA, ES256 and RS256 chains outside dev need it.
 	Secret SecretRef `yaml:"secret"`
+	// PreviousSecrets are keys this role's cookies were sealed with before
+	// Secret: cookies they sealed still open, new ones are sealed with
+	// Secret, so the key is rotated without signing anyone out. Only with
+	// Secret; at most MaxPreviousSecrets.
+	PreviousSecrets []SecretRef `yaml:"previous_secrets"`
 }
+
+// MaxPreviousSecrets bounds previous_secrets: each one is another key a
+// value that does not open is tried with. A rotation needs one.
+const MaxPreviousSecrets = 4
 
 // Alg is a handoff-token signing algorithm: pkg/token's, so the chain file
 // and the verifier can never disagree on what is supported.
@@ -156,6 +165,10 @@ type Token struct {
 	// Secret is the HS256 key. With dev: true and no secret, the roles may
 	// generate one (in one process only).
 	Secret SecretRef `yaml:"secret"`
+	// PreviousSecrets are HS256 keys that verify but never mint: tokens
+	// signed with them, and cookies and state sealed with keys derived
+	// from them, are still accepted while every instance moves to Secret.
+	PreviousSecrets []SecretRef `yaml:"previous_secrets"`
 	// KeyFile is the issuer's private key (PEM) for EdDSA, ES256 and RS256.
 	KeyFile string `yaml:"key_file"`
 	// JWKSURL is where receivers fetch the issuer's public keys.

@@ -37,7 +37,8 @@
 //     and max_ttl stops at 5m.
 //   - Problem text never quotes what a secret field holds (token.secret,
 //     idp.client_secret, idp.users[].password, issuer.cookie.secret,
-//     receivers[].cookie.secret, apps[].secret, store.redis): not a value, not a key of a
+//     receivers[].cookie.secret, the previous_secrets, apps[].secret,
+//     store.redis): not a value, not a key of a
 //     mapping written around a value (secret: {s3cr3t}), not an env "name"
 //     that fails the name rule, not a tag; its paths stop at the field.
 //     Anything else quoted from the file, and every URL, has what may be a
@@ -95,6 +96,12 @@
 //     with dev: true). HS256 chains may leave them out (the keys are derived
 //     from token.secret), and so may dev chains; EdDSA, ES256 and RS256
 //     chains outside dev must give one per role that sets a cookie.
+//   - token.previous_secrets (HS256 only) and cookie.previous_secrets are
+//     keys being rotated out: what they signed or sealed is still
+//     accepted, nothing new is made with them. Each is written like the
+//     secret beside it, which must be given; at most MaxPreviousSecrets,
+//     none naming the same env or file as the current secret or another
+//     previous one.
 //   - faults (Faults) make the roles misbehave on purpose, so that trace
 //     has broken chains to find (examples/broken). Only dev chains may
 //     have the block; a chain with a fault switched on always loads with

@@ -201,18 +201,29 @@ func (c *Chain) resolveFiles(dir string) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
+	absAll := func(refs []SecretRef) {
+		for i := range refs {
+			abs(&refs[i].File)
+		}
+	}
 	abs(&c.Token.Secret.File)
+	absAll(c.Token.PreviousSecrets)
 	abs(&c.Token.KeyFile)
 	abs(&c.IdP.ClientSecret.File)
 	for i := range c.IdP.Users {
 		abs(&c.IdP.Users[i].Password.File)
 	}
 	abs(&c.Issuer.Cookie.Secret.File)
+	absAll(c.Issuer.Cookie.PreviousSecrets)
 	if c.Store.Redis != nil {
 		abs(&c.Store.Redis.URLFile)
 	}
 	for i := range c.Receivers {
 		abs(&c.Receivers[i].Cookie.Secret.File)
+		absAll(c.Receivers[i].Cookie.PreviousSecrets)
+	}
+	for i := range c.Apps {
+		abs(&c.Apps[i].Secret.File)
 	}
 }
 

@@ -455,3 +455,47 @@ func TestParseWith_overrides(t *testing.T) {
 		t.Errorf("bad admin_url override: %v", err)
 	}
 }
+
+// TestLoadSecretFilesRelative checks that every secret file a chain
+// names, rotated-out keys and app secrets too, is read relative to the
+// chain file rather than to the working directory.
+func TestLoadSecretFilesRelative(t *testing.T) {
+	dir := t.TempDir()
+	text := minimalDev + `token:
+  alg: HS256
+  secret: {file: keys/token}
+  previous_secrets: [{file: keys/token-old}, {env: SSO_SECRET_OLDER}]
+issuer: {url: "http://accounts.t.localhost:8080", cookie: {secret: {file: keys/cookie}, previous_secrets: [{file: keys/cookie-old}]}}
+receivers:
+  - {name: portal, url: "http://portal.localhost:8081", cookie: {secret: {file: /abs/portal}, previous_secrets: [{file: keys/portal-old}]}}
+apps:
+  - {name: wiki, key: wiki-app, secret: {file: keys/wiki}, permissions: [wiki:read]}
+`
+	text = strings.Replace(text, devIssuerLine+"\n", "", 1)
+	path := filepath.Join(dir, "chain.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := func(name string) SecretRef { return SecretRef{File: filepath.Join(dir, "keys", name)} }
+	for _, tt := range []struct {
+		name      string
+		got, want SecretRef
+	}{
+		{"token.secret", c.Token.Secret, in("token")},
+		{"token.previous_secrets[0]", c.Token.PreviousSecrets[0], in("token-old")},
+		{"token.previous_secrets[1]", c.Token.PreviousSecrets[1], SecretRef{Env: "SSO_SECRET_OLDER"}},
+		{"issuer.cookie.secret", c.Issuer.Cookie.Secret, in("cookie")},
+		{"issuer.cookie.previous_secrets[0]", c.Issuer.Cookie.PreviousSecrets[0], in("cookie-old")},
+		{"receivers[0].cookie.secret", c.Receivers[0].Cookie.Secret, SecretRef{File: "/abs/portal"}},
+		{"receivers[0].cookie.previous_secrets[0]", c.Receivers[0].Cookie.PreviousSecrets[0], in("portal-old")},
+		{"apps[0].secret", c.Apps[0].Secret, in("wiki")},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("%s = %#v, want %#v", tt.name, tt.got, tt.want)
+		}
+	}
+}

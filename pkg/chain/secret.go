@@ -38,6 +38,19 @@ func (s SecretRef) String() string {
 	return "none"
 }
 
+// source names where the secret comes from, for comparing two
+// references without reading either: "env NAME", "file PATH", or "" for
+// none and for inline values (which must not be compared in messages).
+func (s SecretRef) source() string {
+	switch {
+	case s.Env != "" && s.File == "":
+		return "env " + s.Env
+	case s.File != "" && s.Env == "":
+		return "file " + s.File
+	}
+	return ""
+}
+
 // GoString keeps %#v from printing an inline value.
 func (s SecretRef) GoString() string { return "chain.SecretRef{" + s.String() + "}" }
 

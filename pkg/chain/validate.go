@@ -124,6 +124,10 @@ func (v *validator) validate() {
 	receivers := v.receivers(issuerOK)
 	v.redirectRun(receivers)
 	v.cookieSecrets()
+	v.previousSecrets("issuer.cookie.secret", c.Issuer.Cookie.Secret, c.Issuer.Cookie.PreviousSecrets, "a cookie key")
+	for i, r := range c.Receivers {
+		v.previousSecrets(fmt.Sprintf("receivers[%d].cookie.secret", i), r.Cookie.Secret, r.Cookie.PreviousSecrets, "a cookie key")
+	}
 	v.collisions(issuer, issuerOK, receivers)
 	v.returnTo(issuer, issuerOK, receivers)
 	v.store()
@@ -311,6 +315,51 @@ func (v *validator) secret(path string, s *SecretRef) {
 		// given is false when the decoder reported the field already
 		// (secret: {valu: x}), so one typo is one problem.
 		v.errorf(path, "set env: NAME or file: PATH", "%s names no source", path)
+	}
+}
+
+// reported reports whether an error about path has been reported.
+func (v *validator) reported(path string) bool {
+	return slices.ContainsFunc(v.problems, func(p Problem) bool { return p.Path == path && p.Severity == SeverityError })
+}
+
+// previousSecrets checks the previous_secrets beside the secret at
+// secretPath (current): each is written like it and is another source,
+// and there is a current secret for new values. what names the key in a
+// length message ("HS256", "a cookie key").
+func (v *validator) previousSecrets(secretPath string, current SecretRef, prev []SecretRef, what string) {
+	if len(prev) == 0 {
+		return
+	}
+	path := strings.TrimSuffix(secretPath, "secret") + "previous_secrets"
+	if len(prev) > MaxPreviousSecrets {
+		v.errorf(path, fmt.Sprintf("keep at most %d: a rotation needs only the key being retired", MaxPreviousSecrets), "%s lists %d secrets", path, len(prev))
+	}
+	if current.IsZero() && !v.badUnder(secretPath) && !v.reported(secretPath) {
+		v.errorf(path, "set "+secretPath+" to the new key, and list the old one here", "%s needs %s: previous secrets only open what they sealed before; the current one seals and signs", path, secretPath)
+	}
+	sources := map[string]string{}
+	if src := current.source(); src != "" {
+		sources[src] = secretPath
+	}
+	for i := range prev {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		s := &prev[i]
+		v.secret(p, s)
+		switch {
+		case v.badUnder(p):
+		case s.IsZero() && !v.given(p): // secret() reports a given one
+			v.errorf(p, "set env: NAME or file: PATH", "%s names no source", p)
+		case s.hasInline && len(s.inline) < token.MinHMACSecret && v.c.Dev:
+			v.errorf(p, "use at least 32 random bytes", "%s is %d bytes; %s needs at least 32", p, len(s.inline), what)
+		}
+		if src := s.source(); src != "" {
+			if first, dup := sources[src]; dup {
+				v.errorf(p, "list each retired key once, and never the current one", "%s names the same source as %s", p, first)
+			} else {
+				sources[src] = p
+			}
+		}
 	}
 }
 
@@ -542,6 +591,7 @@ func (v *validator) token() {
 	switch {
 	case !algOK:
 	case t.Alg.Symmetric():
+		defer v.previousSecrets("token.secret", t.Secret, t.PreviousSecrets, "HS256") // after token.secret's own problems
 		if t.KeyFile != "" {
 			v.errorf("token.key_file", "use token.secret for HS256, or pick EdDSA, ES256 or RS256", "token.key_file applies to asymmetric algorithms, not HS256")
 		}
@@ -563,6 +613,9 @@ func (v *validator) token() {
 	default:
 		if !t.Secret.IsZero() {
 			v.errorf("token.secret", "remove it; "+string(t.Alg)+" uses token.key_file and token.jwks_url", "token.secret applies only to HS256")
+		}
+		if len(t.PreviousSecrets) > 0 {
+			v.errorf("token.previous_secrets", "remove it; to rotate an "+string(t.Alg)+" key, publish the old and the new public key at token.jwks_url until the old one's tokens have expired", "token.previous_secrets applies only to HS256")
 		}
 		if t.KeyFile == "" && t.JWKSURL == "" {
 			v.errorf(path, "set token.key_file (the issuer's private key, PEM) or token.jwks_url (where receivers fetch public keys)", "token.alg %s needs a key", t.Alg)

@@ -139,7 +139,7 @@ func startHostileChain(t *testing.T) *hostileChain {
 		t.Fatal(err)
 	}
 	h.idp = &countingIdP{IdentityProvider: idp}
-	if h.sealers["issuer"], err = keys.Sealer("issuer", c.Issuer.Cookie.Secret, env); err != nil {
+	if h.sealers["issuer"], err = keys.Sealer("issuer", c.Issuer.Cookie, env); err != nil {
 		t.Fatal(err)
 	}
 	apps, err := serve.ResolveApps(c, env)
@@ -156,7 +156,7 @@ func startHostileChain(t *testing.T) *hostileChain {
 	h.issuer = serve.Observe("issuer", is, serve.ObserveOptions{Logger: logger, Now: h.clock.Now})
 	h.net.Serve(t, issuerURL, h.issuer)
 	for _, r := range c.Receivers {
-		if h.sealers[r.Name], err = keys.Sealer(r.Name, r.Cookie.Secret, env); err != nil {
+		if h.sealers[r.Name], err = keys.Sealer(r.Name, r.Cookie, env); err != nil {
 			t.Fatal(err)
 		}
 		h.replay[r.Name] = &countingReplay{ReplayStore: store.NewMemoryReplay(store.MemoryOptions{Now: h.clock.Now})}

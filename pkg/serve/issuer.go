@@ -37,6 +37,10 @@ type IssuerConfig struct {
 	// SessionAPIKey lets receivers of an OIDC chain running apart ask
 	// about sessions (oidc_sessions.go); nil serves no session API.
 	SessionAPIKey []byte
+	// PreviousSessionAPIKeys are accepted besides SessionAPIKey: the
+	// credentials of token.previous_secrets, while receivers move to the
+	// new secret.
+	PreviousSessionAPIKeys [][]byte
 	// LogoutReplay records the OIDC provider's logout tokens already used,
 	// shared by the issuer's instances; nil keeps them in memory.
 	LogoutReplay store.ReplayStore

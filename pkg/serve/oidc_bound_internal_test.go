@@ -322,3 +322,26 @@ func TestOIDCSessionsConcurrentLogins(t *testing.T) {
 			ok.Load(), full.Load(), bp.memory().held.Load(), maxSessions, 32-maxSessions, maxSessions)
 	}
 }
+
+// TestSessionAPIPasswordAfterRotation: the issuer's session API takes the
+// password derived from the current secret and from each previous one
+// (receivers move to a new secret one by one), and nothing else.
+func TestSessionAPIPasswordAfterRotation(t *testing.T) {
+	current, previous := sessionAPIKey([]byte("current-secret-0123456789abcdef0123")), sessionAPIKey([]byte("previous-secret-0123456789abcdef012"))
+	is := &Issuer{sessionAPIKey: current, cfg: IssuerConfig{PreviousSessionAPIKeys: [][]byte{previous}}}
+	for _, tc := range []struct {
+		name string
+		pass []byte
+		want bool
+	}{
+		{"current", current, true},
+		{"previous", previous, true},
+		{"another secret's", sessionAPIKey([]byte("another-secret-0123456789abcdef0123")), false},
+		{"empty", nil, false},
+		{"the current one and more", append(append([]byte{}, current...), 'x'), false},
+	} {
+		if got := is.sessionAPIPassword(tc.pass); got != tc.want {
+			t.Errorf("%s password: accepted %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

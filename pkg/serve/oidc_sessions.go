@@ -29,13 +29,13 @@ import (
 
 const sessionAPIUser = "ssoctl-receiver"
 
-// sessionAPIKey is the Basic password of the session API, or nil when the
-// chain has no shared secret.
-func sessionAPIKey(k *Keys) []byte {
-	if k == nil || k.root == nil {
+// sessionAPIKey is the Basic password of the session API derived from a
+// chain's shared secret, or nil when the chain has none.
+func sessionAPIKey(root []byte) []byte {
+	if root == nil {
 		return nil
 	}
-	key, err := DeriveKey(k.root, "oidc-session-api")
+	key, err := DeriveKey(root, "oidc-session-api")
 	if err != nil {
 		return nil
 	}
@@ -102,7 +102,7 @@ func (c *issuerSessionClient) session(ctx context.Context, sid string) (*Session
 func (is *Issuer) oidcSessionAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	user, pass, ok := r.BasicAuth()
-	if !ok || user != sessionAPIUser || subtle.ConstantTimeCompare([]byte(pass), is.sessionAPIKey) != 1 {
+	if !ok || user != sessionAPIUser || !is.sessionAPIPassword([]byte(pass)) {
 		is.cfg.Logger.Warn("OIDC session API: wrong or missing credentials")
 		Annotate(w, slog.String("result", "refused"), slog.String("reason", "session_api_unauthorized"))
 		w.Header().Set("WWW-Authenticate", `Basic realm="ssoctl session API"`)
@@ -129,4 +129,15 @@ func (is *Issuer) oidcSessionAPI(w http.ResponseWriter, r *http.Request) {
 	Annotate(w, slog.Bool("active", a.Active))
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(a)
+}
+
+// sessionAPIPassword reports whether pass is the session API's password,
+// current or derived from a previous secret. Every candidate is compared,
+// in constant time, whichever matches.
+func (is *Issuer) sessionAPIPassword(pass []byte) bool {
+	ok := subtle.ConstantTimeCompare(pass, is.sessionAPIKey)
+	for _, old := range is.cfg.PreviousSessionAPIKeys {
+		ok |= subtle.ConstantTimeCompare(pass, old)
+	}
+	return ok == 1
 }

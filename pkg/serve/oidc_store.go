@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -188,10 +189,40 @@ func (m *memoryOIDCSessions) len() int {
 // session; Redis's maxmemory, not a count, bounds them (a Redis that
 // refuses to grow is ErrOIDCSessionsFull).
 type redisOIDCSessions struct {
-	recs    *store.RedisRecords
-	aead    cipher.AEAD
-	index   []byte        // HMAC key of the index names
-	lockFor time.Duration // refreshLock; shorter in tests
+	recs  *store.RedisRecords
+	aead  cipher.AEAD
+	index []byte // HMAC key of the index names
+	// previous are the keys of the issuer's previous secrets (a rotation):
+	// records they sealed still open, and the indexes they named are still
+	// looked up. What is written uses aead and index.
+	previous []oidcSessionKeys
+	lockFor  time.Duration // refreshLock; shorter in tests
+}
+
+// oidcSessionKeys are the record and index keys one secret derives.
+type oidcSessionKeys struct {
+	aead  cipher.AEAD
+	index []byte
+}
+
+func newOIDCSessionKeys(secret []byte) (oidcSessionKeys, error) {
+	sealKey, err := DeriveKey(secret, "oidc-sessions:seal")
+	if err != nil {
+		return oidcSessionKeys{}, err
+	}
+	indexKey, err := DeriveKey(secret, "oidc-sessions:index")
+	if err != nil {
+		return oidcSessionKeys{}, err
+	}
+	block, err := aes.NewCipher(sealKey)
+	if err != nil {
+		return oidcSessionKeys{}, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return oidcSessionKeys{}, err
+	}
+	return oidcSessionKeys{aead: aead, index: indexKey}, nil
 }
 
 // refreshLock bounds how long one instance may hold a session's re-check,
@@ -202,25 +233,22 @@ type redisOIDCSessions struct {
 const refreshLock = 30 * time.Second
 
 // newRedisOIDCSessions returns the Redis store sealed with keys derived
-// from secret (the issuer's cookie key material).
-func newRedisOIDCSessions(recs *store.RedisRecords, secret []byte) (*redisOIDCSessions, error) {
-	sealKey, err := DeriveKey(secret, "oidc-sessions:seal")
+// from secret (the issuer's cookie key material), which also reads what
+// keys derived from the previous secrets sealed.
+func newRedisOIDCSessions(recs *store.RedisRecords, secret []byte, previous ...[]byte) (*redisOIDCSessions, error) {
+	cur, err := newOIDCSessionKeys(secret)
 	if err != nil {
 		return nil, err
 	}
-	indexKey, err := DeriveKey(secret, "oidc-sessions:index")
-	if err != nil {
-		return nil, err
+	s := &redisOIDCSessions{recs: recs, aead: cur.aead, index: cur.index, lockFor: refreshLock}
+	for _, p := range previous {
+		old, err := newOIDCSessionKeys(p)
+		if err != nil {
+			return nil, err
+		}
+		s.previous = append(s.previous, old)
 	}
-	block, err := aes.NewCipher(sealKey)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &redisOIDCSessions{recs: recs, aead: aead, index: indexKey, lockFor: refreshLock}, nil
+	return s, nil
 }
 
 // errOIDCRecordSealed is a record that does not open: written under
@@ -248,6 +276,12 @@ func (s *redisOIDCSessions) open(id string, sealed []byte) (*oidcRecord, error) 
 		return nil, errOIDCRecordSealed
 	}
 	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], s.additional(id))
+	for _, old := range s.previous {
+		if err == nil {
+			break
+		}
+		plain, err = old.aead.Open(nil, sealed[:n], sealed[n:], s.additional(id))
+	}
 	if err != nil {
 		return nil, errOIDCRecordSealed
 	}
@@ -260,7 +294,11 @@ func (s *redisOIDCSessions) open(id string, sealed []byte) (*oidcRecord, error) 
 }
 
 func (s *redisOIDCSessions) indexName(kind, value string) string {
-	mac := hmac.New(sha256.New, s.index)
+	return indexName(s.index, kind, value)
+}
+
+func indexName(key []byte, kind, value string) string {
+	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(kind + "\x00" + value))
 	return kind + ":" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
@@ -315,13 +353,26 @@ func (s *redisOIDCSessions) remove(ctx context.Context, old *oidcRecord) (bool, 
 }
 
 func (s *redisOIDCSessions) matching(ctx context.Context, sid, sub string) ([]*oidcRecord, error) {
-	ix := s.indexName("sub", sub)
+	kind, value := "sub", sub
 	if sid != "" {
-		ix = s.indexName("sid", sid)
+		kind, value = "sid", sid
 	}
-	ids, err := s.recs.Indexed(ctx, ix)
+	ids, err := s.recs.Indexed(ctx, indexName(s.index, kind, value))
 	if err != nil {
 		return nil, err
+	}
+	// A record written before a rotation is indexed under the previous
+	// secret's key.
+	for _, old := range s.previous {
+		more, err := s.recs.Indexed(ctx, indexName(old.index, kind, value))
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range more {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
 	}
 	var out []*oidcRecord
 	for _, id := range ids {

@@ -30,14 +30,18 @@ func newOnRedis(url string) onRedis {
 	return onRedis{url: url, prefix: fmt.Sprintf("ssoctl:test-oidc:%d:", oidcStorePrefixes.Add(1))}
 }
 
-func (o onRedis) attach(t testing.TB, p *OIDC, secret string) {
+func (o onRedis) attach(t testing.TB, p *OIDC, secret string, previous ...string) {
 	t.Helper()
 	r, err := store.NewRedis(store.RedisOptions{URL: o.url, Prefix: o.prefix, Now: p.now, Timeout: 250 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.Close() })
-	s, err := newRedisOIDCSessions(r.Records(), []byte(secret))
+	var old [][]byte
+	for _, p := range previous {
+		old = append(old, []byte(p))
+	}
+	s, err := newRedisOIDCSessions(r.Records(), []byte(secret), old...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +254,56 @@ func TestOIDCSessionsSharedThroughRedis(t *testing.T) {
 	}
 	if err := bp.loginAt(a, "s3", "alice", time.Hour); err != nil {
 		t.Errorf("a login once Redis is back: %v", err)
+	}
+}
+
+// TestOIDCSessionsAcrossASecretRotation: issuer instances move from one
+// secret to another (token.previous_secrets) while sharing Redis. Records
+// and logout indexes written under either key are found by instances
+// that know both, in either order, and an instance that has dropped the
+// old key no longer opens what it sealed.
+func TestOIDCSessionsAcrossASecretRotation(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	const newSecret = "oidc-store-rotated-secret-0123456789ab"
+	bp := newBoundTestProvider(t, 100, false)
+	where := newOnRedis(srv.URL)
+	before, learning, rotated, after := bp.p, bp.relyingParty(t, 100, false), bp.relyingParty(t, 100, false), bp.relyingParty(t, 100, false)
+	where.attach(t, before, oidcStoreSecret)
+	where.attach(t, learning, oidcStoreSecret, newSecret) // knows the next key, still seals with the old
+	where.attach(t, rotated, newSecret, oidcStoreSecret)
+	where.attach(t, after, newSecret)
+
+	for _, id := range []string{"s1", "s2"} {
+		if err := bp.loginAt(before, id, "alice", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := bp.loginAt(rotated, "s3", "alice", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		at   *OIDC
+		name string
+		id   string
+	}{{rotated, "the rotated instance", "s1"}, {learning, "an instance not yet rotated", "s3"}} {
+		if s, err := c.at.localSession(ctx, c.id); err != nil || s.IdentityID != "alice" {
+			t.Errorf("%s at %s = %+v, %v; want alice's", c.id, c.name, s, err)
+		}
+	}
+	// A provider's logout finds the session by the index the old key named.
+	if ended, err := rotated.EndSessions(ctx, "s1", ""); len(ended) != 1 || err != nil {
+		t.Errorf("a logout of s1 at the rotated instance ended %v, %v; want s1", ended, err)
+	}
+	if _, err := before.localSession(ctx, "s1"); !errors.Is(err, ErrNoSession) {
+		t.Errorf("s1 after its logout = %v, want ErrNoSession", err)
+	}
+	// Once the old key is dropped, what it sealed no longer opens.
+	if _, err := after.localSession(ctx, "s2"); !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("s2, sealed under the dropped key = %v, want a store failure", err)
+	}
+	if s, err := after.localSession(ctx, "s3"); err != nil || s.IdentityID != "alice" {
+		t.Errorf("s3, sealed under the new key, after the rotation = %+v, %v; want alice's", s, err)
 	}
 }
 

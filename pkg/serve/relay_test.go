@@ -153,7 +153,7 @@ func TestRelayReceiverNeedsTheSigningKeyUnlessLast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealer, err := keys.Sealer("portal", chain.SecretRef{}, serve.Env{})
+	sealer, err := keys.Sealer("portal", chain.Cookie{}, serve.Env{})
 	if err != nil {
 		t.Fatal(err)
 	}

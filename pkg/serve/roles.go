@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,8 +58,11 @@ type Keys struct {
 	Verify token.KeySource
 	// JWKS is the issuer's published key set; nil for HS256.
 	JWKS []byte
-	// root derives the roles' cookie and state keys.
-	root []byte
+	// root derives the roles' cookie and state keys; previous are the
+	// roots of token.previous_secrets, whose derived keys still open what
+	// they sealed.
+	root     []byte
+	previous [][]byte
 }
 
 // ErrNeedsSecret is a chain that needs a secret it does not give.
@@ -91,8 +95,24 @@ func ResolveKeys(c *chain.Chain, env Env, signing bool) (*Keys, error) {
 		if err != nil {
 			return nil, fmt.Errorf("token.secret: %w", err)
 		}
+		previous, err := resolvePrevious("token", secret, t.PreviousSecrets, env)
+		if err != nil {
+			return nil, err
+		}
+		// The ring mints with its first key, the current one; the
+		// previous ones only verify. A kid is derived from its secret, so
+		// a token names the key it was signed with.
 		ring, _ := token.NewKeyRing(key)
-		return &Keys{Signing: key, Verify: ring, root: secret}, nil
+		for i, p := range previous {
+			old, err := token.NewHMACKey("", p)
+			if err == nil {
+				err = ring.Add(old)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("token.previous_secrets[%d]: %w", i, err)
+			}
+		}
+		return &Keys{Signing: key, Verify: ring, root: secret, previous: previous}, nil
 	}
 	k := &Keys{}
 	// The issuer signs with token.key_file; receivers verify with the
@@ -134,49 +154,89 @@ func ResolveKeys(c *chain.Chain, env Env, signing bool) (*Keys, error) {
 	return k, nil
 }
 
+// resolvePrevious reads the previous_secrets beside a current secret
+// (under field, "token" or "<role> cookie"). One that is the current
+// secret again, or another one twice, is a mistake in the rotation: an
+// error, which names the fields and never a value.
+func resolvePrevious(field string, current []byte, refs []chain.SecretRef, env Env) ([][]byte, error) {
+	previous := make([][]byte, 0, len(refs))
+	for i, ref := range refs {
+		s, err := ref.Resolve(env.LookupEnv, env.ReadFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.previous_secrets[%d]: %w", field, i, err)
+		}
+		if len(s) < MinSealKey {
+			return nil, fmt.Errorf("%s.previous_secrets[%d] is %d bytes; at least %d are needed", field, i, len(s), MinSealKey)
+		}
+		if subtle.ConstantTimeCompare(s, current) == 1 {
+			return nil, fmt.Errorf("%s.previous_secrets[%d] holds the same secret as %s.secret; list only the key being retired", field, i, field)
+		}
+		for j, p := range previous {
+			if subtle.ConstantTimeCompare(s, p) == 1 {
+				return nil, fmt.Errorf("%s.previous_secrets[%d] holds the same secret as %s.previous_secrets[%d]", field, i, field, j)
+			}
+		}
+		previous = append(previous, s)
+	}
+	return previous, nil
+}
+
 func randomSecret() []byte {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return b
 }
 
-// Sealer returns the sealing key of one role ("issuer", or a receiver's
-// name): the role's cookie.secret when the chain gives one, else derived
-// from the chain's root secret. Keys are independent per role either way,
-// so one role's cookie never opens at another.
-func (k *Keys) Sealer(role string, secret chain.SecretRef, env Env) (*Sealer, error) {
-	root, err := k.roleRoot(role, secret, env)
+// Sealer returns the sealer of one role ("issuer", or a receiver's
+// name), whose cookie is ck: keyed by ck.secret when the chain gives one,
+// else derived from the chain's root secret. Keys are independent per
+// role either way, so one role's cookie never opens at another. What the
+// previous secrets (ck.previous_secrets, or token.previous_secrets for a
+// derived key) sealed still opens.
+func (k *Keys) Sealer(role string, ck chain.Cookie, env Env) (*Sealer, error) {
+	root, previous, err := k.roleRoot(role, ck, env)
 	if err != nil {
 		return nil, err
 	}
-	return roleSealer(root, role)
+	return roleSealer(root, previous, role)
 }
 
 // roleSealer is the sealer of one role with the key material roleRoot
 // gave.
-func roleSealer(root []byte, role string) (*Sealer, error) {
+func roleSealer(root []byte, previous [][]byte, role string) (*Sealer, error) {
 	key, err := DeriveKey(root, "seal:"+role)
 	if err != nil {
 		return nil, err
 	}
-	return NewSealer(key)
+	old := make([][]byte, len(previous))
+	for i, p := range previous {
+		if old[i], err = DeriveKey(p, "seal:"+role); err != nil {
+			return nil, err
+		}
+	}
+	return NewSealer(key, old...)
 }
 
-// roleRoot is the key material of one role's own keys: its cookie.secret
-// when the chain gives one, else the chain's root secret.
-func (k *Keys) roleRoot(role string, secret chain.SecretRef, env Env) ([]byte, error) {
+// roleRoot is the key material of one role's own keys, current and
+// previous: its cookie.secret and cookie.previous_secrets when the chain
+// gives a cookie.secret, else the chain's root secrets.
+func (k *Keys) roleRoot(role string, ck chain.Cookie, env Env) (root []byte, previous [][]byte, err error) {
 	env.defaults()
-	if !secret.IsZero() {
-		s, err := secret.Resolve(env.LookupEnv, env.ReadFile)
+	if !ck.Secret.IsZero() {
+		s, err := ck.Secret.Resolve(env.LookupEnv, env.ReadFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s cookie.secret: %w", role, err)
+			return nil, nil, fmt.Errorf("%s cookie.secret: %w", role, err)
 		}
-		return s, nil
+		previous, err := resolvePrevious(role+" cookie", s, ck.PreviousSecrets, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, previous, nil
 	}
 	if k.root == nil {
-		return nil, fmt.Errorf("%w: %s needs cookie.secret (an asymmetric chain has no shared secret to derive it from)", ErrNeedsSecret, role)
+		return nil, nil, fmt.Errorf("%w: %s needs cookie.secret (an asymmetric chain has no shared secret to derive it from)", ErrNeedsSecret, role)
 	}
-	return k.root, nil
+	return k.root, k.previous, nil
 }
 
 // NewIdentityProvider returns the client the roles use for the chain's IdP.
@@ -291,7 +351,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 		// A receiver apart from the issuer: the OIDC sessions are the
 		// issuer's to tell (oidc_sessions.go).
 		p.apart = true
-		if key := sessionAPIKey(keys); key != nil {
+		if key := sessionAPIKey(keys.root); key != nil {
 			p.askIssuerForSessions(c.Issuer.URL, key)
 		}
 	}
@@ -309,16 +369,16 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 		return nil
 	}
 	if keys.Signing != nil && o.wants("issuer") {
-		root, err := keys.roleRoot("issuer", c.Issuer.Cookie.Secret, env)
+		root, previous, err := keys.roleRoot("issuer", c.Issuer.Cookie, env)
 		if err != nil {
 			return nil, err
 		}
-		sealer, err := roleSealer(root, "issuer")
+		sealer, err := roleSealer(root, previous, "issuer")
 		if err != nil {
 			return nil, err
 		}
 		p, _ := idp.(*OIDC)
-		logoutJTIs, storesReady, closer, err := issuerStores(c, p, root, env) // stores.go
+		logoutJTIs, storesReady, closer, err := issuerStores(c, p, root, previous, env) // stores.go
 		if err != nil {
 			return nil, err
 		}
@@ -335,7 +395,8 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 			Chain: c, IdP: idp, Key: keys.Signing, JWKS: keys.JWKS, Sealer: sealer,
 			Now: env.Now, Logger: env.Logger.With("role", "issuer"), Metrics: metrics,
 			BackchannelClient: env.HTTPClient, Apps: apps,
-			SessionAPIKey: oidcSessionAPIKey(idp, keys), LogoutReplay: logoutJTIs,
+			SessionAPIKey: oidcSessionAPIKey(idp, keys), PreviousSessionAPIKeys: previousSessionAPIKeys(idp, keys),
+			LogoutReplay: logoutJTIs,
 		})
 		if err != nil {
 			return nil, err
@@ -347,7 +408,7 @@ func NewRoles(c *chain.Chain, env Env, o RoleOptions) (_ *Roles, err error) {
 		if r.SharedCookie || !o.wants(r.Name) {
 			continue
 		}
-		sealer, err := keys.Sealer(r.Name, r.Cookie.Secret, env)
+		sealer, err := keys.Sealer(r.Name, r.Cookie, env)
 		if err != nil {
 			return nil, err
 		}
@@ -435,5 +496,19 @@ func oidcSessionAPIKey(idp IdentityProvider, keys *Keys) []byte {
 	if _, ok := idp.(*OIDC); !ok {
 		return nil
 	}
-	return sessionAPIKey(keys)
+	return sessionAPIKey(keys.root)
+}
+
+// previousSessionAPIKeys are the session API credentials derived from
+// token.previous_secrets, which the issuer still accepts: during a
+// rotation a receiver may send the other one.
+func previousSessionAPIKeys(idp IdentityProvider, keys *Keys) [][]byte {
+	if _, ok := idp.(*OIDC); !ok {
+		return nil
+	}
+	var old [][]byte
+	for _, p := range keys.previous {
+		old = append(old, sessionAPIKey(p))
+	}
+	return old
 }

@@ -37,6 +37,9 @@ import (
 // leaves no practical limit on how many values one key seals.
 type Sealer struct {
 	aead cipher.AEAD
+	// previous open what earlier keys sealed (a key being rotated out),
+	// tried in order after aead; they never seal.
+	previous []cipher.AEAD
 	// scratch holds *[]byte buffers an Open decodes and decrypts in,
 	// reused because a forward-auth check opens every cookie it has not
 	// yet remembered.
@@ -51,10 +54,31 @@ const MinSealKey = 32
 // the tag.
 const sealOverhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
 
-// NewSealer returns a Sealer over key (at least 32 bytes). The cipher's
-// key is derived from it (HKDF-SHA256), so a key given whole, such as a
-// receiver's cookie.secret, is never used as is.
-func NewSealer(key []byte) (*Sealer, error) {
+// NewSealer returns a Sealer over key (at least 32 bytes), which also
+// opens what the previous keys sealed. The cipher's keys are derived from
+// them (HKDF-SHA256), so a key given whole, such as a receiver's
+// cookie.secret, is never used as is.
+func NewSealer(key []byte, previous ...[]byte) (*Sealer, error) {
+	aead, err := sealingAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sealer{aead: aead}
+	for _, p := range previous {
+		old, err := sealingAEAD(p)
+		if err != nil {
+			return nil, fmt.Errorf("previous %w", err)
+		}
+		s.previous = append(s.previous, old)
+	}
+	s.scratch.New = func() any {
+		b := make([]byte, 0, 512)
+		return &b
+	}
+	return s, nil
+}
+
+func sealingAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) < MinSealKey {
 		return nil, fmt.Errorf("sealing key is %d bytes; at least %d are needed", len(key), MinSealKey)
 	}
@@ -66,12 +90,7 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sealing key: %w", err)
 	}
-	s := &Sealer{aead: aead}
-	s.scratch.New = func() any {
-		b := make([]byte, 0, 512)
-		return &b
-	}
-	return s, nil
+	return aead, nil
 }
 
 // DeriveKey derives a 32-byte key for one use from a chain secret with
@@ -129,16 +148,16 @@ func (s *Sealer) Open(purpose, value string, now time.Time, want int) ([]string,
 		*bp = buf[:0]
 	}
 	ad := buf[:len(purpose)]
-	// Strict: a value has one spelling, so the memo of opened cookies
-	// (keyed by value) cannot be filled with copies of one.
-	n, err := b64.Strict().Decode(buf[len(ad):cap(buf)], []byte(value))
-	if err != nil {
-		return nil, time.Time{}, ErrSealInvalid
+	plain, ok := s.openWith(s.aead, buf, ad, value)
+	for _, old := range s.previous {
+		if ok {
+			break
+		}
+		// A failed Open has zeroed the box it decrypts in place: decode
+		// the value again for the next key.
+		plain, ok = s.openWith(old, buf, ad, value)
 	}
-	raw := buf[len(ad) : len(ad)+n]
-	nonce, box := raw[:chacha20poly1305.NonceSizeX], raw[chacha20poly1305.NonceSizeX:]
-	plain, err := s.aead.Open(box[:0], nonce, box, ad)
-	if err != nil {
+	if !ok {
 		return nil, time.Time{}, ErrSealInvalid
 	}
 	exp, k := binary.Uvarint(plain)
@@ -165,6 +184,21 @@ func (s *Sealer) Open(purpose, value string, now time.Time, want int) ([]string,
 		return nil, time.Time{}, ErrSealExpired
 	}
 	return fields, expires, nil
+}
+
+// openWith decodes value into buf after the additional data ad (buf's
+// first len(ad) bytes) and opens it there with aead.
+func (s *Sealer) openWith(aead cipher.AEAD, buf, ad []byte, value string) ([]byte, bool) {
+	// Strict: a value has one spelling, so the memo of opened cookies
+	// (keyed by value) cannot be filled with copies of one.
+	n, err := b64.Strict().Decode(buf[len(ad):cap(buf)], []byte(value))
+	if err != nil {
+		return nil, false
+	}
+	raw := buf[len(ad) : len(ad)+n]
+	nonce, box := raw[:chacha20poly1305.NonceSizeX], raw[chacha20poly1305.NonceSizeX:]
+	plain, err := aead.Open(box[:0], nonce, box, ad)
+	return plain, err == nil
 }
 
 // CookieSession is what a role's own session cookie holds: which IdP

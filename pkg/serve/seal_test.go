@@ -61,6 +61,46 @@ func TestNewSealerKeyLength(t *testing.T) {
 	})
 }
 
+// TestSealerPreviousKeys: a sealer opens what its previous keys sealed
+// (a key being rotated out) and seals only with its current key; each
+// previous key is held to the same length rule.
+func TestSealerPreviousKeys(t *testing.T) {
+	thirdKey := bytes.Repeat([]byte{0x3c}, 32)
+	old, current := newTestSealer(t, otherKey), newTestSealer(t, sealKey)
+	rotating, err := serve.NewSealer(sealKey, thirdKey, otherKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]string{
+		"sealed with the current key":         current.Seal("p", sealUntil, "x"),
+		"sealed with the second previous key": old.Seal("p", sealUntil, "x"),
+	} {
+		if f, _, err := rotating.Open("p", v, sealNow, 1); err != nil || f[0] != "x" {
+			t.Errorf("%s: Open = %q, %v; want [x]", name, f, err)
+		}
+	}
+	v := rotating.Seal("p", sealUntil, "y")
+	if _, _, err := current.Open("p", v, sealNow, 1); err != nil {
+		t.Errorf("what the rotating sealer sealed does not open with its current key: %v", err)
+	}
+	if _, _, err := old.Open("p", v, sealNow, 1); !errors.Is(err, serve.ErrSealInvalid) {
+		t.Errorf("the rotating sealer sealed with a previous key: %v", err)
+	}
+	// A previous key does not lift the other checks.
+	for name, v := range map[string]string{
+		"another purpose": old.Seal("q", sealUntil, "x"),
+		"another key":     newTestSealer(t, bytes.Repeat([]byte{0x77}, 32)).Seal("p", sealUntil, "x"),
+		"expired":         old.Seal("p", sealNow, "x"),
+	} {
+		if _, _, err := rotating.Open("p", v, sealNow, 1); err == nil {
+			t.Errorf("%s: opened", name)
+		}
+	}
+	if _, err := serve.NewSealer(sealKey, make([]byte, 31)); err == nil {
+		t.Error("NewSealer took a 31-byte previous key")
+	}
+}
+
 func TestSealRoundTrip(t *testing.T) {
 	tests := []struct {
 		name   string

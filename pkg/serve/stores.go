@@ -122,7 +122,7 @@ func openRedis(c *chain.Chain, env Env) (*store.Redis, error) {
 // process, bounded by store.memory.max_entries (the sessions' bound,
 // max_sessions, is NewIdentityProvider's); with another IdP it returns
 // nils.
-func issuerStores(c *chain.Chain, p *OIDC, secret []byte, env Env) (logoutJTIs store.ReplayStore, ready func(context.Context) error, closer func() error, err error) {
+func issuerStores(c *chain.Chain, p *OIDC, secret []byte, previous [][]byte, env Env) (logoutJTIs store.ReplayStore, ready func(context.Context) error, closer func() error, err error) {
 	if p == nil {
 		return nil, nil, nil, nil
 	}
@@ -135,7 +135,7 @@ func issuerStores(c *chain.Chain, p *OIDC, secret []byte, env Env) (logoutJTIs s
 		return nil, nil, nil, fmt.Errorf("issuer: %w", err)
 	}
 	under := r.Under("issuer:")
-	sessions, err := newRedisOIDCSessions(under.Under("oidc:").Records(), secret)
+	sessions, err := newRedisOIDCSessions(under.Under("oidc:").Records(), secret, previous...)
 	if err != nil {
 		_ = r.Close()
 		return nil, nil, nil, err

@@ -187,7 +187,7 @@ func TestStoresMemoryBoundsFromTheChainFile(t *testing.T) {
 	if max := p.sessions.(*memoryOIDCSessions).max; max != 3 {
 		t.Errorf("the issuer holds %d OIDC sessions at most, want max_sessions: 3", max)
 	}
-	logoutJTIs, _, _, err := issuerStores(oc, p, []byte(oidcStoreSecret), Env{})
+	logoutJTIs, _, _, err := issuerStores(oc, p, []byte(oidcStoreSecret), nil, Env{})
 	if err != nil {
 		t.Fatal(err)
 	}
