@@ -52,7 +52,7 @@ var (
 	FindingSignedInAfterLogout = &FindingKind{"SSO403", "receiver still signed in after logout", SeverityError,
 		"give the receiver a back-channel logout endpoint (backchannel_logout: true, the default) and revoke the logout token's sid at once; the front-channel clears one browser's cookie and the IdP re-check comes a recheck_interval late"}
 	FindingSplitSession = &FindingKind{"SSO404", "a receiver's instances disagree about the session: some sign it in, others do not", SeverityError,
-		"give every instance of a receiver the same cookie key (cookie.secret, or token.secret it derives from) and the same stores (store: {redis: …}), so that whichever instance a load balancer picks reads the cookie another set"}
+		"give every instance of a receiver the same cookie key (cookie.secret, or token.secret it derives from) and the same stores (store: {redis: …}), so that whichever instance a load balancer picks reads the cookie another set; while changing a key, list the old one in previous_secrets on every instance"}
 	FindingLogoutCSRF = &FindingKind{"SSO405", "a link from another site signs the user out (logout CSRF)", SeverityWarning,
 		"answer a GET of the logout URL that another site started (Sec-Fetch-Site cross-site or same-site) with a page that asks, and sign out at once only on a POST from your own page, a navigation the user started (Sec-Fetch-Site none or same-origin) or a request that proves it knows the session (OIDC's id_token_hint, ssoctl's session_hint)"}
 	FindingOIDCNoState = &FindingKind{"SSO501", "an OpenID Connect authorization request has no state", SeverityError,
