@@ -308,6 +308,43 @@ func TestProbeLogoutCSRF(t *testing.T) {
 	}
 }
 
+// A logout that signs out with Clear-Site-Data rather than by deleting
+// each cookie is found too, and the finding says how the cookie went.
+func TestProbeLogoutCSRFByClearSiteData(t *testing.T) {
+	t.Parallel()
+	sb := standUp(t, faultChain("  issuer: {logout_without_asking: true}\n"))
+	issuer := sb.roles.Issuer
+	sb.serve(sb.chain.Issuer.URL, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == chain.LogoutPath {
+			w = clearingSiteData{w}
+		}
+		issuer.ServeHTTP(w, r)
+	}))
+	tr := walkAndProbe(t, sb, sb.probeOptions())
+	p := tr.Probes[len(tr.Probes)-1]
+	if p.Name != chain.ProbeLogoutCSRF || p.Finding != "SSO405" {
+		t.Fatalf("last probe %+v, want logout_csrf accepted (SSO405)", p)
+	}
+	for _, want := range []string{"accounts_session (Clear-Site-Data)", "portal_session", "dashboard_session"} {
+		if !strings.Contains(p.Detail, want) {
+			t.Errorf("logout_csrf detail %q lacks %q", p.Detail, want)
+		}
+	}
+	if strings.Contains(p.Detail, "portal_session (Clear-Site-Data)") {
+		t.Errorf("logout_csrf detail %q: the issuer's Clear-Site-Data took a cookie of another site", p.Detail)
+	}
+}
+
+// clearingSiteData answers with Clear-Site-Data: "cookies" in place of
+// the cookies the handler deletes, as some sign-out endpoints do.
+type clearingSiteData struct{ http.ResponseWriter }
+
+func (c clearingSiteData) WriteHeader(code int) {
+	c.Header().Del("Set-Cookie")
+	c.Header().Set("Clear-Site-Data", `"cookies"`)
+	c.ResponseWriter.WriteHeader(code)
+}
+
 // Without a chain file, the logout URL given is probed: the hand-built
 // acme chain's /logout signs out for a link on any site.
 func TestProbeLogoutCSRFAtAGivenURL(t *testing.T) {
