@@ -94,6 +94,13 @@ func (is *Issuer) signOut(w http.ResponseWriter, r *http.Request, confirmed bool
 	if !ok {
 		return
 	}
+	// fault (dev only): logout_without_asking signs out for any link.
+	ask := !confirmed && !startedHere(r) && !is.faults.LogoutWithoutAsking
+	if ask && r.URL.Query().Get(chain.SessionHintParam) == "" {
+		// Asked at once: a link on any page costs no session lookup.
+		writeConfirmLogout(w, r, is.formAction, hostOf(is.origin))
+		return
+	}
 	now := is.cfg.Now()
 	var sid, sub string
 	if cs, err := is.cfg.Sealer.OpenSessionCookie(r, is.cookie().Name, now); err == nil {
@@ -106,8 +113,7 @@ func (is *Issuer) signOut(w http.ResponseWriter, r *http.Request, confirmed bool
 			sid, sub = sess.ID, sess.IdentityID
 		}
 	}
-	// fault (dev only): logout_without_asking signs out for any link.
-	if !confirmed && !startedHere(r) && !hintMatches(r, sid) && !is.faults.LogoutWithoutAsking {
+	if ask && !hintMatches(r, sid) {
 		writeConfirmLogout(w, r, is.formAction, hostOf(is.origin))
 		return
 	}

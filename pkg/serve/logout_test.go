@@ -419,6 +419,44 @@ func TestLogoutFromAnotherSiteAsksFirst(t *testing.T) {
 	}
 }
 
+// A link from another site is asked about before anything is looked up:
+// without a session hint the issuer asks the IdP nothing, however many
+// pages embed the link. With one, the session is found to check it.
+func TestLogoutFromAnotherSiteLooksNothingUpBeforeAsking(t *testing.T) {
+	lc := startLogoutChain(t, localChain)
+	b := lc.alice()
+	b.Visit(loginURL(portalURL + "/"))
+	// Without its own cookie the issuer would find the session through
+	// the browser's IdP cookie, at the IdP.
+	b.Jar().SetCookies(&url.URL{Scheme: "http", Host: "accounts.company.localhost:8080", Path: "/"},
+		[]*http.Cookie{{Name: "accounts_session", Value: "", Path: "/", MaxAge: -1}})
+	var asked atomic.Int64
+	public := lc.idp.Public()
+	lc.net.Serve(t, idpPublic, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		public.ServeHTTP(w, r)
+	}))
+	lc.net.SetDown(idpPublic, false) // closes the idle connections to the IdP's first listener
+	logout := func(target string) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, target, nil)
+		setHeaders(req, crossSite)
+		resp, err := b.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := logout(issuerURL + chain.LogoutPath); got != http.StatusOK || asked.Load() != 0 {
+		t.Errorf("cross-site GET /logout = %d after %d IdP requests; want the page that asks, and none", got, asked.Load())
+	}
+	hinted := issuerURL + chain.LogoutPath + "?" + url.Values{chain.SessionHintParam: {"AAAAAAAAAAAAAAAAAAAAAA"}}.Encode()
+	if got := logout(hinted); got != http.StatusOK || asked.Load() == 0 {
+		t.Errorf("cross-site GET /logout with a wrong hint = %d after %d IdP requests; want the page that asks, after looking the session up", got, asked.Load())
+	}
+}
+
 // The page's button signs out: a POST from the issuer's own page.
 func TestLogoutConfirmedByPost(t *testing.T) {
 	lc := startLogoutChain(t, localChain)
