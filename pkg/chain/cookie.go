@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,8 +18,10 @@ import (
 
 // browserJar is net/http/cookiejar with the public suffix list, plus the
 // rules browsers apply when storing a cookie that the Go jar does not
-// (Secure only from secure origins, SameSite=None only with Secure, the
-// __Secure- and __Host- prefixes, the 4 KiB limit). It also remembers each
+// (Secure only from secure origins, Strict Secure Cookies, SameSite=None
+// only with Secure, the __Secure- and __Host- prefixes, the 4 KiB limit,
+// the 400-day cap), Set-Cookie read as browsers read it (parseSetCookie)
+// and expiry by the injected clock. It also remembers each
 // stored cookie's attributes, which the Go jar never gives back. The walk's
 // client and the probes share it, so every response anyone reads through
 // the Browser updates the same state.
@@ -66,42 +69,152 @@ func newBrowserJar(now func() time.Time) *browserJar {
 	return &browserJar{jar: jar, now: now, attrs: map[cookieKey]storedCookie{}}
 }
 
-// SetCookies implements http.CookieJar: it stores what a browser would.
+// SetCookies implements http.CookieJar for the clients that read answers
+// through net/http (probes, Get): each cookie net/http parsed is read again
+// from its line as a browser reads it. Lines net/http drops never get here;
+// the walk reads an answer's lines itself (setCookieLines).
 func (j *browserJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	now := j.now()
-	keep := make([]*http.Cookie, 0, len(cookies))
+	cs := make([]*http.Cookie, 0, len(cookies))
+	for _, c := range cookies {
+		if c.Raw != "" {
+			var why string
+			if c, why = parseSetCookie(c.Raw, now); why != "" {
+				continue
+			}
+		}
+		cs = append(cs, c)
+	}
+	j.store(u, cs, now)
+}
+
+// setCookieLines stores what a browser keeps of the Set-Cookie lines of an
+// answer from u, and says what it made of each line, in order (never a
+// value).
+func (j *browserJar) setCookieLines(u *url.URL, lines []string) []CookieInfo {
+	now := j.now()
+	out := make([]CookieInfo, 0, len(lines))
+	for _, line := range lines {
+		c, why := parseSetCookie(line, now)
+		if why != "" {
+			out = append(out, malformedCookie(u, line, why))
+			continue
+		}
+		out = append(out, j.store(u, []*http.Cookie{c}, now)...)
+	}
+	return out
+}
+
+// store keeps cookies set by an answer from u as a browser does, and
+// returns what it made of each.
+func (j *browserJar) store(u *url.URL, cookies []*http.Cookie, now time.Time) []CookieInfo {
+	infos := make([]CookieInfo, 0, len(cookies))
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, c := range cookies {
 		info, key, hostOnly := judgeCookie(u, c, now)
+		if info.Rejected == "" && !secureContext(u) && j.shadowsSecure(key, hostOnly, now) {
+			info.Rejected = "a Secure cookie of that name reaches this host and path, and plain http may not overwrite, shadow or delete it (Strict Secure Cookies)"
+		}
+		infos = append(infos, info)
 		switch {
 		case info.Rejected != "":
 			continue
 		case info.Deleted:
 			delete(j.attrs, key)
-		default:
-			sc := storedCookie{info: info, hostOnly: hostOnly, created: now, expires: info.Expires}
-			if c.MaxAge > 0 {
-				sc.expires = now.Add(time.Duration(c.MaxAge) * time.Second)
-			}
-			if old, ok := j.attrs[key]; ok {
-				sc.created, sc.seq = old.created, old.seq
-			} else {
-				j.seq++
-				sc.seq = j.seq
-			}
-			j.attrs[key] = sc
+			j.forget(key, hostOnly)
+			continue
 		}
-		keep = append(keep, c)
+		sc := storedCookie{info: info, hostOnly: hostOnly, created: now, expires: expiresAt(c, now)}
+		if old, ok := j.attrs[key]; ok {
+			sc.created, sc.seq = old.created, old.seq
+		} else {
+			j.seq++
+			sc.seq = j.seq
+		}
+		j.attrs[key] = sc
+		// The Go jar holds every cookie as a session cookie: it would
+		// judge expiry by the wall clock, and the jar's clock is j.now
+		// (expire). Domain and Path are the ones decided here.
+		gc := &http.Cookie{Name: c.Name, Value: c.Value, Quoted: c.Quoted, Path: key.path,
+			Secure: c.Secure, HttpOnly: c.HttpOnly, SameSite: c.SameSite}
+		if v, ok := strings.CutPrefix(c.Value, `"`); ok && len(v) > 0 && !c.Quoted {
+			if inner, ok := strings.CutSuffix(v, `"`); ok && !strings.ContainsAny(inner, `"\`) {
+				// net/http's writer keeps the quotes only this way.
+				gc.Value, gc.Quoted = inner, true
+			}
+		}
+		if !hostOnly {
+			gc.Domain = key.domain
+		}
+		j.jar.SetCookies(jarURL(u), []*http.Cookie{gc})
 	}
-	if len(keep) > 0 {
-		j.jar.SetCookies(u, keep)
+	return infos
+}
+
+// shadowsSecure reports whether a cookie that is not Secure, stored under
+// key from an origin that is not secure, would overwrite or shadow a
+// Secure one: one of the same name whose domain and the new one's match
+// either way, and whose path the new one's path-matches ("Strict Secure
+// Cookies", RFC 6265bis §5.7 step 16). As in Chromium, a host-only cookie
+// domain-matches its own host only. j.mu is held.
+func (j *browserJar) shadowsSecure(key cookieKey, hostOnly bool, now time.Time) bool {
+	for k, sc := range j.attrs {
+		if k.name != key.name || !sc.info.Secure || sc.expired(now) {
+			continue
+		}
+		if (k.reaches(key.domain, sc.hostOnly) || key.reaches(k.domain, hostOnly)) && pathMatch(key.path, k.path) {
+			return true
+		}
 	}
+	return false
+}
+
+func (sc storedCookie) expired(now time.Time) bool {
+	return !sc.expires.IsZero() && !sc.expires.After(now)
+}
+
+// expire drops every cookie whose time has come by the jar's clock.
+func (j *browserJar) expire(now time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for key, sc := range j.attrs {
+		if sc.expired(now) {
+			delete(j.attrs, key)
+			j.forget(key, sc.hostOnly)
+		}
+	}
+}
+
+// forget takes the cookie stored under key out of the Go jar. j.mu is
+// held.
+func (j *browserJar) forget(key cookieKey, hostOnly bool) {
+	c := &http.Cookie{Name: key.name, Path: key.path, MaxAge: -1}
+	if !hostOnly {
+		c.Domain = key.domain
+	}
+	host := key.domain
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	j.jar.SetCookies(&url.URL{Scheme: "https", Host: host, Path: key.path}, []*http.Cookie{c})
+}
+
+// jarURL is u as the Go jar must see it: browsers match cookie paths
+// against the path as it travels, percent-encoded (RFC 6265bis §5.1.4),
+// where the Go jar reads url.URL.Path, which is decoded.
+func jarURL(u *url.URL) *url.URL {
+	v := *u
+	v.Path, v.RawPath = u.EscapedPath(), ""
+	return &v
 }
 
 // Cookies implements http.CookieJar: every cookie for u, as for a request
 // the user started (a same-site one). Navigations ask forNavigation.
-func (j *browserJar) Cookies(u *url.URL) []*http.Cookie { return j.jar.Cookies(u) }
+func (j *browserJar) Cookies(u *url.URL) []*http.Cookie {
+	j.expire(j.now())
+	return j.jar.Cookies(jarURL(u))
+}
 
 // navigation is what a browser's SameSite decision looks at for one
 // top-level request (RFC 6265bis §5.2 and §5.8.3): the document that
@@ -188,7 +301,7 @@ func (nj navJar) Cookies(u *url.URL) []*http.Cookie {
 // cookiesFor is what the jar sends to u with navigation n, and what it
 // keeps back for SameSite.
 func (j *browserJar) cookiesFor(u *url.URL, n navigation) (send []*http.Cookie, withheld []WithheldCookie) {
-	all := j.jar.Cookies(u)
+	all := j.Cookies(u)
 	cross := n.crossSite(u)
 	if cross == "" || len(all) == 0 {
 		return all, nil
@@ -197,14 +310,14 @@ func (j *browserJar) cookiesFor(u *url.URL, n navigation) (send []*http.Cookie, 
 	// The Go jar gives values without attributes, ordered by path length
 	// (longest first), then by when each was first stored. The stored
 	// attributes that reach u, in that order, line up with them by name.
-	host, path := cookieHost(u), u.Path
+	host, path := cookieHost(u), u.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
 	byName := map[string][]storedCookie{}
 	j.mu.Lock()
 	for key, sc := range j.attrs {
-		if !key.reaches(host, sc.hostOnly) || !pathMatch(path, key.path) || !sc.expires.IsZero() && !sc.expires.After(now) {
+		if !key.reaches(host, sc.hostOnly) || !pathMatch(path, key.path) {
 			continue
 		}
 		byName[key.name] = append(byName[key.name], sc)
@@ -253,11 +366,7 @@ func (j *browserJar) clearSiteData(u *url.URL, h http.Header) []CookieInfo {
 		}
 		delete(j.attrs, key)
 		out = append(out, sc.info)
-		c := &http.Cookie{Name: key.name, Path: key.path, MaxAge: -1}
-		if !sc.hostOnly {
-			c.Domain = key.domain
-		}
-		j.jar.SetCookies(&url.URL{Scheme: "https", Host: key.domain, Path: key.path}, []*http.Cookie{c})
+		j.forget(key, sc.hostOnly)
 	}
 	sortCookieInfos(out)
 	return out
@@ -300,6 +409,7 @@ func pathMatch(reqPath, cookiePath string) bool {
 // path a stored cookie is scoped to), sorted by name and path.
 func (j *browserJar) sentTo(origin *url.URL) []CookieInfo {
 	host := cookieHost(origin)
+	j.expire(j.now())
 	j.mu.Lock()
 	var candidates []storedCookie
 	for key, sc := range j.attrs {
@@ -314,7 +424,7 @@ func (j *browserJar) sentTo(origin *url.URL) []CookieInfo {
 		// only describe what it holds.
 		u := *origin
 		u.Path, u.RawQuery, u.Fragment = sc.info.Path, "", ""
-		if slices.ContainsFunc(j.jar.Cookies(&u), func(c *http.Cookie) bool { return c.Name == sc.info.Name }) {
+		if slices.ContainsFunc(j.jar.Cookies(jarURL(&u)), func(c *http.Cookie) bool { return c.Name == sc.info.Name }) {
 			out = append(out, sc.info)
 		}
 	}
@@ -330,8 +440,8 @@ func (j *browserJar) names(origin *url.URL) []string {
 		out = append(out, c.Name)
 	}
 	u := *origin
-	u.Path = "/"
-	for _, c := range j.jar.Cookies(&u) {
+	u.Path, u.RawPath = "/", ""
+	for _, c := range j.Cookies(&u) {
 		out = append(out, c.Name)
 	}
 	slices.Sort(out)
@@ -369,8 +479,9 @@ const maxCookieSize = 4096
 // host-only, and in Rejected why a browser would not store it. The Domain
 // rules are RFC 6265 §5.3 steps 4 to 6, as net/http/cookiejar applies them
 // with the public suffix list; the others are what current browsers add
-// (RFC 6265bis §5.6, "Strict Secure Cookies", SameSite=None requires
-// Secure in Chromium).
+// (RFC 6265bis §5.6 and §5.7, SameSite=None requires Secure in Chromium).
+// "Strict Secure Cookies" needs the cookies already stored: the jar's
+// store applies it.
 func judgeCookie(u *url.URL, c *http.Cookie, now time.Time) (info CookieInfo, key cookieKey, hostOnly bool) {
 	host := cookieHost(u)
 	info = CookieInfo{
@@ -402,6 +513,10 @@ func judgeCookie(u *url.URL, c *http.Cookie, now time.Time) (info CookieInfo, ke
 		info.Rejected = "a __Secure- cookie must be Secure and set over https"
 	case strings.HasPrefix(name, "__host-") && (!c.Secure || !secureOrigin || c.Domain != "" || c.Path != "/"):
 		info.Rejected = "a __Host- cookie must be Secure, set over https, with Path=/ and no Domain"
+	case c.Name == "" && (hasPrefixFold(c.Value, "__secure-") || hasPrefixFold(c.Value, "__host-")):
+		// Sent as its value alone, it would read as a prefixed cookie
+		// (RFC 6265bis §5.7 step 22).
+		info.Rejected = "a cookie without a name whose value starts with __Secure- or __Host-: browsers refuse it"
 	case len(c.Name)+len(c.Value) > maxCookieSize:
 		info.Rejected = fmt.Sprintf("name and value are over %d bytes: browsers drop it", maxCookieSize)
 	}
@@ -416,7 +531,8 @@ func cookieDomain(host, attr string) (domain string, hostOnly bool, why string) 
 		return host, true, ""
 	}
 	if ip := net.ParseIP(host); ip != nil {
-		if !strings.EqualFold(host, attr) {
+		// The leading dot goes first (RFC 6265bis §5.6.3), as in Chromium.
+		if !strings.EqualFold(host, strings.TrimPrefix(attr, ".")) {
 			return "", false, fmt.Sprintf("Domain=%s on a cookie from the IP address %s", attr, host)
 		}
 		return host, true, ""
@@ -464,25 +580,271 @@ func sameSiteName(s http.SameSite) string {
 	return ""
 }
 
-// parseSetCookies reads every Set-Cookie line of a response from u,
-// including the ones net/http would drop as malformed, so that the trace
-// shows them.
+// parseSetCookies reads every Set-Cookie line of a response from u as a
+// browser reads it, including the ones net/http would drop, so that the
+// trace shows them. It judges each line alone: the walk's own answers are
+// judged by the jar that stores them (setCookieLines), which also knows
+// the cookies already there.
 func parseSetCookies(u *url.URL, h http.Header, now time.Time) []CookieInfo {
 	var out []CookieInfo
 	for _, line := range h.Values("Set-Cookie") {
-		c, err := http.ParseSetCookie(line)
-		if err != nil {
-			name, _, _ := strings.Cut(line, "=")
-			out = append(out, CookieInfo{
-				Name: safeCookieName(name), Host: cookieHost(u),
-				Rejected: "malformed Set-Cookie (" + err.Error() + "): browsers drop it",
-			})
+		c, why := parseSetCookie(line, now)
+		if why != "" {
+			out = append(out, malformedCookie(u, line, why))
 			continue
 		}
 		info, _, _ := judgeCookie(u, c, now)
 		out = append(out, info)
 	}
 	return out
+}
+
+// malformedCookie describes a Set-Cookie line from u that browsers drop
+// whole, by its name at most.
+func malformedCookie(u *url.URL, line, why string) CookieInfo {
+	name := "(unnamed)"
+	if nv, _, _ := strings.Cut(line, ";"); strings.Contains(nv, "=") {
+		n, _, _ := strings.Cut(nv, "=")
+		name = safeCookieName(n)
+	}
+	return CookieInfo{Name: name, Host: cookieHost(u), Rejected: "malformed Set-Cookie (" + why + "): browsers drop it"}
+}
+
+// maxCookieAttribute is the longest attribute value browsers read; they
+// ignore a longer attribute (RFC 6265bis §5.6).
+const maxCookieAttribute = 1024
+
+// maxCookieAge is how far ahead browsers let a cookie expire, whatever
+// Expires or Max-Age say (RFC 6265bis §5.6.1, Chromium since 104).
+const maxCookieAge = 400 * 24 * time.Hour
+
+// parseSetCookie reads one Set-Cookie line as browsers do, by RFC 6265bis
+// §5.6 as Chromium runs it, not by net/http's ParseSetCookie: that one
+// follows the grammar servers are to write (RFC 6265 §4) and drops what
+// browsers keep, such as a cookie without a name ("=v" or just "v"), a
+// space in a name, a quote, backslash or UTF-8 in a value, or an Expires
+// in any but two of the forms servers use. It returns the cookie (Raw the
+// line, the value as sent, quotes and all) or why browsers drop the whole
+// line, which never quotes it.
+func parseSetCookie(line string, now time.Time) (*http.Cookie, string) {
+	for i := 0; i < len(line); i++ {
+		if b := line[i]; b < 0x20 && b != '\t' || b == 0x7f {
+			return nil, "a control character"
+		}
+	}
+	nv, attrs, _ := strings.Cut(line, ";")
+	name, value, ok := strings.Cut(nv, "=")
+	if !ok {
+		name, value = "", nv
+	}
+	c := &http.Cookie{Name: trimWSP(name), Value: trimWSP(value), Raw: line}
+	if c.Name == "" && c.Value == "" {
+		return nil, "no name and no value"
+	}
+	for _, av := range strings.Split(attrs, ";") {
+		k, v, _ := strings.Cut(av, "=")
+		k, v = lowerASCII(trimWSP(k)), trimWSP(v)
+		if len(v) > maxCookieAttribute {
+			continue
+		}
+		switch k {
+		case "expires":
+			if t, ok := parseCookieDate(v); ok {
+				c.Expires, c.RawExpires = t, v
+			}
+		case "max-age":
+			if secs, ok := parseMaxAge(v); ok {
+				c.MaxAge = secs
+			}
+		case "domain":
+			if v != "" {
+				c.Domain = v
+			}
+		case "path":
+			c.Path = ""
+			if strings.HasPrefix(v, "/") {
+				c.Path = v
+			}
+		case "secure":
+			c.Secure = true
+		case "httponly":
+			c.HttpOnly = true
+		case "samesite":
+			switch lowerASCII(v) {
+			case "lax":
+				c.SameSite = http.SameSiteLaxMode
+			case "strict":
+				c.SameSite = http.SameSiteStrictMode
+			case "none":
+				c.SameSite = http.SameSiteNoneMode
+			default:
+				c.SameSite = http.SameSiteDefaultMode
+			}
+		case "partitioned":
+			c.Partitioned = true
+		}
+	}
+	if limit := now.Add(maxCookieAge); c.Expires.After(limit) {
+		c.Expires = limit
+	}
+	return c, ""
+}
+
+// parseMaxAge reads a Max-Age value as Chromium does (base::StringToInt64:
+// an optional sign and digits, leading zeros allowed, a number too large
+// for 64 bits saturating): seconds, at most maxCookieAge, or -1 for zero
+// or less, a deletion. ok is false for anything else, which browsers
+// ignore.
+func parseMaxAge(v string) (secs int, ok bool) {
+	digits, neg := strings.CutPrefix(v, "-")
+	if !neg {
+		digits = strings.TrimPrefix(v, "+")
+	}
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	limit := int64(maxCookieAge / time.Second)
+	n, err := strconv.ParseInt(digits, 10, 64)
+	switch {
+	case neg || err == nil && n == 0:
+		return -1, true
+	case err != nil || n > limit:
+		n = limit
+	}
+	return int(n), true
+}
+
+// expiresAt is when a stored cookie expires by Max-Age (which wins) or
+// Expires, within maxCookieAge; zero for a session cookie.
+func expiresAt(c *http.Cookie, now time.Time) time.Time {
+	limit := now.Add(maxCookieAge)
+	switch {
+	case c.MaxAge > 0 && int64(c.MaxAge) < int64(maxCookieAge/time.Second):
+		return now.Add(time.Duration(c.MaxAge) * time.Second)
+	case c.MaxAge > 0:
+		return limit
+	case c.Expires.After(limit):
+		return limit
+	}
+	return c.Expires
+}
+
+// parseCookieDate is the cookie-date algorithm of RFC 6265bis §5.1.1, which
+// browsers read Expires with: the time, day, month and year are the first
+// tokens of their shapes, in any order, among any delimiters; two-digit
+// years are 1970 to 2069 and the zone is always UTC. Unlike the RFC and
+// like Chromium, a year before 1601 is a date long past, not an error.
+func parseCookieDate(s string) (time.Time, bool) {
+	var hour, minute, sec, day, month, year int
+	var foundTime, foundDay, foundMonth, foundYear bool
+	for _, tok := range strings.FieldsFunc(s, isDateDelimiter) {
+		switch {
+		case !foundTime && parseCookieTime(tok, &hour, &minute, &sec):
+			foundTime = true
+		case !foundDay && leadingDigits(tok, 1, 2, &day):
+			foundDay = true
+		case !foundMonth && len(tok) >= 3 && strings.Contains("jan feb mar apr may jun jul aug sep oct nov dec ", lowerASCII(tok[:3])+" "):
+			month = strings.Index("jan feb mar apr may jun jul aug sep oct nov dec ", lowerASCII(tok[:3]))/4 + 1
+			foundMonth = true
+		case !foundYear && leadingDigits(tok, 2, 4, &year):
+			foundYear = true
+		}
+	}
+	switch {
+	case year >= 70 && year <= 99:
+		year += 1900
+	case year >= 0 && year <= 69:
+		year += 2000
+	}
+	if !foundTime || !foundDay || !foundMonth || !foundYear || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day {
+		return time.Time{}, false // 30 February
+	}
+	return t, true
+}
+
+// isDateDelimiter is the delimiter of RFC 6265bis §5.1.1.
+func isDateDelimiter(r rune) bool {
+	return r == '\t' || r >= 0x20 && r <= 0x2f || r >= 0x3b && r <= 0x40 || r >= 0x5b && r <= 0x60 || r >= 0x7b && r <= 0x7e
+}
+
+// leadingDigits reads the min to max digits tok starts with, when no
+// further digit follows them, into n.
+func leadingDigits(tok string, min, max int, n *int) bool {
+	k := 0
+	for k < len(tok) && tok[k] >= '0' && tok[k] <= '9' {
+		k++
+	}
+	if k < min || k > max {
+		return false
+	}
+	*n, _ = strconv.Atoi(tok[:k])
+	return true
+}
+
+// parseCookieTime reads the time production of RFC 6265bis §5.1.1:
+// hh:mm:ss, each one or two digits, then nothing or a non-digit.
+func parseCookieTime(tok string, h, m, s *int) bool {
+	parts := strings.SplitN(tok, ":", 3)
+	if len(parts) != 3 {
+		return false
+	}
+	var v [3]int
+	for i, p := range parts {
+		k := 0
+		for k < len(p) && p[k] >= '0' && p[k] <= '9' {
+			k++
+		}
+		if k < 1 || k > 2 || i < 2 && k != len(p) {
+			return false
+		}
+		v[i], _ = strconv.Atoi(p[:k])
+	}
+	*h, *m, *s = v[0], v[1], v[2]
+	return true
+}
+
+// cookieHeader writes the Cookie header of cookies as browsers do (RFC
+// 6265bis §5.8.3): name=value pairs joined by "; ", a cookie without a
+// name as its value alone, every value as it was set. net/http's writer
+// would send "=v" for the one and drop bytes of the other.
+func cookieHeader(cs []*http.Cookie) string {
+	var b strings.Builder
+	for i, c := range cs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if c.Name != "" {
+			b.WriteString(c.Name + "=")
+		}
+		if c.Quoted {
+			b.WriteString(`"` + c.Value + `"`)
+		} else {
+			b.WriteString(c.Value)
+		}
+	}
+	return b.String()
+}
+
+func trimWSP(s string) string { return strings.Trim(s, " \t") }
+
+// lowerASCII lower-cases ASCII letters only: attribute names are matched
+// byte for byte, without Unicode folding (which would read "ſecure" as
+// "secure").
+func lowerASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, s)
+}
+
+func hasPrefixFold(s, lowerPrefix string) bool {
+	return len(s) >= len(lowerPrefix) && lowerASCII(s[:len(lowerPrefix)]) == lowerPrefix
 }
 
 // safeCookieName shows the name part of a malformed Set-Cookie line
@@ -495,7 +857,7 @@ func safeCookieName(s string) string {
 	if len(s) > 64 {
 		s = s[:64] + "…"
 	}
-	if s == "" || !isASCII(s) {
+	if s == "" || !isASCII(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "(unnamed)"
 	}
 	return s

@@ -123,10 +123,17 @@ var jarTests = []jarTest{
 		rejected:    []string{"", ""},
 	},
 	{
-		description: "A Set-Cookie net/http cannot read is dropped, and the trace says so by name only.",
+		description: "Lines net/http cannot read and browsers keep: no name, a space in a name, quotes in a value.",
 		fromURL:     "https://www.example.co.uk/",
-		setCookies:  []string{"session", "bad name=secretvalue; Path=/"},
-		rejected:    []string{"malformed", "malformed"},
+		setCookies:  []string{"secretvalue", "bad name=secretvalue; Path=/", `prefs={"a":"secretvalue"}; Path=/`},
+		rejected:    []string{"", "", ""},
+		held:        []string{" from www.example.co.uk Path=/", "bad name from www.example.co.uk Path=/", "prefs from www.example.co.uk Path=/"},
+	},
+	{
+		description: "A Set-Cookie browsers drop is dropped, and the trace says so by name only.",
+		fromURL:     "https://www.example.co.uk/",
+		setCookies:  []string{"=; Path=/", "=__Host-secretvalue; Secure; Path=/"},
+		rejected:    []string{"malformed", "without a name"},
 		codes:       []string{"SSO203", "SSO203"},
 	},
 	{
@@ -181,5 +188,30 @@ func TestWalkJudgesCookiesLikeABrowser(t *testing.T) {
 			equalLists(t, "findings", codes(tr.Findings), tt.codes)
 			secretsAbsent(t, tr, "secretvalue")
 		})
+	}
+}
+
+// The walk sends back what it stored as a browser writes it: a cookie
+// without a name as its value alone, values byte for byte.
+func TestWalkSendsCookiesLikeABrowser(t *testing.T) {
+	var got string
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /start", func(w http.ResponseWriter, r *http.Request) {
+		for _, line := range []string{"nameless", `prefs={"a":[1,2]}`, `q="quoted"`, "s=1; Expires=Thursday, 01-Jan-70 00:00:01 GMT"} {
+			w.Header().Add("Set-Cookie", line)
+		}
+		http.Redirect(w, r, "/next", http.StatusFound)
+	})
+	mux.HandleFunc("GET /next", func(w http.ResponseWriter, r *http.Request) { got = r.Header.Get("Cookie") })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	d := &chain.Dialer{Map: map[string]string{"app.example:80": srv.Listener.Addr().String()}, Strict: true}
+	b, err := chain.NewBrowser(chain.BrowserOptions{Dialer: d, Now: newClock().Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk(t, b, "http://app.example/start")
+	if want := `nameless; prefs={"a":[1,2]}; q="quoted"`; got != want {
+		t.Errorf("Cookie: %s\nwant:   %s", got, want)
 	}
 }

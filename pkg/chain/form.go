@@ -2,7 +2,11 @@ package chain
 
 import (
 	"bytes"
+	"maps"
+	"math"
+	"mime/multipart"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,11 +19,14 @@ import (
 // and the referrer policy set by a meta element.
 type page struct {
 	forms      []htmlForm
-	autoSubmit bool   // a script or onload calls .submit()
+	autoSubmit bool   // code that runs as the page loads calls a form's submit() or requestSubmit()
 	base       string // <base href>, "" when none
-	refresh    string // <meta http-equiv=refresh> target, when its delay is at most maxRefreshDelay
-	hasRefresh bool
-	referrer   string // <meta name=referrer> policy, normalized; "" when none
+	// refresh and refreshDelay are the page's first valid <meta
+	// http-equiv=refresh>: its URL ("" reloads the page) and delay.
+	refresh      string
+	refreshDelay int
+	hasRefresh   bool
+	referrer     string // <meta name=referrer> policy, normalized; "" when none
 	// script is the first navigation the page's inline scripts make as it
 	// loads (script.go), nil when none.
 	script *scriptNav
@@ -29,9 +36,15 @@ type page struct {
 type htmlForm struct {
 	method string // upper case; GET when the attribute is absent
 	action string // as written; "" means the page itself
-	fields []formField
-	// submit is the first named submit button: Kratos and others read
-	// which button was pressed (method=password).
+	// enctype is how a POST encodes the fields: "" (urlencoded, the
+	// default and what browsers make of a value they do not know),
+	// multipart/form-data or text/plain.
+	enctype string
+	fields  []formField
+	// submit is the button a person presses: the form's first submit
+	// button that is not disabled, named or not (its name and value go
+	// with the form; Kratos and others read which one was pressed,
+	// method=password). nil when there is none.
 	submit *formField
 }
 
@@ -64,6 +77,10 @@ func parsePage(body []byte) *page {
 				if f.method != "POST" {
 					f.method = "GET"
 				}
+				switch e := strings.ToLower(strings.TrimSpace(attr(n, "enctype"))); e {
+				case "multipart/form-data", "text/plain":
+					f.enctype = e
+				}
 				formStack = append(formStack, f)
 				for c := n.FirstChild; c != nil; c = c.NextSibling {
 					visit(c)
@@ -76,11 +93,11 @@ func parsePage(body []byte) *page {
 					addInput(current, n)
 				}
 			case atom.Button:
-				if current != nil {
-					typ := strings.ToLower(attr(n, "type"))
-					if (typ == "" || typ == "submit") && attr(n, "name") != "" && current.submit == nil {
-						current.submit = &formField{name: attr(n, "name"), value: attr(n, "value"), typ: "submit"}
-					}
+				// A button is a submit button unless its type says button
+				// or reset: a missing or unknown type is submit.
+				if typ := strings.ToLower(attr(n, "type")); current != nil && typ != "button" && typ != "reset" &&
+					current.submit == nil && !hasAttr(n, "disabled") {
+					current.submit = &formField{name: attr(n, "name"), value: attr(n, "value"), typ: "submit"}
 				}
 			case atom.Textarea:
 				if current != nil && attr(n, "name") != "" && !hasAttr(n, "disabled") {
@@ -91,16 +108,15 @@ func parsePage(body []byte) *page {
 					current.fields = append(current.fields, formField{name: attr(n, "name"), value: selected(n), typ: "select"})
 				}
 			case atom.Script:
-				if strings.Contains(text(n), ".submit()") {
-					p.autoSubmit = true
-				}
-				if p.script == nil && !hasAttr(n, "src") && isJavaScript(attr(n, "type")) {
-					p.script = findScriptNav(text(n))
+				if !hasAttr(n, "src") && isJavaScript(attr(n, "type")) {
+					src := text(n)
+					p.autoSubmit = p.autoSubmit || submitsOnLoad(src)
+					if p.script == nil {
+						p.script = findScriptNav(src)
+					}
 				}
 			case atom.Body:
-				if strings.Contains(attr(n, "onload"), "submit()") {
-					p.autoSubmit = true
-				}
+				p.autoSubmit = p.autoSubmit || submitsOnLoad(attr(n, "onload"))
 				if p.script == nil {
 					p.script = findScriptNav(attr(n, "onload"))
 				}
@@ -132,15 +148,19 @@ func isJavaScript(typ string) bool {
 func addInput(f *htmlForm, n *html.Node) {
 	typ := strings.ToLower(strings.TrimSpace(attr(n, "type")))
 	name := attr(n, "name")
-	if name == "" || hasAttr(n, "disabled") {
+	if hasAttr(n, "disabled") {
+		return
+	}
+	if typ == "submit" || typ == "image" {
+		if f.submit == nil {
+			f.submit = &formField{name: name, value: attr(n, "value"), typ: typ}
+		}
+		return
+	}
+	if name == "" {
 		return
 	}
 	switch typ {
-	case "submit", "image":
-		if f.submit == nil {
-			f.submit = &formField{name: name, value: attr(n, "value"), typ: "submit"}
-		}
-		return
 	case "checkbox", "radio":
 		if !hasAttr(n, "checked") {
 			return
@@ -164,18 +184,21 @@ func readMeta(p *page, n *html.Node) {
 			p.referrer = pol
 		}
 	case strings.EqualFold(attr(n, "http-equiv"), "refresh") && !p.hasRefresh:
-		if target, ok := parseRefresh(attr(n, "content")); ok {
-			p.refresh, p.hasRefresh = target, true
+		// The first valid declaration is the page's refresh, and the
+		// browser ignores every later one ("will declaratively refresh").
+		if delay, target, ok := parseRefresh(attr(n, "content")); ok {
+			p.refresh, p.refreshDelay, p.hasRefresh = target, delay, true
 		}
 	}
 }
 
 // parseRefresh reads a refresh declaration, a meta element's content or a
 // Refresh header ("0; url=/next", "1,URL='/next'", "0;/next"), as the HTML
-// Standard's shared declarative refresh steps do, and returns its target
-// when the delay is at most maxRefreshDelay. A declaration without a URL
-// reloads the page itself, which the walk does not follow.
-func parseRefresh(s string) (target string, ok bool) {
+// Standard's shared declarative refresh steps do: its delay in whole
+// seconds (a number too large for an int is math.MaxInt), its URL as
+// written ("" when it has none: the page reloads itself), and whether it
+// is valid at all. The caller decides what it follows.
+func parseRefresh(s string) (delay int, target string, ok bool) {
 	const space = " \t\n\f\r"
 	s = strings.TrimLeft(s, space)
 	i := 0
@@ -183,18 +206,17 @@ func parseRefresh(s string) (target string, ok bool) {
 		i++
 	}
 	if i == 0 && (len(s) == 0 || s[0] != '.') {
-		return "", false
+		return 0, "", false
 	}
-	delay, err := strconv.Atoi(s[:i])
-	if i == 0 {
-		delay, err = 0, nil
-	}
-	if err != nil || delay > maxRefreshDelay {
-		return "", false
+	if i > 0 {
+		var err error
+		if delay, err = strconv.Atoi(s[:i]); err != nil {
+			delay = math.MaxInt // only digits: out of range
+		}
 	}
 	s = strings.TrimLeft(s[i:], "0123456789.")
 	if s != "" && !strings.ContainsRune(space+";,", rune(s[0])) {
-		return "", false
+		return 0, "", false
 	}
 	s = strings.TrimLeft(s, space)
 	if s != "" && (s[0] == ';' || s[0] == ',') {
@@ -212,8 +234,7 @@ func parseRefresh(s string) (target string, ok bool) {
 			s = s[:j]
 		}
 	}
-	s = strings.TrimRight(s, space)
-	return s, s != ""
+	return delay, strings.TrimRight(s, space), true
 }
 
 func attr(n *html.Node, key string) string {
@@ -354,8 +375,9 @@ func (f *htmlForm) canFill(user, password string) bool {
 
 // values fills f the way a person (login) or the page's script (form_post)
 // would: hidden and prefilled fields as they are, the account and the
-// password from the browser's credentials, the first named submit button.
-func (f *htmlForm) values(user, password string) url.Values {
+// password from the browser's credentials, and the button pressed, unless
+// a script submits the form (form.submit() presses none).
+func (f *htmlForm) values(user, password string, byScript bool) url.Values {
 	v := url.Values{}
 	for _, fl := range f.fields {
 		switch {
@@ -367,10 +389,47 @@ func (f *htmlForm) values(user, password string) url.Values {
 			v.Add(fl.name, fl.value)
 		}
 	}
-	if f.submit != nil {
-		v.Add(f.submit.name, f.submit.value)
+	switch b := f.submit; {
+	case b == nil || byScript:
+	case b.typ == "image":
+		// Where it was clicked; the top left corner will do.
+		x, y := "x", "y"
+		if b.name != "" {
+			x, y = b.name+".x", b.name+".y"
+		}
+		v.Add(x, "0")
+		v.Add(y, "0")
+	case b.name != "":
+		v.Add(b.name, b.value)
 	}
 	return v
+}
+
+// encodeForm is the body of a POST of v and its Content-Type, by the
+// form's enctype (HTML's form submission algorithm). Fields go in name
+// order: url.Values keeps no other.
+func encodeForm(v url.Values, enctype string) (body, contentType string) {
+	switch enctype {
+	case "multipart/form-data":
+		var b bytes.Buffer
+		w := multipart.NewWriter(&b)
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			for _, val := range v[k] {
+				_ = w.WriteField(k, val) // a bytes.Buffer takes every write
+			}
+		}
+		_ = w.Close()
+		return b.String(), w.FormDataContentType()
+	case "text/plain":
+		var b strings.Builder
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			for _, val := range v[k] {
+				b.WriteString(k + "=" + val + "\r\n")
+			}
+		}
+		return b.String(), "text/plain"
+	}
+	return v.Encode(), "application/x-www-form-urlencoded"
 }
 
 // signature identifies a form across pages, to notice the same login form

@@ -48,7 +48,7 @@ func FuzzParsePage(f *testing.F) {
 				t.Fatalf("form action %q is not trimmed", fm.action)
 			}
 			fields := fm.fields
-			if fm.submit != nil {
+			if fm.submit != nil && fm.submit.name != "" { // a button without a name sends nothing
 				fields = append(fields[:len(fields):len(fields)], *fm.submit)
 			}
 			for _, fl := range fields {
@@ -59,14 +59,14 @@ func FuzzParsePage(f *testing.F) {
 			// What the walk does next with a form must not panic either.
 			_ = fm.kind(p.autoSubmit)
 			_ = fm.canFill("alice@example.com", "wonderland")
-			_ = fm.values("alice@example.com", "wonderland")
+			_ = fm.values("alice@example.com", "wonderland", false)
 			_ = fm.signature()
 		}
 		if p.autoSubmit && !tags.submits {
-			t.Fatal("autoSubmit set, but no script or attribute of the page calls submit()")
+			t.Fatal("autoSubmit set, but no script or attribute of the page says submit")
 		}
-		if p.hasRefresh != (p.refresh != "") {
-			t.Fatalf("hasRefresh %v with refresh %q", p.hasRefresh, p.refresh)
+		if !p.hasRefresh && (p.refresh != "" || p.refreshDelay != 0) {
+			t.Fatalf("no refresh, but refresh %q after %ds", p.refresh, p.refreshDelay)
 		}
 		if strings.TrimSpace(p.base) != p.base {
 			t.Fatalf("base %q is not trimmed", p.base)
@@ -79,7 +79,7 @@ func FuzzParsePage(f *testing.F) {
 type pageTags struct {
 	forms   int             // <form> start tags
 	names   map[string]bool // every name="" attribute value
-	submits bool            // "submit()" in some text or attribute
+	submits bool            // "submit" in some text or attribute, in any case
 }
 
 func startTags(body []byte) pageTags {
@@ -94,7 +94,7 @@ func startTags(body []byte) pageTags {
 			}
 			return pt
 		case html.TextToken:
-			pt.submits = pt.submits || strings.Contains(string(z.Text()), "submit()")
+			pt.submits = pt.submits || strings.Contains(strings.ToLower(string(z.Text())), "submit")
 		case html.StartTagToken, html.SelfClosingTagToken:
 			tok := z.Token()
 			if tok.Data == "form" {
@@ -104,7 +104,7 @@ func startTags(body []byte) pageTags {
 				if a.Key == "name" {
 					pt.names[a.Val] = true
 				}
-				pt.submits = pt.submits || strings.Contains(a.Val, "submit()")
+				pt.submits = pt.submits || strings.Contains(strings.ToLower(a.Val), "submit")
 			}
 		}
 	}

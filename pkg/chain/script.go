@@ -384,6 +384,21 @@ func findScriptNav(src string) *scriptNav {
 	return nil
 }
 
+// submitsOnLoad reports whether src calls a form's submit() or
+// requestSubmit() in code that runs as the page loads, as findScriptNav
+// decides what runs: a click handler's call submits nothing until a person
+// clicks.
+func submitsOnLoad(src string) bool {
+	s := newJSScript(src)
+	runs := s.blockRuns()
+	for i, t := range s.toks {
+		if t.kind == 'i' && (t.text == "submit" || t.text == "requestSubmit") && runs[i] && s.text(i-1) == "." && s.text(i+1) == "(" {
+			return true
+		}
+	}
+	return false
+}
+
 // continuesExpression reports whether a token after a string literal
 // makes it part of a larger expression, so the literal alone is not the
 // value.

@@ -235,7 +235,9 @@ type request struct {
 	method string
 	url    *url.URL
 	form   url.Values // the body of a POST
-	kind   string     // Step.Form: FormLogin, FormPost or ""
+	// enctype is how form is encoded (htmlForm.enctype).
+	enctype string
+	kind    string // Step.Form: FormLogin, FormPost or ""
 	// refSrc and refPolicy give the Referer: the document that started
 	// this navigation and the policy in force, which a redirect answer may
 	// change (W3C Referrer Policy §8.1).
@@ -339,6 +341,8 @@ type exchange struct {
 	withheld []WithheldCookie
 	// cleared is what the answer's Clear-Site-Data took out of the jar.
 	cleared []CookieInfo
+	// setCookies is what the browser made of each Set-Cookie line.
+	setCookies []CookieInfo
 }
 
 // step makes one request, records it, and returns the next one (nil: the
@@ -393,7 +397,7 @@ func (w *walker) step(ctx context.Context, r *request) (*request, error) {
 	resp := x.resp
 	st.Status = resp.StatusCode
 	st.Withheld, st.Cleared = x.withheld, x.cleared
-	st.SetCookies = parseSetCookies(r.url, resp.Header, now)
+	st.SetCookies = x.setCookies
 	var next *request
 	var loc *url.URL
 	if isRedirect(resp.StatusCode) && resp.Header.Get("Location") != "" {
@@ -511,8 +515,11 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 	target := *r.url
 	target.Fragment, target.RawFragment = "", ""
 	var body io.Reader
+	contentType := ""
 	if r.method == http.MethodPost && r.form != nil {
-		body = strings.NewReader(r.form.Encode())
+		var b string
+		b, contentType = encodeForm(r.form, r.enctype)
+		body = strings.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target.String(), body)
 	if err != nil {
@@ -523,7 +530,7 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 	h.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 	h.Set("Accept-Language", "en")
 	if body != nil {
-		h.Set("Content-Type", "application/x-www-form-urlencoded")
+		h.Set("Content-Type", contentType)
 	}
 	if r.origin != "" {
 		h.Set("Origin", r.origin)
@@ -556,9 +563,16 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 	inJar := client.Jar == w.b.jar
 	if inJar {
 		// Every request of a walk is a top-level navigation: the jar
-		// sends what a browser sends with it, SameSite applied.
+		// sends what a browser sends with it, SameSite applied. The walk
+		// writes the Cookie header and reads the Set-Cookie lines itself:
+		// net/http would do both by its own stricter rules.
+		var send []*http.Cookie
+		send, withheld = w.b.jar.cookiesFor(r.url, navigation{initiator: r.refSrc, method: r.method})
+		if len(send) > 0 {
+			h.Set("Cookie", cookieHeader(send))
+		}
 		nav := *client
-		nav.Jar = w.b.jar.forNavigation(navigation{initiator: r.refSrc, method: r.method}, &withheld)
+		nav.Jar = nil
 		client = &nav
 	}
 	resp, err := client.Do(req)
@@ -568,7 +582,10 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 	defer resp.Body.Close()
 	x := &exchange{resp: resp, withheld: withheld}
 	if inJar {
+		x.setCookies = w.b.jar.setCookieLines(r.url, resp.Header.Values("Set-Cookie"))
 		x.cleared = w.b.jar.clearSiteData(r.url, resp.Header)
+	} else {
+		x.setCookies = parseSetCookies(r.url, resp.Header, w.b.now())
 	}
 	x.html = isHTML(resp.Header.Get("Content-Type"))
 	if x.html && !isRedirect(resp.StatusCode) || resp.StatusCode == http.StatusServiceUnavailable {
@@ -612,7 +629,7 @@ func (w *walker) redirect(r *request, resp *http.Response, loc *url.URL) *reques
 		// browser would leave the web here.
 		return nil
 	}
-	next := &request{method: r.method, url: loc, form: r.form, refSrc: r.refSrc, refPolicy: r.refPolicy, redirects: r.redirects + 1,
+	next := &request{method: r.method, url: loc, form: r.form, enctype: r.enctype, refSrc: r.refSrc, refPolicy: r.refPolicy, redirects: r.redirects + 1,
 		crossed: fetchSite(r), user: r.user, referrer: r.referrer}
 	switch resp.StatusCode {
 	case http.StatusMovedPermanently, http.StatusFound:
@@ -643,7 +660,7 @@ func (w *walker) redirect(r *request, resp *http.Response, loc *url.URL) *reques
 func (w *walker) pageNext(r *request, resp *http.Response, p *page) *request {
 	base := r.url
 	if p.base != "" {
-		if u, err := resolveLocation(r.url, p.base); err == nil {
+		if u, err := resolveURL(r.url, p.base); err == nil {
 			base = u
 		}
 	}
@@ -654,7 +671,7 @@ func (w *walker) pageNext(r *request, resp *http.Response, p *page) *request {
 		if kind == "" {
 			continue
 		}
-		action, err := resolveLocation(base, f.action)
+		action, err := resolveURL(base, f.action)
 		if f.action == "" {
 			action, err = r.url, nil
 		}
@@ -673,10 +690,10 @@ func (w *walker) pageNext(r *request, resp *http.Response, p *page) *request {
 			w.lastLogin = f.signature() + "|" + originOf(r.url)
 			w.b.loginOrigin = originOf(action)
 		}
-		values := f.values(w.b.user, w.b.password)
+		values := f.values(w.b.user, w.b.password, p.autoSubmit && kind != FormLogin)
 		next := &request{method: f.method, url: action, kind: kind, refSrc: r.url, refPolicy: policy, user: kind == FormLogin}
 		if f.method == http.MethodPost {
-			next.form = values
+			next.form, next.enctype = values, f.enctype
 			next.origin = originOf(r.url)
 		} else {
 			u := *action
@@ -689,7 +706,7 @@ func (w *walker) pageNext(r *request, resp *http.Response, p *page) *request {
 	// which waits for the page to load.
 	if p.script != nil {
 		if p.script.target != "" {
-			if u, err := resolveLocation(base, p.script.target); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+			if u, err := resolveURL(base, p.script.target); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
 				return &request{method: http.MethodGet, url: u, refSrc: r.url, refPolicy: policy, via: NavScript}
 			}
 		}
@@ -703,20 +720,20 @@ func (w *walker) pageNext(r *request, resp *http.Response, p *page) *request {
 }
 
 // refreshNext is where a declarative refresh of at most maxRefreshDelay
-// sends the browser from the page r fetched: a Refresh header, which the
-// browser reads before the page and which wins, else the page's meta
-// refresh (p nil: a page that is not HTML has none). Nil: no refresh.
+// sends the browser from the page r fetched: a valid Refresh header, which
+// the browser reads before the page and which wins, else the page's first
+// valid meta refresh (p nil: a page that is not HTML has none). Nil: no
+// refresh, a slower one (a page a person reads first), or a reload.
 func refreshNext(r *request, resp *http.Response, p *page, base *url.URL, policy string) *request {
-	target, from := "", r.url
-	if t, ok := parseRefresh(resp.Header.Get("Refresh")); ok {
-		target = t
-	} else if p != nil && p.hasRefresh {
-		target, from = p.refresh, base
+	delay, target, ok := parseRefresh(resp.Header.Get("Refresh"))
+	from := r.url
+	if !ok && p != nil && p.hasRefresh {
+		delay, target, from = p.refreshDelay, p.refresh, base
 	}
-	if target == "" {
+	if target == "" || delay > maxRefreshDelay {
 		return nil
 	}
-	if u, err := resolveLocation(from, target); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+	if u, err := resolveURL(from, target); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
 		return &request{method: http.MethodGet, url: u, refSrc: r.url, refPolicy: policy, via: NavRefresh}
 	}
 	return nil

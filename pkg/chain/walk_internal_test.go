@@ -2,6 +2,10 @@ package chain
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"math"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -120,11 +124,66 @@ func TestResolveLocation(t *testing.T) {
 		{" \t/next\n ", "https://portal.company2.com/next#frag"},
 		{"/a\\b?x=\\", "https://portal.company2.com/a/b?x=\\#frag"},
 		{"myapp://callback?code=1", "myapp://callback?code=1"},
+		{"?x", "https://portal.company2.com/sso?x#frag"},
+		{"HTTPS://%61ccounts.company.COM:443/x", "https://accounts.company.com/x#frag"},
 	}
 	for _, tt := range tests {
 		u, err := resolveLocation(base, tt.loc)
 		if err != nil || u.String() != tt.want {
 			t.Errorf("resolveLocation(%q) = %v, %v; want %s", tt.loc, u, err, tt.want)
+		}
+	}
+}
+
+// URLs as the WHATWG URL Standard parses them relative to a page: what a
+// browser requests for a Location, a form action, a refresh or a script's
+// navigation, host and path normalized, and failure where it fails.
+func TestResolveURL(t *testing.T) {
+	base, _ := url.Parse("https://portal.company2.com/a/b?token=x#frag")
+	tests := []struct {
+		ref, want string // want "" for a URL that fails to parse
+	}{
+		{"?x", "https://portal.company2.com/a/b?x"},
+		{"", "https://portal.company2.com/a/b?token=x"},
+		{"c#f2", "https://portal.company2.com/a/c#f2"},
+		{"/a/%2e%2e/c", "https://portal.company2.com/c"},
+		{"/a/.%2E/c/%2e", "https://portal.company2.com/c/"},
+		{"../../../x", "https://portal.company2.com/x"},
+		{"HTTPS://Portal.Example:443/x", "https://portal.example/x"},
+		{"//HOST.example:443/y", "https://host.example/y"},
+		{"http://h.example:80/", "http://h.example/"},
+		{"https://h.example:0443/", "https://h.example/"},
+		{"https://h.example:080/", "https://h.example:80/"},
+		{"https://h.example:/", "https://h.example/"},
+		{"https://%65vil.Example/", "https://evil.example/"},
+		{"https://b\u00fccher.example/x?q=\u00e9", "https://xn--bcher-kva.example/x?q=%C3%A9"},
+		{"https://XN--BCHER-KVA.example/", "https://xn--bcher-kva.example/"},
+		{"https://\uff45vil.example/", "https://evil.example/"},
+		{"/next page?x=a b&y=\"<'>", "https://portal.company2.com/next%20page?x=a%20b&y=%22%3C%27%3E"},
+		{"https://0x7f.1/", "https://127.0.0.1/"},
+		{"https://2130706433/", "https://127.0.0.1/"},
+		{"https://0X7F.1/", "https://127.0.0.1/"},
+		{"https://[0:0::1]:8443/", "https://[::1]:8443/"},
+		{"https://a.example./", "https://a.example./"},
+		{"https://under_score.example/", "https://under_score.example/"},
+		{"https://host:99999/", ""},
+		{"https://host:8o/", ""},
+		{"https://exa mple.com/", ""},
+		{"https://exa%20mple.com/", ""},
+		{"https://a<b.example/", ""},
+		{"http://[::1/", ""},
+		{"https:///", ""},
+		{"https://1.2.3.4.5/", ""},
+		{"https://256.0.0.1/", ""},
+	}
+	for _, tt := range tests {
+		u, err := resolveURL(base, tt.ref)
+		got := ""
+		if err == nil {
+			got = u.String()
+		}
+		if got != tt.want {
+			t.Errorf("resolveURL(%q) = %q (%v); want %q", tt.ref, got, err, tt.want)
 		}
 	}
 }
@@ -238,6 +297,33 @@ func TestFormKinds(t *testing.T) {
 		{"an auto-submitted form without a token (SAML-style)",
 			`<body onload="document.forms[0].submit()"><form method="post" action="/acs"><input type="hidden" name="RelayState" value="r"><input type="checkbox" name="x" value="1"><input type="checkbox" name="y" checked></form></body>`,
 			FormPost, "RelayState=r&y=on"},
+		{"the button pressed is the first submit button, named or not",
+			`<form method="post"><input type="password" name="password"><button type="submit">Sign in</button><button name="action" value="cancel">Cancel</button></form>`,
+			FormLogin, "password=pw"},
+		{"a disabled button is never pressed",
+			`<form method="post"><input type="password" name="password"><button name="action" value="a" disabled>A</button><input type="submit" name="action" value="b"></form>`,
+			FormLogin, "action=b&password=pw"},
+		{"a button of a type browsers do not know submits",
+			`<form method="post"><input name="username" autocomplete="username"><button type="Bogus" name="go" value="1">Next</button></form>`,
+			FormLogin, "go=1&username=bob%40x"},
+		{"an image button sends where it was clicked",
+			`<form method="post"><input type="password" name="password"><input type="image" name="go" value="ignored" src="go.png"></form>`,
+			FormLogin, "go.x=0&go.y=0&password=pw"},
+		{"a form a script submits sends no button",
+			`<form method="post" action="/acs"><input type="hidden" name="t" value="` + tok + `"><button name="go" value="1">Continue</button></form><script>document.forms[0].submit()</script>`,
+			FormPost, "t=" + tok},
+		{"a submit() in a click handler leaves the form alone",
+			`<form method="post" action="/x"><input type="hidden" name="a" value="1"></form><script>document.getElementById("b").addEventListener("click", function () { document.forms[0].submit() })</script>`,
+			"", ""},
+		{"a JSON data block is not a script",
+			`<form method="post" action="/x"><input type="hidden" name="a" value="1"></form><script type="application/json">{"js": "document.forms[0].submit()"}</script>`,
+			"", ""},
+		{"requestSubmit() as the page loads submits",
+			`<form method="post" action="/x"><input type="hidden" name="a" value="1"></form><script>window.addEventListener("load", () => document.forms[0].requestSubmit())</script>`,
+			FormPost, "a=1"},
+		{"a submit() in a timer submits",
+			`<form method="post" action="/x"><input type="hidden" name="a" value="1"></form><script>setTimeout(function () { document.forms[0] . submit () }, 0)</script>`,
+			FormPost, "a=1"},
 		{"disabled fields, textareas and selects",
 			`<form method="post"><input type="hidden" name="t" value="` + tok + `"><input name="off" value="1" disabled><textarea name="note">hi</textarea><select name="s"><option value="a">A<option value="b" selected>B</select></form>`,
 			FormPost, "note=hi&s=b&t=" + tok},
@@ -248,7 +334,7 @@ func TestFormKinds(t *testing.T) {
 			kind, values := "", ""
 			for i := range p.forms {
 				if k := p.forms[i].kind(p.autoSubmit); k != "" {
-					kind, values = k, p.forms[i].values("bob@x", "pw").Encode()
+					kind, values = k, p.forms[i].values("bob@x", "pw", p.autoSubmit && k != FormLogin).Encode()
 					break
 				}
 			}
@@ -264,35 +350,172 @@ func TestPageMeta(t *testing.T) {
 	if p.referrer != "no-referrer" || !p.hasRefresh || p.refresh != "/next" || p.base != "https://cdn.example/" {
 		t.Errorf("%+v", p)
 	}
-	if p := parsePage([]byte(`<meta http-equiv="refresh" content="30; url=/later">`)); p.hasRefresh {
-		t.Error("a slow refresh is a page to read, not a redirect")
-	}
 }
 
 // Refresh declarations as the HTML Standard's shared declarative refresh
-// steps read them (meta content and the Refresh header alike).
+// steps read them (meta content and the Refresh header alike): the delay,
+// the URL ("" reloads the page) and whether the declaration is valid at
+// all (a valid one is the page's refresh, however slow).
 func TestParseRefresh(t *testing.T) {
-	for in, want := range map[string]string{
-		"0; url=/next":            "/next",
-		"0;URL=/next":             "/next",
-		"1, url = '/next?a=b'":    "/next?a=b",
-		`0; url="/q"x`:            "/q",
-		"0;/next":                 "/next",
-		"0 /next":                 "/next",
-		"  0.5; url=/next ":       "/next",
-		".5;url=/next":            "/next",
-		"0; urlx":                 "urlx",
-		"0; url /next":            "url /next",
-		"0":                       "",
-		"2; url=/slow":            "", // a page a person reads first
-		"; url=/next":             "",
-		"0x; url=/next":           "",
-		"99999999999999999999;/x": "",
-		"":                        "",
+	const invalid = -1
+	tests := []struct {
+		in     string
+		delay  int
+		target string
+	}{
+		{"0; url=/next", 0, "/next"},
+		{"0;URL=/next", 0, "/next"},
+		{"1, url = '/next?a=b'", 1, "/next?a=b"},
+		{`0; url="/q"x`, 0, "/q"},
+		{"0;/next", 0, "/next"},
+		{"0 /next", 0, "/next"},
+		{"0, '/next'", 0, "/next"},
+		{"  0.5; url=/next ", 0, "/next"},
+		{".5;url=/next", 0, "/next"},
+		{"1.9;url=/next", 1, "/next"},
+		{"0; urlx", 0, "urlx"},
+		{"0; url /next", 0, "url /next"},
+		{"0", 0, ""},
+		{"0; url=", 0, ""},
+		{"2; url=/slow", 2, "/slow"},
+		{"99999999999999999999;/x", math.MaxInt, "/x"},
+		{"; url=/next", invalid, ""},
+		{"0x; url=/next", invalid, ""},
+		{"-1; url=/next", invalid, ""},
+		{"", invalid, ""},
+	}
+	for _, tt := range tests {
+		delay, target, ok := parseRefresh(tt.in)
+		if ok != (tt.delay != invalid) || ok && (delay != tt.delay || target != tt.target) {
+			t.Errorf("parseRefresh(%q) = %d, %q, %v; want %d, %q", tt.in, delay, target, ok, tt.delay, tt.target)
+		}
+	}
+}
+
+// A page's first valid refresh declaration is its refresh, and the
+// Refresh header comes before any: a later one is ignored, even when the
+// first is too slow for the walk to follow, or reloads the page.
+func TestRefreshFirstDeclarationWins(t *testing.T) {
+	tests := []struct {
+		description, header, page, want string // want "" no refresh followed
+	}{
+		{"a meta refresh", "", `<meta http-equiv="refresh" content="0; url=/a">`, "http://app.example/a"},
+		{"a slow one first", "", `<meta http-equiv="refresh" content="30; url=/slow"><meta http-equiv="refresh" content="0; url=/a">`, ""},
+		{"a reload first", "", `<meta http-equiv="refresh" content="0"><meta http-equiv="refresh" content="0; url=/a">`, ""},
+		{"an invalid one first", "", `<meta http-equiv="refresh" content="soon"><meta http-equiv="refresh" content="0; url=/a">`, "http://app.example/a"},
+		{"the header first", "0; url=/h", `<meta http-equiv="refresh" content="0; url=/a">`, "http://app.example/h"},
+		{"a slow header first", "30; url=/h", `<meta http-equiv="refresh" content="0; url=/a">`, ""},
+		{"an invalid header", "soon", `<meta http-equiv="refresh" content="0; url=/a">`, "http://app.example/a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.description, func(t *testing.T) {
+			u, _ := url.Parse("http://app.example/page")
+			resp := &http.Response{Header: http.Header{}}
+			if tt.header != "" {
+				resp.Header.Set("Refresh", tt.header)
+			}
+			got := ""
+			if next := refreshNext(&request{url: u}, resp, parsePage([]byte(tt.page)), u, ""); next != nil {
+				got = next.url.String()
+			}
+			if got != tt.want {
+				t.Errorf("refresh to %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// Only a redirect keeps the fragment of the URL it answered (Fetch); a
+// page's refresh, form or script navigates to its own URL, resolved
+// against the page's base URL (HTML).
+func TestWalkFragmentOnlyThroughRedirects(t *testing.T) {
+	mux := http.NewServeMux()
+	page := func(body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, body)
+		}
+	}
+	mux.HandleFunc("GET /redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/done", http.StatusFound) })
+	mux.HandleFunc("GET /refresh", page(`<meta http-equiv="refresh" content="0; url=done">`))
+	mux.HandleFunc("GET /form", page(`<body onload="document.forms[0].submit()"><form method="post" action="done"><input type="hidden" name="a" value="1"></form>`))
+	mux.HandleFunc("GET /script", page(`<script>location.replace("done")</script>`))
+	mux.HandleFunc("GET /base", page(`<base href="/sub/"><meta http-equiv="refresh" content="0; url=done">`))
+	mux.HandleFunc("/", page(`<p>done</p>`))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	for _, tt := range []struct{ start, second string }{
+		{"http://app.example/redirect#frag", "http://app.example/done#frag"},
+		{"http://app.example/refresh#frag", "http://app.example/done"},
+		{"http://app.example/form#frag", "http://app.example/done"},
+		{"http://app.example/script#frag", "http://app.example/done"},
+		{"http://app.example/base#frag", "http://app.example/sub/done"},
 	} {
-		got, ok := parseRefresh(in)
-		if got != want || ok != (want != "") {
-			t.Errorf("parseRefresh(%q) = %q, %v; want %q", in, got, ok, want)
+		d := &Dialer{Strict: true, Map: map[string]string{"app.example:80": srv.Listener.Addr().String()}}
+		b, err := NewBrowser(BrowserOptions{Dialer: d, Now: func() time.Time { return walkNow }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := b.Walk(context.Background(), tt.start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tr.Steps) < 2 || tr.Steps[1].URL != tt.second {
+			var urls []string
+			for _, st := range tr.Steps {
+				urls = append(urls, st.URL)
+			}
+			t.Errorf("%s: steps %q; want the second at %s", tt.start, urls, tt.second)
+		}
+	}
+}
+
+// A form is posted in the encoding its enctype names (HTML's form
+// submission algorithm): urlencoded by default and for values browsers do
+// not know, multipart/form-data, text/plain.
+func TestWalkPostsFormsByEnctype(t *testing.T) {
+	for _, tt := range []struct{ enctype, want string }{
+		{"", "application/x-www-form-urlencoded"},
+		{"bogus", "application/x-www-form-urlencoded"},
+		{"Multipart/Form-Data", "multipart/form-data"},
+		{"text/plain", "text/plain"},
+	} {
+		var got, fields string
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprintf(w, `<form method="post" action="/acs" enctype="%s"><input type="hidden" name="a" value="1 2"><input type="hidden" name="b" value="&amp;"></form><script>document.forms[0].submit()</script>`, tt.enctype)
+		})
+		mux.HandleFunc("POST /acs", func(w http.ResponseWriter, r *http.Request) {
+			got, _, _ = mime.ParseMediaType(r.Header.Get("Content-Type"))
+			switch got {
+			case "text/plain":
+				body, _ := io.ReadAll(r.Body)
+				fields = string(body)
+			case "multipart/form-data":
+				_ = r.ParseMultipartForm(1 << 20)
+				fields = url.Values(r.MultipartForm.Value).Encode()
+			default:
+				_ = r.ParseForm()
+				fields = r.PostForm.Encode()
+			}
+		})
+		srv := httptest.NewServer(mux)
+		d := &Dialer{Strict: true, Map: map[string]string{"app.example:80": srv.Listener.Addr().String()}}
+		b, err := NewBrowser(BrowserOptions{Dialer: d, Now: func() time.Time { return walkNow }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Walk(context.Background(), "http://app.example/"); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		want := "a=1+2&b=%26"
+		if tt.want == "text/plain" {
+			want = "a=1 2\r\nb=&\r\n"
+		}
+		if got != tt.want || fields != want {
+			t.Errorf("enctype %q: posted %s %q; want %s %q", tt.enctype, got, fields, tt.want, want)
 		}
 	}
 }

@@ -268,7 +268,8 @@ func (w *walker) cookieFindings(n int, u *url.URL, r originRole, c CookieInfo) {
 	case strings.HasPrefix(c.Rejected, "Domain="):
 		w.add(FindingCookieDomain.New(n, host, "%s from %s is refused by browsers: %s", c.Name, host, c.Rejected))
 		return
-	case strings.HasPrefix(c.Rejected, "malformed"), strings.Contains(c.Rejected, "bytes"):
+	case strings.HasPrefix(c.Rejected, "malformed"), strings.Contains(c.Rejected, "bytes"), strings.Contains(c.Rejected, "Strict Secure Cookies"),
+		strings.HasPrefix(c.Rejected, "a cookie without a name"):
 		w.add(FindingCookieMissing.New(n, host, "%s from %s is never stored: %s", c.Name, host, c.Rejected))
 		return
 	default:
