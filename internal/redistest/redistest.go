@@ -16,7 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,7 +32,7 @@ type Server struct {
 	URL    string
 	dir    string
 	script string
-	verb   string   // scripts/redis.sh's verb that starts it: start, replica, sentinel
+	verb   string   // scripts/redis.sh's verb that starts it: start, replica, sentinel, node
 	args   []string // after DIR
 	env    []string // REDIS_PASSWORD, empty for none
 }
@@ -52,32 +54,46 @@ func StartServer(t testing.TB) *Server {
 // when not "", skipping or failing the test as Start does.
 func startServer(t testing.TB, verb string, args []string, password string) *Server {
 	t.Helper()
+	s := newServer(t, t.TempDir(), verb, args, password)
+	s.URL = s.start(t)
+	return s
+}
+
+// newServer is a server in dir that verb starts, once the test may run
+// one: it skips as Start does.
+func newServer(t testing.TB, dir, verb string, args []string, password string) *Server {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("redistest: -short: not starting a real redis-server")
 	}
-	ci := testenv.CI()
-	if _, err := exec.LookPath("redis-server"); err != nil && !ci {
+	if _, err := exec.LookPath("redis-server"); err != nil && !testenv.CI() {
 		t.Skip("redistest: redis-server is not installed (./scripts/redis.sh install); a failure under CI=true")
 	}
-	s := &Server{
-		dir: t.TempDir(), script: filepath.Join(testenv.RepoRoot(t), "scripts", "redis.sh"),
+	return &Server{
+		dir: dir, script: filepath.Join(testenv.RepoRoot(t), "scripts", "redis.sh"),
 		verb: verb, args: args, env: []string{"REDIS_PASSWORD=" + password},
 	}
-	out, err := s.run(verb)
+}
+
+// start runs the server's verb, stops it when the test ends and returns
+// what the script printed. It skips the test on a failure, but under CI,
+// where it fails it.
+func (s *Server) start(t testing.TB) string {
+	t.Helper()
+	out, err := s.run(s.verb)
 	if err != nil {
 		msg := fmt.Sprintf("redistest: %v", err)
-		if !ci {
+		if !testenv.CI() {
 			t.Skip(msg + "\n(a failure under CI=true)")
 		}
 		t.Fatal(msg)
 	}
-	s.URL = out
 	t.Cleanup(func() {
 		if _, err := s.run("stop"); err != nil {
 			t.Errorf("redistest: %v", err)
 		}
 	})
-	return s
+	return out
 }
 
 // Addr is the server's host:port.
@@ -109,6 +125,40 @@ func (s *Server) Restart(t testing.TB) {
 	if out != s.URL {
 		t.Fatalf("redistest: restarted at %s, want %s", out, s.URL)
 	}
+}
+
+// Pause freezes the server (SIGSTOP) without closing anything, as a wedged
+// Redis or a network that drops packets would: connections stay open and
+// nothing answers until Resume, which the end of the test calls too.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGSTOP)
+	t.Cleanup(func() { _ = s.signalErr(syscall.SIGCONT) })
+}
+
+// Resume lets a paused server go on (SIGCONT).
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGCONT)
+}
+
+func (s *Server) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	if err := s.signalErr(sig); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+}
+
+func (s *Server) signalErr(sig syscall.Signal) error {
+	b, err := os.ReadFile(filepath.Join(s.dir, "redis.pid"))
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("%s: %v", filepath.Join(s.dir, "redis.pid"), err)
+	}
+	return syscall.Kill(pid, sig)
 }
 
 // Log is what redis-server has logged so far, for a failing test to show.

@@ -2,6 +2,7 @@ package redistest_test
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"net/url"
 	"strings"
@@ -57,5 +58,46 @@ func TestTwoServersAreApart(t *testing.T) {
 	a, b := redistest.Start(t), redistest.Start(t)
 	if a == b {
 		t.Fatalf("two servers share the URL %s", a)
+	}
+}
+
+// TestCluster: three primaries that share the 16384 slots, each a node the
+// test can stop and restart on its port, back in the cluster with its
+// slots.
+func TestCluster(t *testing.T) {
+	c := redistest.StartCluster(t, "cluster-pw")
+	u, err := url.Parse(c.URL)
+	if err != nil || u.Scheme != "redis" || u.Query().Get("cluster") != "true" || len(u.Query()["addr"]) != 2 {
+		t.Fatalf("URL = %q (%v), want redis://:PASSWORD@127.0.0.1:P1/0?cluster=true&addr=…&addr=…", c.URL, err)
+	}
+	if p, _ := u.User.Password(); p != "cluster-pw" {
+		t.Errorf("URL %q does not carry the password", c.URL)
+	}
+	ctx := context.Background()
+	slots, err := c.Client().ClusterSlots(ctx).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	owners, covered := map[string]bool{}, 0
+	for _, r := range slots {
+		covered += r.End - r.Start + 1
+		owners[r.Nodes[0].Addr] = true
+	}
+	if covered != 16384 || len(owners) != 3 {
+		t.Fatalf("%d slots covered by %d primaries, want 16384 by 3", covered, len(owners))
+	}
+
+	node := c.NodeOf(t, "some-key")
+	node.Stop(t)
+	if _, err := ping(node.Addr()); err == nil {
+		t.Fatal("a stopped node still answers")
+	}
+	node.Restart(t)
+	c.WaitOK(t, 20*time.Second)
+	if got := c.NodeOf(t, "some-key"); got != node {
+		t.Errorf("after its restart the key's slot is on %s, want %s", got.Addr(), node.Addr())
+	}
+	if err := c.Client().Set(ctx, "some-key", "v", time.Minute).Err(); err != nil {
+		t.Errorf("SET after the restart: %v", err)
 	}
 }

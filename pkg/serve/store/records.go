@@ -20,10 +20,12 @@ import (
 // (every session of one subject) that lives as long as its longest
 // member, so it may still name ids whose records have expired.
 //
-// Keys: "<prefix>rec:<id>", "<prefix>idx:<index>", "<prefix>lock:<id>".
-// Writes are compare-and-set against the value last read, so an update
-// computed from a stale read (a re-check racing a logout on another
-// instance) never brings a removed record back.
+// Keys: "<prefix>rec:<id>", "<prefix>idx:<index>", "<prefix>lock:<id>",
+// on a Redis Cluster too: each command touches one key, so they spread
+// over the slots (see Put for the one that writes several). Writes are
+// compare-and-set against the value last read, so an update computed from
+// a stale read (a re-check racing a logout on another instance) never
+// brings a removed record back.
 type RedisRecords struct{ r *Redis }
 
 // Records returns the record store under the pool's prefix.
@@ -54,6 +56,20 @@ end
 return 1
 `)
 
+// indexScript adds ARGV[1] to the index at KEYS[1], stretching its expiry
+// to ARGV[2] ms when that is longer: putScript's loop, for one index.
+var indexScript = redis.NewScript(`
+local ttl = tonumber(ARGV[2])
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+`)
+
+// indexSlack is how much longer than its record an index lives on a Redis
+// Cluster, where the index is written before the record (Put): more than
+// the record's write can take, so the index never ends first.
+const indexSlack = time.Minute
+
 // swapScript replaces (ARGV[2] non-empty) or deletes (ARGV[2] empty) a
 // record only while it still holds ARGV[1], keeping its expiry.
 var swapScript = redis.NewScript(`
@@ -83,6 +99,16 @@ func checkKeys(keys ...string) error {
 
 // Put stores value under id until the given time, replacing any record
 // there, and adds id to each index. An until already past stores nothing.
+//
+// On one Redis it writes all of that in one script. On a Redis Cluster the
+// indexes are shared by many records (every session of a subject), so a
+// record and its indexes cannot share a slot unless every record does;
+// instead Put writes each index (one key, atomically) and only then the
+// record. A reader that finds an id in an index and no record yet, or no
+// record ever (Put failed in between), takes it as expired, which an index
+// already allows; what the order rules out is a record an index does not
+// name, which a provider's logout would miss. A logout that runs between
+// the two writes ends nothing, as one that runs just before Put would.
 func (s *RedisRecords) Put(ctx context.Context, id string, value []byte, until time.Time, indexes ...string) error {
 	if err := checkKeys(append([]string{id}, indexes...)...); err != nil {
 		return err
@@ -94,12 +120,32 @@ func (s *RedisRecords) Put(ctx context.Context, id string, value []byte, until t
 	if ttl <= 0 {
 		return nil
 	}
+	if s.r.cluster != nil {
+		return s.putSpread(ctx, id, value, until, ttl, indexes)
+	}
 	keys := make([]string, 0, 1+len(indexes))
 	keys = append(keys, s.key(id))
 	for _, ix := range indexes {
 		keys = append(keys, s.index(ix))
 	}
 	return writeFailure(putScript.Run(ctx, s.r.client, keys, value, id, ttl).Err())
+}
+
+// putSpread is Put on a Redis Cluster: the indexes first, each living
+// indexSlack longer than the record, then the record.
+func (s *RedisRecords) putSpread(ctx context.Context, id string, value []byte, until time.Time, ttl int64, indexes []string) error {
+	for _, ix := range indexes {
+		err := indexScript.Run(ctx, s.r.client, []string{s.index(ix)}, id, ttl+indexSlack.Milliseconds()).Err()
+		if err != nil {
+			return writeFailure(err)
+		}
+	}
+	// Measured again: the record ends at until, not later.
+	ttl = s.r.ttl(until)
+	if ttl <= 0 {
+		return nil
+	}
+	return writeFailure(s.r.client.Set(ctx, s.key(id), value, time.Duration(ttl)*time.Millisecond).Err())
 }
 
 // Get returns the record under id; nil and no error when there is none.

@@ -23,8 +23,9 @@ func newRecords(t *testing.T, url string) *store.RedisRecords {
 
 // Two instances on one prefix read what the other wrote; a write computed
 // from a stale read changes nothing.
-func TestRedisRecordsCompareAndSet(t *testing.T) {
-	url := redistest.Start(t)
+func TestRedisRecordsCompareAndSet(t *testing.T) { recordsCompareAndSet(t, redistest.Start(t)) }
+
+func recordsCompareAndSet(t *testing.T, url string) {
 	ctx := context.Background()
 	prefix := fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1))
 	a, b := newRedis(t, url, prefix).Records(), newRedis(t, url, prefix).Records()
@@ -69,8 +70,9 @@ func TestRedisRecordsCompareAndSet(t *testing.T) {
 
 // Records expire on their own; Swap keeps the expiry; an index lives as
 // long as its longest member and can name ids that have expired.
-func TestRedisRecordsExpireAndIndex(t *testing.T) {
-	url := redistest.Start(t)
+func TestRedisRecordsExpireAndIndex(t *testing.T) { recordsExpireAndIndex(t, redistest.Start(t)) }
+
+func recordsExpireAndIndex(t *testing.T, url string) {
 	ctx := context.Background()
 	s := newRecords(t, url)
 	short, long := time.Now().Add(300*time.Millisecond), time.Now().Add(time.Minute)
@@ -115,8 +117,9 @@ func TestRedisRecordsExpireAndIndex(t *testing.T) {
 
 // One lock holder at a time; the lock ends with unlock or its ttl, and a
 // late unlock does not release someone else's lock.
-func TestRedisRecordsLock(t *testing.T) {
-	url := redistest.Start(t)
+func TestRedisRecordsLock(t *testing.T) { recordsLock(t, redistest.Start(t)) }
+
+func recordsLock(t *testing.T, url string) {
 	ctx := context.Background()
 	prefix := fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1))
 	a, b := newRedis(t, url, prefix).Records(), newRedis(t, url, prefix).Records()

@@ -33,11 +33,16 @@ type RedisOptions struct {
 	// the host and each addr= parameter is a Sentinel, the user and
 	// password are theirs and, unless username= or password= parameters
 	// give the data nodes' own, the primary's too; the client follows the
-	// primary across failovers. It usually holds a password: it is never
-	// logged or put in an error.
+	// primary across failovers. With cluster=true it names nodes of a
+	// Redis Cluster (redis.ParseClusterURL): the host and each addr= are
+	// nodes to learn the cluster from, the path is /0 or none, and the
+	// user and password are every node's. It usually holds a password: it
+	// is never logged or put in an error.
 	URL string
 	// Prefix starts every key and the revocation channel, so several
 	// chains and roles can share one Redis ("ssoctl:<chain>:<role>:").
+	// On a Redis Cluster it may not hold { or }: keys wrap it in a hash
+	// tag (see Redis).
 	Prefix string
 	// Timeout is the dial, read and write timeout the URL does not set;
 	// zero means DefaultRedisTimeout.
@@ -68,17 +73,47 @@ const DefaultMirrorLease = time.Second
 // Expiry is Redis's own. Each until is sent as a time to live measured on
 // the store's clock (PX, not PXAT), so a Redis server whose clock is ahead
 // of the roles' can never forget a jti while its token still verifies.
+//
+// On one Redis, or through Sentinels, a key is the prefix and its name
+// ("<prefix>jti:<jti>"). On a Redis Cluster a script or a MULTI may only
+// touch keys of one hash slot, so the keys that one uses together share a
+// hash tag, the part in braces that alone decides the slot:
+//
+//   - a jti and the epoch that guards it: "{<prefix><bucket>:}jti:<jti>"
+//     and "{<prefix><bucket>:}epoch", the bucket (00 to 63) a hash of the
+//     jti, so the jtis spread over 64 slots and so over the primaries, and
+//     each primary that restarts empty loses the epochs of its own buckets
+//     with their jtis (RedisReplay);
+//   - the revocations and their channels: "{<prefix>}revoked:<session id>",
+//     "{<prefix>}revocations", in one slot, so that a revocation's key and
+//     its message are still written in one MULTI, and published with
+//     sharded pub/sub (SPUBLISH) on the very primary that holds the key
+//     (RedisRevocations);
+//   - records, their indexes and locks (RedisRecords) need no tag: every
+//     command they send touches one key.
 type Redis struct {
-	client *redis.Client
+	redisConn
 	prefix string
 	now    func() time.Time
 	lease  time.Duration // RedisOptions.MirrorLease
 	bound  int           // RedisOptions.MirrorEntries
 	life   *redisLife    // shared by Under's stores, like client
-	// sentinel is set when client follows a primary through Sentinels:
-	// the revocation mirror then proves where its subscription is with
-	// heartbeats (RedisRevocations).
-	sentinel bool
+}
+
+// redisConn is the client NewRedis opened and the kind of deployment it
+// reaches.
+type redisConn struct {
+	client redis.UniversalClient
+	// cluster is client when the URL names a Redis Cluster, else nil:
+	// keys then carry hash tags, revocations go through sharded pub/sub,
+	// and what walks the keys walks every primary.
+	cluster *redis.ClusterClient
+	// sentinel is set when client follows a primary through Sentinels.
+	// Through Sentinels and on a cluster the revocation mirror proves
+	// where its subscription is with heartbeats (RedisRevocations).
+	sentinel    bool
+	readTimeout time.Duration
+	callTimeout time.Duration // a cluster's callDeadline
 }
 
 // redisLife ends the revocation subscriptions when the pool closes, so
@@ -98,9 +133,13 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	if timeout <= 0 {
 		timeout = DefaultRedisTimeout
 	}
-	client, sentinel, err := newRedisClient(o.URL, timeout)
+	conn, err := newRedisClient(o.URL, timeout)
 	if err != nil {
 		return nil, err
+	}
+	if conn.cluster != nil && strings.ContainsAny(o.Prefix, "{}") {
+		_ = conn.client.Close()
+		return nil, errors.New("store: on a Redis Cluster the key prefix may not hold { or }: keys wrap it in a hash tag")
 	}
 	now := o.Now
 	if now == nil {
@@ -113,43 +152,68 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	life := &redisLife{}
 	life.ctx, life.cancel = context.WithCancel(context.Background())
 	return &Redis{
-		client: client, prefix: o.Prefix, now: now,
-		lease: lease, bound: o.MirrorEntries, life: life, sentinel: sentinel,
+		redisConn: conn, prefix: o.Prefix, now: now,
+		lease: lease, bound: o.MirrorEntries, life: life,
 	}, nil
 }
 
-// newRedisClient returns a client on the Redis at rawURL, or, when its
-// query has master_name, on the primary the Sentinels it names report
-// (the same *redis.Client, which asks them again after a failover), and
-// whether it did.
-func newRedisClient(rawURL string, timeout time.Duration) (client *redis.Client, sentinel bool, err error) {
-	// ParseURL's and ParseFailoverURL's errors do not repeat the URL, but a
-	// malformed one may still be mostly password: say only what kind of
-	// thing is wrong.
-	var query url.Values
-	if u, err := url.Parse(rawURL); err == nil {
-		query = u.Query()
+// newRedisClient returns a client on the Redis at rawURL; when its query
+// has master_name, on the primary the Sentinels it names report (the same
+// *redis.Client, which asks them again after a failover); when it has
+// cluster=true, on the Redis Cluster its nodes belong to.
+func newRedisClient(rawURL string, timeout time.Duration) (redisConn, error) {
+	// The parsers' errors do not repeat the URL, but a malformed one may
+	// still be mostly password: say only what kind of thing is wrong.
+	var (
+		query url.Values
+		u     *url.URL
+	)
+	if p, err := url.Parse(rawURL); err == nil {
+		u, query = p, p.Query()
 	}
-	if !query.Has("master_name") {
-		opt, err := redis.ParseURL(rawURL)
+	cluster := false
+	if query.Has("cluster") {
+		on, err := strconv.ParseBool(query.Get("cluster"))
 		if err != nil {
-			if query.Has("addr") {
-				return nil, false, errors.New("redis URL: addr= lists Sentinels, which need master_name= too (the name they know the primary by)")
-			}
-			return nil, false, fmt.Errorf("redis URL: %w", redactURLError(err))
+			return redisConn{}, errors.New("redis URL: cluster= must be true (a Redis Cluster) or false")
 		}
-		tuning{
-			&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries,
-			&opt.ContextTimeoutEnabled, &opt.DisableIdentity,
-		}.apply(timeout)
-		return redis.NewClient(opt), false, nil
+		cluster = on
 	}
+	switch {
+	case cluster && query.Has("master_name"):
+		return redisConn{}, errors.New("redis URL: cluster=true and master_name= do not go together: a Redis Cluster fails over by itself, without Sentinels")
+	case cluster:
+		return newClusterClient(u, query, timeout)
+	case query.Has("master_name"):
+		return newFailoverClient(rawURL, timeout)
+	}
+	if query.Has("cluster") {
+		// cluster=false: a plain URL, which ParseURL would refuse for it.
+		query.Del("cluster")
+		u.RawQuery = query.Encode()
+		rawURL = u.String()
+	}
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		if query.Has("addr") {
+			return redisConn{}, errors.New("redis URL: addr= lists more servers: Sentinels, which need master_name= too (the name they know the primary by), or nodes of a Redis Cluster, which need cluster=true")
+		}
+		return redisConn{}, fmt.Errorf("redis URL: %w", redactURLError(err, "a Sentinel's"))
+	}
+	tuning{
+		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries,
+		&opt.ContextTimeoutEnabled, &opt.DisableIdentity,
+	}.apply(timeout, 1)
+	return redisConn{client: redis.NewClient(opt), readTimeout: opt.ReadTimeout}, nil
+}
+
+func newFailoverClient(rawURL string, timeout time.Duration) (redisConn, error) {
 	opt, err := redis.ParseFailoverURL(rawURL)
 	if err != nil {
-		return nil, false, fmt.Errorf("redis URL: %w", redactURLError(err))
+		return redisConn{}, fmt.Errorf("redis URL: %w", redactURLError(err, "a Sentinel's"))
 	}
 	if opt.MasterName == "" {
-		return nil, false, errors.New("redis URL: master_name is empty: give the name the Sentinels know the primary by (master_name=mymaster)")
+		return redisConn{}, errors.New("redis URL: master_name is empty: give the name the Sentinels know the primary by (master_name=mymaster)")
 	}
 	if opt.Username == "" && opt.Password == "" {
 		// ParseFailoverURL gives the URL's user and password to the
@@ -160,10 +224,63 @@ func newRedisClient(rawURL string, timeout time.Duration) (client *redis.Client,
 	tuning{
 		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries,
 		&opt.ContextTimeoutEnabled, &opt.DisableIdentity,
-	}.apply(timeout)
-	client = redis.NewFailoverClient(opt)
+	}.apply(timeout, 1)
+	client := redis.NewFailoverClient(opt)
 	client.AddHook(sentinelLookup{})
-	return client, true, nil
+	return redisConn{client: client, sentinel: true, readTimeout: opt.ReadTimeout}, nil
+}
+
+// newClusterClient reads a cluster URL, u with query, whose cluster=true
+// go-redis does not know.
+func newClusterClient(u *url.URL, query url.Values, timeout time.Duration) (redisConn, error) {
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" && p != "0" {
+		return redisConn{}, errors.New("redis URL: a Redis Cluster has database 0 only: end the URL with /0, or no path")
+	}
+	query.Del("cluster")
+	v := *u
+	v.Path, v.RawPath, v.RawQuery = "", "", query.Encode()
+	opt, err := redis.ParseClusterURL(v.String())
+	if err != nil {
+		return redisConn{}, fmt.Errorf("redis URL: %w", redactURLError(err, "a cluster node's"))
+	}
+	// No retry on the node itself (go-redis's own default for a cluster):
+	// the cluster client already tries the node again, then another one,
+	// which is what follows a failover.
+	tuning{
+		&opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout, &opt.MaxRetries, &opt.DialerRetries,
+		&opt.ContextTimeoutEnabled, &opt.DisableIdentity,
+	}.apply(timeout, -1)
+	client := redis.NewClusterClient(opt)
+	call := 2 * max(opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout)
+	client.AddHook(callDeadline(call))
+	return redisConn{client: client, cluster: client, readTimeout: opt.ReadTimeout, callTimeout: call}, nil
+}
+
+// callDeadline bounds each call of a cluster client, its retries
+// included. Against a primary that accepts connections and never answers,
+// the cluster client tries it, tries it again, asks another node (which
+// sends it back: MOVED) and tries it once more, each try a read timeout
+// long, and a pipeline across the primaries (RedisReplay.Refresh) longer
+// still: eight seconds and more where one Redis fails within two timeouts.
+// The deadline keeps a cluster to those two.
+type callDeadline time.Duration
+
+func (d callDeadline) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (d callDeadline) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(d))
+		defer cancel()
+		return next(ctx, cmd)
+	}
+}
+
+func (d callDeadline) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Duration(d))
+		defer cancel()
+		return next(ctx, cmds)
+	}
 }
 
 // tuning points at the fields NewRedis sets in a redis.Options or a
@@ -174,9 +291,9 @@ type tuning struct {
 	contextTimeout, disableIdentity        *bool
 }
 
-// apply sets timeout for each timeout the URL left unset, and the rest
-// whatever the URL says.
-func (t tuning) apply(timeout time.Duration) {
+// apply sets timeout for each timeout the URL left unset, retries for
+// max_retries unless the URL sets it, and the rest whatever the URL says.
+func (t tuning) apply(timeout time.Duration, retries int) {
 	for _, d := range []*time.Duration{t.dialTimeout, t.readTimeout, t.writeTimeout} {
 		if *d == 0 {
 			*d = timeout
@@ -185,7 +302,7 @@ func (t tuning) apply(timeout time.Duration) {
 	if *t.maxRetries == 0 {
 		// One retry rides out a connection Redis closed while idle; more
 		// would only delay the 503 while Redis is down.
-		*t.maxRetries = 1
+		*t.maxRetries = retries
 	}
 	if *t.dialerRetries == 0 {
 		// The same for dialling: go-redis' default of five dials 100 ms
@@ -221,8 +338,8 @@ func (sentinelLookup) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 }
 
 // redactURLError keeps the kind of a URL parse error and drops its text,
-// which can quote the URL.
-func redactURLError(err error) error {
+// which can quote the URL. addr says whose address an addr= parameter is.
+func redactURLError(err error, addr string) error {
 	if _, ok := errors.AsType[*url.Error](err); ok {
 		return errors.New("not a URL (is the password URL-escaped?)")
 	}
@@ -233,17 +350,35 @@ func redactURLError(err error) error {
 	case strings.Contains(msg, "database number"), strings.Contains(msg, "URL path"):
 		return errors.New("the path must be a database number, like /0")
 	case strings.Contains(msg, "addr param"):
-		return errors.New("each addr= must be a Sentinel's host:port")
+		return fmt.Errorf("each addr= must be %s host:port", addr)
 	case strings.Contains(msg, "unexpected option"), strings.Contains(msg, "invalid"):
-		return errors.New("a query parameter is unknown or malformed (see redis.ParseURL, or redis.ParseFailoverURL with master_name)")
+		return errors.New("a query parameter is unknown or malformed (see redis.ParseURL, redis.ParseFailoverURL with master_name, or redis.ParseClusterURL with cluster=true)")
 	}
 	return errors.New("not a usable redis:// or rediss:// URL")
 }
 
-// Ping reports whether Redis answers, for a role's /readyz. Its error wraps
+// Ping reports whether Redis answers, for a role's /readyz: on a Redis
+// Cluster, every primary, within callDeadline. Its error wraps
 // ErrUnavailable.
 func (r *Redis) Ping(ctx context.Context) error {
-	return unavailable(r.client.Ping(ctx).Err())
+	if r.cluster != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.callTimeout)
+		defer cancel()
+	}
+	return unavailable(r.eachPrimary(ctx, func(ctx context.Context, c redis.Cmdable) error {
+		return c.Ping(ctx).Err()
+	}))
+}
+
+// eachPrimary calls fn with the client, or on a Redis Cluster with each
+// primary's (at once), and returns the first error. What walks the keys
+// (SCAN) must go to every primary: each holds only its own slots.
+func (r *Redis) eachPrimary(ctx context.Context, fn func(context.Context, redis.Cmdable) error) error {
+	if r.cluster == nil {
+		return fn(ctx, r.client)
+	}
+	return r.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
 }
 
 // Under returns stores on the same connection pool whose keys and channel
@@ -267,25 +402,95 @@ func (r *Redis) Close() error {
 	return r.client.Close()
 }
 
-// Replay returns the replay store, keys "<prefix>jti:<jti>".
+// Replay returns the replay store, keys "<prefix>jti:<jti>" (on a Redis
+// Cluster "{<prefix><bucket>:}jti:<jti>", see Redis).
 func (r *Redis) Replay() *RedisReplay {
 	// One id per instance is enough: once it has written an epoch, it has
 	// seen one, so a later epoch it writes is a reset, not a first start.
 	var id [12]byte
 	_, _ = rand.Read(id[:])
-	return &RedisReplay{r: r, id: base64.RawURLEncoding.EncodeToString(id[:])}
+	return &RedisReplay{r: r, id: base64.RawURLEncoding.EncodeToString(id[:]), seen: make([]string, r.buckets())}
 }
 
 // Revocations returns the revocation store, keys "<prefix>revoked:<session
-// id>", each revocation also published on "<prefix>revocations". Each call
-// returns a store with a mirror of its own: subscribe the one you read.
+// id>", each revocation also published on "<prefix>revocations" (on a
+// Redis Cluster "{<prefix>}revoked:<session id>" and, sharded,
+// "{<prefix>}revocations"). Each call returns a store with a mirror of its
+// own: subscribe the one you read.
 func (r *Redis) Revocations() *RedisRevocations { return &RedisRevocations{r: r} }
 
-func (r *Redis) jtiKey(jti string) string       { return r.prefix + "jti:" + jti }
-func (r *Redis) revokedKey(sid string) string   { return r.prefix + "revoked:" + sid }
-func (r *Redis) revocationsChannel() string     { return r.prefix + "revocations" }
-func (r *Redis) pattern(kind string) string     { return escapeGlob(r.prefix) + kind + ":*" }
+// clusterBuckets is how many epochs a replay store keeps on a Redis
+// Cluster, each guarding the jtis that hash to it: enough for the jtis to
+// spread evenly over the primaries of any usual cluster, few enough that
+// a readiness check reads them all in one pipeline.
+const clusterBuckets = 64
+
+// buckets is how many epochs a replay store keeps: one, but for a cluster.
+func (r *Redis) buckets() int {
+	if r.cluster == nil {
+		return 1
+	}
+	return clusterBuckets
+}
+
+// bucket is the epoch that guards jti: the same on every instance (FNV-1a,
+// not a seeded hash), so they all find its key.
+func (r *Redis) bucket(jti string) int {
+	if r.cluster == nil {
+		return 0
+	}
+	h := uint32(2166136261)
+	for i := 0; i < len(jti); i++ {
+		h ^= uint32(jti[i])
+		h *= 16777619
+	}
+	return int(h % clusterBuckets)
+}
+
+// bucketTag is the hash tag of a bucket's jtis and epoch on a cluster.
+func (r *Redis) bucketTag(bucket int) string {
+	return "{" + r.prefix + string([]byte{'0' + byte(bucket/10), '0' + byte(bucket%10)}) + ":}"
+}
+
+// tagged is the prefix, on a cluster as a hash tag: the keys it starts are
+// all in one slot (the revocations').
+func (r *Redis) tagged() string {
+	if r.cluster == nil {
+		return r.prefix
+	}
+	return "{" + r.prefix + "}"
+}
+
+func (r *Redis) jtiKey(bucket int, jti string) string {
+	if r.cluster == nil {
+		return r.prefix + "jti:" + jti
+	}
+	return r.bucketTag(bucket) + "jti:" + jti
+}
+
+func (r *Redis) epochKey(bucket int) string {
+	if r.cluster == nil {
+		return r.prefix + "epoch"
+	}
+	return r.bucketTag(bucket) + "epoch"
+}
+
+func (r *Redis) revokedKey(sid string) string   { return r.tagged() + "revoked:" + sid }
+func (r *Redis) revocationsChannel() string     { return r.tagged() + "revocations" }
 func (r *Redis) ttl(until time.Time) (ms int64) { return ttlMillis(until.Sub(r.now())) }
+
+// pattern matches the keys of one kind ("jti", "revoked") under the
+// prefix, for SCAN.
+func (r *Redis) pattern(kind string) string {
+	switch {
+	case r.cluster == nil:
+		return escapeGlob(r.prefix) + kind + ":*"
+	case kind == "jti":
+		return "{" + escapeGlob(r.prefix) + "[0-9][0-9]:}jti:*"
+	default:
+		return "{" + escapeGlob(r.prefix) + "}" + kind + ":*"
+	}
+}
 
 // ttlMillis rounds d up to whole milliseconds, Redis's finest expiry, so a
 // record never ends before its until.
@@ -316,11 +521,18 @@ func unavailable(err error) error {
 // Only an instance that knew the old epoch can tell a reset from a first
 // start, so each reads the epoch when it starts (Refresh) and at every
 // readiness check.
+//
+// On a Redis Cluster each primary can restart empty on its own, so an
+// epoch guards only the jtis beside it: there are 64, one per bucket of
+// jtis (see Redis), each kept and checked as above, and a primary's loss
+// refuses only the tokens whose jtis hash to the buckets it held.
 type RedisReplay struct {
-	r    *Redis
-	id   string // the epoch id this instance writes when it finds none
-	mu   sync.Mutex
-	seen string // the id of the epoch this instance last saw; "" none yet
+	r  *Redis
+	id string // the epoch id this instance writes when it finds none
+	mu sync.Mutex
+	// seen holds, per bucket, the id of the epoch this instance last saw;
+	// "" none yet.
+	seen []string
 }
 
 // ErrRecordsLost is a token refused because the replay store lost its
@@ -392,7 +604,7 @@ func (s *RedisReplay) ConsumeIssued(ctx context.Context, jti string, issued, unt
 	if ttl < 0 {
 		ttl = 0
 	}
-	res, err := s.run(ctx, s.r.jtiKey(jti), ttl, issued)
+	res, err := s.run(ctx, s.r.bucket(jti), jti, ttl, issued)
 	switch {
 	case err != nil:
 		// A script that reached Redis but whose reply was lost is retried
@@ -405,23 +617,85 @@ func (s *RedisReplay) ConsumeIssued(ctx context.Context, jti string, issued, unt
 	return res == 1, nil
 }
 
-// Refresh reads the epoch, writing a fresh one when there is none, so this
-// instance can tell a later reset from a first start.
+// Refresh reads the epoch (on a cluster, every bucket's), writing a fresh
+// one when there is none, so this instance can tell a later reset from a
+// first start.
 func (s *RedisReplay) Refresh(ctx context.Context) error {
-	_, err := s.run(ctx, s.r.jtiKey(""), -1, time.Time{})
-	return err
+	if s.r.cluster == nil {
+		_, err := s.run(ctx, 0, "", -1, time.Time{})
+		return err
+	}
+	// One pipeline, which the cluster client splits by primary and sends
+	// to them at once; a script a primary does not know yet (NOSCRIPT, as
+	// after its restart) is sent again whole.
+	cmds := make([]*redis.Cmd, clusterBuckets)
+	send := func(buckets []int, eval bool) error {
+		_, err := s.r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, b := range buckets {
+				keys, args := s.scriptArgs(b, "", -1, time.Time{})
+				// The script only reads the epoch (KEYS[2]) here. Named
+				// twice, it is one key to the cluster, which runs it while
+				// the slot moves to another primary, where it would refuse
+				// two keys, one missing (TRYAGAIN): readiness, which calls
+				// Refresh, must not go red on every instance at once for a
+				// resharding.
+				keys[0] = keys[1]
+				if eval {
+					cmds[b] = replayScript.Eval(ctx, p, keys, args...)
+				} else {
+					cmds[b] = replayScript.EvalSha(ctx, p, keys, args...)
+				}
+			}
+			return nil
+		})
+		return err
+	}
+	all := make([]int, clusterBuckets)
+	for b := range all {
+		all[b] = b
+	}
+	_ = send(all, false)
+	var again []int
+	for b, cmd := range cmds {
+		if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+			again = append(again, b)
+		}
+	}
+	if len(again) > 0 {
+		_ = send(again, true)
+	}
+	var first error
+	for b, cmd := range cmds {
+		if _, err := s.reply(b, cmd); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
-func (s *RedisReplay) run(ctx context.Context, key string, ttl int64, issued time.Time) (int64, error) {
+// run runs the replay script for jti in bucket ("" and ttl -1: only the
+// epoch).
+func (s *RedisReplay) run(ctx context.Context, bucket int, jti string, ttl int64, issued time.Time) (int64, error) {
+	keys, args := s.scriptArgs(bucket, jti, ttl, issued)
+	return s.reply(bucket, replayScript.Run(ctx, s.r.client, keys, args...))
+}
+
+func (s *RedisReplay) scriptArgs(bucket int, jti string, ttl int64, issued time.Time) (keys []string, args []any) {
 	s.mu.Lock()
-	seen := s.seen
+	seen := s.seen[bucket]
 	s.mu.Unlock()
 	issuedMS := issued.UnixMilli()
 	if issued.IsZero() {
 		issuedMS = math.MinInt64 // Refresh: no token
 	}
-	out, err := replayScript.Run(ctx, s.r.client, []string{key, s.r.prefix + "epoch"},
-		ttl, s.r.now().UnixMilli(), issuedMS, seen, s.id).Slice()
+	return []string{s.r.jtiKey(bucket, jti), s.r.epochKey(bucket)},
+		[]any{ttl, s.r.now().UnixMilli(), issuedMS, seen, s.id}
+}
+
+// reply reads the replay script's answer for bucket and keeps the epoch
+// it saw.
+func (s *RedisReplay) reply(bucket int, cmd *redis.Cmd) (int64, error) {
+	out, err := cmd.Slice()
 	if err != nil {
 		return 0, unavailable(err)
 	}
@@ -432,7 +706,7 @@ func (s *RedisReplay) run(ctx context.Context, key string, ttl int64, issued tim
 	epoch, _ := out[1].(string)
 	if id, _, ok := strings.Cut(epoch, " "); ok {
 		s.mu.Lock()
-		s.seen = id
+		s.seen[bucket] = id
 		s.mu.Unlock()
 	}
 	return res, nil
@@ -454,15 +728,18 @@ func (s *RedisReplay) Len() int { return s.r.count("jti") }
 //   - the subscription to "<prefix>revocations" is confirmed, and the mirror
 //     was started empty at that confirmation (each resubscription, as after
 //     an outage, starts another: what was published meanwhile is lost);
-//   - a full load of the "<prefix>revoked:*" keys (SCAN, then PTTL for each,
-//     pipelined), begun after that confirmation, has completed;
+//   - a full load of the "<prefix>revoked:*" keys (SCAN, on a cluster on
+//     every primary, then PTTL for each, pipelined), begun after that
+//     confirmation, has completed;
 //   - the subscription's connection answered a ping that was sent after the
 //     confirmation and less than the lease (RedisOptions.MirrorLease, 1 s)
-//     ago; pings go every third of the lease. Through Sentinels the ping is
-//     a heartbeat PUBLISHed through the pool on a channel of the
-//     subscription's own, "<prefix>revocations:beat:<random>": it comes
-//     back only when the subscription is on the primary writes go to, not
-//     on an old primary still up after a failover;
+//     ago; pings go every third of the lease. Through Sentinels and on a
+//     cluster the ping is a heartbeat PUBLISHed (SPUBLISHed) through the
+//     pool on a channel of the subscription's own,
+//     "<prefix>revocations:beat:<random>": it comes back only when the
+//     subscription is on the primary writes go to, not on an old primary
+//     still up after a failover, nor, on a cluster, while the slot moves
+//     (see Redis.beat);
 //   - the mirror is not full.
 //
 // Otherwise Revoked does what it would without a mirror: one EXISTS, and an
@@ -569,7 +846,7 @@ func (s *RedisRevocations) Revoke(ctx context.Context, sessionID string, until t
 	_, err := s.r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.SetNX(ctx, key, 1, time.Duration(ttl)*time.Millisecond)
 		p.Do(ctx, "pexpire", key, ttl, "gt")
-		p.Publish(ctx, s.r.revocationsChannel(), revocationMessage(sessionID, until))
+		s.r.publish(ctx, p, s.r.revocationsChannel(), revocationMessage(sessionID, until))
 		return nil
 	})
 	if err != nil {
@@ -644,22 +921,86 @@ func (s *RedisRevocations) Subscribe(ctx context.Context, revoked func(sessionID
 	life.subs.Add(1)
 	life.mu.Unlock()
 	channels := []string{s.r.revocationsChannel()}
-	if s.r.sentinel {
+	if s.r.beats() {
 		var id [12]byte
 		_, _ = rand.Read(id[:])
 		channels = append(channels, s.r.revocationsChannel()+":beat:"+base64.RawURLEncoding.EncodeToString(id[:]))
 	}
-	ps := s.r.client.Subscribe(ctx, channels...)
+	ps := s.r.subscribe(ctx, channels)
 	// Bounded by the read timeout like every other call: Receive alone has
 	// no deadline, and a Redis that accepts connections but never answers
 	// would hold the caller (a role starting up) for ever.
-	if _, err := ps.ReceiveTimeout(ctx, s.r.client.Options().ReadTimeout); err != nil {
+	if _, err := ps.ReceiveTimeout(ctx, s.r.readTimeout); err != nil {
 		_ = ps.Close()
 		life.subs.Done()
+		s.r.reloadSlots() // a MOVED: the cluster changed since the client last asked
 		return unavailable(err)
 	}
 	go s.follow(ctx, &subscription{ps: ps, channels: channels}, revoked)
 	return nil
+}
+
+// beats reports whether the revocation mirror proves where its
+// subscription is with heartbeats, published through the pool on a
+// channel of the subscription's own, rather than with PINGs on the
+// subscription's connection: through Sentinels and on a cluster, where
+// the server writes go to can change under a connection that still
+// answers.
+func (r *Redis) beats() bool { return r.sentinel || r.cluster != nil }
+
+// subscribe subscribes to channels: on a cluster with sharded pub/sub
+// (SSUBSCRIBE), on the primary that holds their slot.
+//
+// Classic PUBLISH on a cluster reaches every node over the cluster bus, a
+// hop that a pong on the subscriber's node does not wait for; a sharded
+// message is delivered by the primary that runs the SPUBLISH, the one
+// that holds the revocation keys, in order with its replies, as on one
+// Redis. And when that primary loses the slot (a failover, a resharding)
+// it ends the subscription (sunsubscribe), so none lingers on a node that
+// no longer takes the writes.
+func (r *Redis) subscribe(ctx context.Context, channels []string) *redis.PubSub {
+	if r.cluster != nil {
+		return r.client.SSubscribe(ctx, channels...)
+	}
+	return r.client.Subscribe(ctx, channels...)
+}
+
+// publish publishes to channel through c: on a cluster with SPUBLISH, see
+// subscribe.
+func (r *Redis) publish(ctx context.Context, c redis.Cmdable, channel, message string) *redis.IntCmd {
+	if r.cluster != nil {
+		return c.SPublish(ctx, channel, message)
+	}
+	return c.Publish(ctx, channel, message)
+}
+
+// beat publishes a heartbeat on channel through the pool. On a cluster it
+// goes the way a revocation of a session not yet revoked goes: in one
+// MULTI with a key of the slot, one never written (EXISTS). While the slot
+// moves between primaries such a revocation runs on the new one (ASK) or
+// not at all (TRYAGAIN), and the beat alike, so a subscription still on
+// the old primary hears none and the mirror is not trusted until the move
+// is done and it has subscribed on the new one.
+func (r *Redis) beat(ctx context.Context, channel, message string) error {
+	if r.cluster == nil {
+		return r.client.Publish(ctx, channel, message).Err()
+	}
+	_, err := r.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Exists(ctx, channel+":unset")
+		p.SPublish(ctx, channel, message)
+		return nil
+	})
+	return err
+}
+
+// reloadSlots has a cluster client ask the cluster which primary holds
+// which slots, in the background; go-redis otherwise does so only on a
+// MOVED reply to a command or every few seconds. Elsewhere it does
+// nothing.
+func (r *Redis) reloadSlots() {
+	if r.cluster != nil {
+		r.cluster.ReloadState(context.Background())
+	}
 }
 
 // subscription is the PubSub a follow loop reads, which another goroutine
@@ -668,8 +1009,8 @@ type subscription struct {
 	mu     sync.Mutex
 	ps     *redis.PubSub // written only by the follow loop, under mu
 	closed bool
-	// channels are the revocations channel and, through Sentinels, this
-	// subscription's heartbeat channel.
+	// channels are the revocations channel and, through Sentinels and on
+	// a cluster, this subscription's heartbeat channel.
 	channels []string
 }
 
@@ -683,14 +1024,14 @@ func (c *subscription) close() {
 }
 
 // renew subscribes on a new connection in place of the current one.
-func (c *subscription) renew(ctx context.Context, client *redis.Client) {
+func (c *subscription) renew(ctx context.Context, r *Redis) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return
 	}
 	_ = c.ps.Close()
-	c.ps = client.Subscribe(ctx, c.channels...)
+	c.ps = r.subscribe(ctx, c.channels)
 }
 
 // follow reads the subscription whose first confirmation Subscribe has
@@ -713,7 +1054,7 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 	}
 	var (
 		channel = s.r.revocationsChannel()
-		beat    string                 // the heartbeat channel, through Sentinels; "" none
+		beat    string                 // the heartbeat channel (Redis.beats); "" none
 		every   = int64(s.r.lease / 3) // between pings
 		m       *revocationMirror      // the mirror this loop keeps; nil none
 		load    bool                   // m still needs its load
@@ -767,7 +1108,8 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 			// when the network drops packets: subscribe afresh rather than
 			// wait minutes for TCP to give up.
 			drop()
-			sub.renew(ctx, s.r.client)
+			s.r.reloadSlots()
+			sub.renew(ctx, s.r)
 			heard = mono()
 		}
 		if now >= ping {
@@ -777,7 +1119,7 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 				// Through the pool, so to the primary writes go to: heard
 				// back only on a subscription to that same server.
 				bctx, cancel := context.WithTimeout(ctx, time.Duration(every))
-				_ = s.r.client.Publish(bctx, beat, strconv.FormatInt(now, 10)).Err()
+				_ = s.r.beat(bctx, beat, strconv.FormatInt(now, 10))
 				cancel()
 			}
 			ping = now + every
@@ -794,13 +1136,28 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 			// subscribes again is lost to this mirror.
 			drop()
 			sleep(ctx, time.Duration(every))
+			if _, ok := errors.AsType[redis.Error](err); ok && s.r.cluster != nil {
+				// A reply, not a broken connection, which go-redis would
+				// mend: SSUBSCRIBE sent where the slot no longer is
+				// (MOVED). Ask the cluster again and subscribe afresh.
+				s.r.reloadSlots()
+				sub.renew(ctx, s.r)
+			}
 			continue
 		}
 		heard = mono()
 		switch msg := msg.(type) {
 		case *redis.Subscription:
-			if msg.Kind == "subscribe" && msg.Channel == channel {
+			switch {
+			case msg.Channel != channel:
+			case msg.Kind == "subscribe", msg.Kind == "ssubscribe":
 				restart()
+			case msg.Kind == "sunsubscribe":
+				// The primary lost the slot (see Redis.subscribe):
+				// subscribe where it is now, and start over there.
+				drop()
+				s.r.reloadSlots()
+				sub.renew(ctx, s.r)
 			}
 		case *redis.Pong:
 			if sent, err := strconv.ParseInt(msg.Payload, 10, 64); err == nil && keeps {
@@ -831,24 +1188,31 @@ func (s *RedisRevocations) follow(ctx context.Context, sub *subscription, revoke
 }
 
 // load adds every revocation key under the prefix to m, with its time to
-// live. It stops early, without an error, when m is full.
+// live: on a cluster, from every primary. It stops early, without an
+// error, when m is full.
 func (s *RedisRevocations) load(ctx context.Context, m *revocationMirror) error {
+	return unavailable(s.r.eachPrimary(ctx, func(ctx context.Context, c redis.Cmdable) error {
+		return s.loadFrom(ctx, c, m)
+	}))
+}
+
+func (s *RedisRevocations) loadFrom(ctx context.Context, c redis.Cmdable, m *revocationMirror) error {
 	prefix := s.r.revokedKey("")
 	var cursor uint64
 	for {
-		keys, next, err := s.r.client.Scan(ctx, cursor, s.r.pattern("revoked"), 1000).Result()
+		keys, next, err := c.Scan(ctx, cursor, s.r.pattern("revoked"), 1000).Result()
 		if err != nil {
-			return unavailable(err)
+			return err
 		}
 		if len(keys) > 0 {
 			ttls := make([]*redis.DurationCmd, len(keys))
-			if _, err := s.r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 				for i, k := range keys {
 					ttls[i] = p.PTTL(ctx, k)
 				}
 				return nil
 			}); err != nil {
-				return unavailable(err)
+				return err
 			}
 			now := s.r.now() // after the answers: no entry ends before its key
 			for i, k := range keys {
@@ -883,19 +1247,23 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// count walks the keys of one kind under the prefix.
+// count walks the keys of one kind under the prefix, on a cluster on
+// every primary.
 func (r *Redis) count(kind string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	n := 0
-	it := r.client.Scan(ctx, 0, r.pattern(kind), 1000).Iterator()
-	for it.Next(ctx) {
-		n++
-	}
-	if it.Err() != nil {
+	var n atomic.Int64
+	err := r.eachPrimary(ctx, func(ctx context.Context, c redis.Cmdable) error {
+		it := c.Scan(ctx, 0, r.pattern(kind), 1000).Iterator()
+		for it.Next(ctx) {
+			n.Add(1)
+		}
+		return it.Err()
+	})
+	if err != nil {
 		return 0
 	}
-	return n
+	return int(n.Load())
 }
 
 // escapeGlob quotes the characters SCAN MATCH treats as a pattern.

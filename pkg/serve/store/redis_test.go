@@ -73,8 +73,9 @@ func TestRedisMirroredRevocationsContract(t *testing.T) {
 	storetest.TestRevocationStore(t, h)
 }
 
-func TestRedisInstancesShareState(t *testing.T) {
-	url := redistest.Start(t)
+func TestRedisInstancesShareState(t *testing.T) { instancesShareState(t, redistest.Start(t)) }
+
+func instancesShareState(t *testing.T, url string) {
 	ctx := context.Background()
 	until := time.Now().Add(time.Minute)
 	tests := []struct {
@@ -279,6 +280,17 @@ func TestNewRedisURL(t *testing.T) {
 		{name: "the Sentinel password as a parameter", url: "redis://127.0.0.1:26379/0?master_name=m&sentinel_password=" + password, wantErr: "query parameter"},
 		{name: "a Sentinel path that is no database", url: "redis://:" + password + "@127.0.0.1:26379/x?master_name=m", wantErr: "database number"},
 		{name: "http is no Sentinel", url: "http://:" + password + "@127.0.0.1:26379/0?master_name=m", wantErr: "scheme must be"},
+		// With cluster=true the host and each addr= are nodes of a Redis Cluster.
+		{name: "a cluster of three nodes", url: "redis://:" + password + "@127.0.0.1:7000/0?cluster=true&addr=127.0.0.2:7001&addr=127.0.0.3:7002"},
+		{name: "a cluster over TLS, no path, with timeouts", url: "rediss://u:" + password + "@127.0.0.1:7000?cluster=true&dial_timeout=2s&read_timeout=500ms"},
+		{name: "cluster=false is a plain URL", url: "redis://:" + password + "@127.0.0.1:6379/0?cluster=false"},
+		{name: "a cluster with another database", url: "redis://:" + password + "@127.0.0.1:7000/1?cluster=true", wantErr: "database 0 only"},
+		{name: "cluster is not a yes or no", url: "redis://:" + password + "@127.0.0.1:7000/0?cluster=" + password, wantErr: "cluster= must be true"},
+		{name: "a cluster through Sentinels", url: "redis://:" + password + "@127.0.0.1:7000/0?cluster=true&master_name=m", wantErr: "do not go together"},
+		{name: "a cluster addr that is no host:port", url: "redis://:" + password + "@127.0.0.1:7000/0?cluster=true&addr=" + password, wantErr: "cluster node's host:port"},
+		{name: "a cluster with an unknown parameter", url: "redis://:" + password + "@127.0.0.1:7000/0?cluster=true&pasword=" + password, wantErr: "query parameter"},
+		{name: "http is no cluster", url: "http://:" + password + "@127.0.0.1:7000/0?cluster=true", wantErr: "scheme must be"},
+		{name: "a cluster URL that is no URL", url: "redis://:" + password + "@127.0.0.1:port/0?cluster=true", wantErr: "not a URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
