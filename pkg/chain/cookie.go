@@ -69,23 +69,33 @@ func newBrowserJar(now func() time.Time) *browserJar {
 	return &browserJar{jar: jar, now: now, attrs: map[cookieKey]storedCookie{}}
 }
 
-// SetCookies implements http.CookieJar for the clients that read answers
-// through net/http (probes, Get): each cookie net/http parsed is read again
-// from its line as a browser reads it. Lines net/http drops never get here;
-// the walk reads an answer's lines itself (setCookieLines).
-func (j *browserJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
-	now := j.now()
-	cs := make([]*http.Cookie, 0, len(cookies))
-	for _, c := range cookies {
-		if c.Raw != "" {
-			var why string
-			if c, why = parseSetCookie(c.Raw, now); why != "" {
-				continue
-			}
+// jarTransport sends each request with the cookies jar holds for its URL
+// and stores what the answer sets, both as a browser does (cookieHeader,
+// setCookieLines), for the requests a person would start: probes, Get,
+// the expectations' checks. net/http's own Jar handling would write the
+// Cookie header by its stricter rules, dropping bytes of values browsers
+// keep, and log each drop, a piece of a cookie's value, to the standard
+// logger. A Cookie header the request has already is kept, the jar's
+// cookies after it.
+type jarTransport struct {
+	next http.RoundTripper
+	jar  *browserJar
+}
+
+func (t jarTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if cs := t.jar.Cookies(req.URL); len(cs) > 0 {
+		line := cookieHeader(cs)
+		if had := req.Header.Get("Cookie"); had != "" {
+			line = had + "; " + line
 		}
-		cs = append(cs, c)
+		req = req.Clone(req.Context())
+		req.Header.Set("Cookie", line)
 	}
-	j.store(u, cs, now)
+	resp, err := t.next.RoundTrip(req)
+	if err == nil {
+		t.jar.setCookieLines(req.URL, resp.Header.Values("Set-Cookie"))
+	}
+	return resp, err
 }
 
 // setCookieLines stores what a browser keeps of the Set-Cookie lines of an
@@ -209,8 +219,8 @@ func jarURL(u *url.URL) *url.URL {
 	return &v
 }
 
-// Cookies implements http.CookieJar: every cookie for u, as for a request
-// the user started (a same-site one). Navigations ask forNavigation.
+// Cookies is every cookie for u, as for a request the user started (a
+// same-site one). Navigations ask cookiesFor.
 func (j *browserJar) Cookies(u *url.URL) []*http.Cookie {
 	j.expire(j.now())
 	return j.jar.Cookies(jarURL(u))
@@ -276,26 +286,6 @@ func (n navigation) withholds(sameSite, cross string, created, now time.Time) st
 		}
 	}
 	return ""
-}
-
-// forNavigation is the jar as one navigation sees it: it sends what a
-// browser sends with n and adds to withheld each cookie it keeps back.
-func (j *browserJar) forNavigation(n navigation, withheld *[]WithheldCookie) http.CookieJar {
-	return navJar{j: j, n: n, withheld: withheld}
-}
-
-type navJar struct {
-	j        *browserJar
-	n        navigation
-	withheld *[]WithheldCookie
-}
-
-func (nj navJar) SetCookies(u *url.URL, cookies []*http.Cookie) { nj.j.SetCookies(u, cookies) }
-
-func (nj navJar) Cookies(u *url.URL) []*http.Cookie {
-	send, withheld := nj.j.cookiesFor(u, nj.n)
-	*nj.withheld = append(*nj.withheld, withheld...)
-	return send
 }
 
 // cookiesFor is what the jar sends to u with navigation n, and what it

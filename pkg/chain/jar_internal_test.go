@@ -78,22 +78,17 @@ func TestJarSameSite(t *testing.T) {
 			now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 			j := newBrowserJar(func() time.Time { return now })
 			from := mustURL("https://a.company.com/app/set")
-			var cs []*http.Cookie
-			for _, line := range set {
-				c, err := http.ParseSetCookie(line)
-				if err != nil {
-					t.Fatal(err)
+			for _, c := range j.setCookieLines(from, set) {
+				if c.Rejected != "" {
+					t.Fatalf("%s: %s", c.Name, c.Rejected)
 				}
-				cs = append(cs, c)
 			}
-			j.SetCookies(from, cs)
 			now = now.Add(tt.age)
 			n := navigation{method: tt.method}
 			if tt.initiator != "" {
 				n.initiator = mustURL(tt.initiator)
 			}
-			var withheld []WithheldCookie
-			got := j.forNavigation(n, &withheld).Cookies(mustURL(tt.target))
+			got, withheld := j.cookiesFor(mustURL(tt.target), n)
 			var send, held []string
 			for _, c := range got {
 				send = append(send, c.Name+"="+c.Value)
@@ -121,17 +116,16 @@ func TestJarSameSite(t *testing.T) {
 func TestJarSendsSecureCookiesToLocalhost(t *testing.T) {
 	j := newBrowserJar(time.Now)
 	u, _ := url.Parse("http://portal.company2.localhost:8081/sso")
-	c, _ := http.ParseSetCookie("portal_session=1; Path=/; Secure; HttpOnly; SameSite=None")
-	j.SetCookies(u, []*http.Cookie{c})
-	var withheld []WithheldCookie
-	if got := j.forNavigation(navigation{method: http.MethodGet}, &withheld).Cookies(u); len(got) != 1 {
+	line := "portal_session=1; Path=/; Secure; HttpOnly; SameSite=None"
+	j.setCookieLines(u, []string{line})
+	if got, _ := j.cookiesFor(u, navigation{method: http.MethodGet}); len(got) != 1 {
 		t.Errorf("http://…localhost got %d cookies, want the Secure one", len(got))
 	}
 	if got := j.names(u); !slices.Equal(got, []string{"portal_session"}) {
 		t.Errorf("names %q", got)
 	}
 	other, _ := url.Parse("http://portal.company2.example:8081/sso")
-	j.SetCookies(other, []*http.Cookie{c})
+	j.setCookieLines(other, []string{line})
 	if got := j.Cookies(other); len(got) != 0 {
 		t.Errorf("plain http got %d cookies, want none (and none stored)", len(got))
 	}
@@ -142,11 +136,9 @@ func TestJarSendsSecureCookiesToLocalhost(t *testing.T) {
 func TestJarClearSiteData(t *testing.T) {
 	set := func(j *browserJar, raw, line string) {
 		u, _ := url.Parse(raw)
-		c, err := http.ParseSetCookie(line)
-		if err != nil {
-			t.Fatal(err)
+		if c := j.setCookieLines(u, []string{line}); c[0].Rejected != "" {
+			t.Fatalf("%s: %s", c[0].Name, c[0].Rejected)
 		}
-		j.SetCookies(u, []*http.Cookie{c})
 	}
 	fill := func() *browserJar {
 		j := newBrowserJar(time.Now)

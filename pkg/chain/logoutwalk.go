@@ -144,7 +144,7 @@ func (b *Browser) Logout(ctx context.Context, t *Trace, o LogoutOptions) error {
 	// The copies go out without the jar: the browser that logged out has
 	// dropped them, a second browser has not. Each on a new connection, so
 	// that a load balancer in front of several instances picks again.
-	client := &http.Client{Transport: newConnections{b.client.Transport}, Timeout: b.timeout,
+	client := &http.Client{Transport: newConnections{b.rt}, Timeout: b.timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	ask := func(p *probe) (int, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.origin, nil)

@@ -263,13 +263,12 @@ func newProber(ctx context.Context, b *Browser, t *Trace, o ProbeOptions) *probe
 		o.Repeat = DefaultProbeRepeat
 	}
 	fresh, signedIn := *b.client, *b.client
-	fresh.Jar = nil
-	fresh.Transport = newConnections{b.client.Transport}
-	signedIn.Transport = fresh.Transport
+	fresh.Transport = newConnections{b.rt}
+	signedIn.Transport = jarTransport{next: fresh.Transport, jar: b.jar}
 	p := &prober{
 		ctx: ctx, b: b, t: t, o: o,
 		bare: &http.Client{
-			Transport:     b.client.Transport,
+			Transport:     b.rt,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 		fresh:        &fresh,

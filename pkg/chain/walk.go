@@ -79,9 +79,11 @@ type Browser struct {
 
 	// jar holds the cookies of every walk and probe, with their attributes.
 	jar *browserJar
-	// client sends every request through the Dialer with jar's cookies and
-	// never follows a redirect by itself; probes use it too.
+	// client sends every request through the Dialer with jar's cookies
+	// (jarTransport over rt) and never follows a redirect by itself;
+	// probes use it too. rt is the transport alone, without the jar.
 	client *http.Client
+	rt     http.RoundTripper
 	// roles tells the chain's origins apart; empty without a Chain.
 	roles roleMap
 	// allow is the chain's return_to allowlist; nil without a Chain.
@@ -174,9 +176,9 @@ func NewBrowser(o BrowserOptions) (*Browser, error) {
 		}
 	}
 	b.jar = newBrowserJar(b.now)
+	b.rt = rt
 	b.client = &http.Client{
-		Transport:     rt,
-		Jar:           b.jar,
+		Transport:     jarTransport{next: rt, jar: b.jar},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return b, nil
@@ -560,19 +562,20 @@ func (w *walker) send(ctx context.Context, r *request) (*exchange, error) {
 		client = w.client
 	}
 	var withheld []WithheldCookie
-	inJar := client.Jar == w.b.jar
+	jt, inJar := client.Transport.(jarTransport)
+	inJar = inJar && jt.jar == w.b.jar
 	if inJar {
 		// Every request of a walk is a top-level navigation: the jar
-		// sends what a browser sends with it, SameSite applied. The walk
-		// writes the Cookie header and reads the Set-Cookie lines itself:
-		// net/http would do both by its own stricter rules.
+		// sends what a browser sends with it, SameSite applied, where
+		// jarTransport would send every cookie, as for a request the user
+		// started.
 		var send []*http.Cookie
 		send, withheld = w.b.jar.cookiesFor(r.url, navigation{initiator: r.refSrc, method: r.method})
 		if len(send) > 0 {
 			h.Set("Cookie", cookieHeader(send))
 		}
 		nav := *client
-		nav.Jar = nil
+		nav.Transport = jt.next
 		client = &nav
 	}
 	resp, err := client.Do(req)

@@ -265,7 +265,11 @@ func TestWalkKeepsHandoffsForProbes(t *testing.T) {
 	}
 	// The jar is the probes' too.
 	u, _ := url.Parse("http://portal.company2.localhost:8081/auth")
-	if cs := b.client.Jar.Cookies(u); len(cs) != 1 || cs[0].Name != "portal_session" {
+	jt, ok := b.client.Transport.(jarTransport)
+	if !ok || jt.jar != b.jar {
+		t.Fatalf("the client's transport %T does not send the walk's jar", b.client.Transport)
+	}
+	if cs := jt.jar.Cookies(u); len(cs) != 1 || cs[0].Name != "portal_session" {
 		t.Errorf("the client's jar sends %v", cs)
 	}
 }
