@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ssoctl/ssoctl/pkg/chain"
@@ -24,7 +25,7 @@ import (
 //     of a silent check (an iframe, a top-level bounce) needs its control
 //     back to decide; it may retry later.
 func (is *Issuer) check(w http.ResponseWriter, r *http.Request) {
-	returnTo, ok := is.returnTo(w, r, r.URL.Query().Get(chain.ReturnToParam))
+	returnTo, ok := is.returnTo(w, r)
 	if !ok {
 		return
 	}
@@ -58,17 +59,32 @@ func (is *Issuer) freshForWalk(sess *Session, now time.Time) bool {
 	return true
 }
 
-// checkFailed sends the browser back to return_to with error=code added to
-// its query.
+// checkFailed sends the browser back to return_to with error=code first
+// in its query.
 func (is *Issuer) checkFailed(w http.ResponseWriter, r *http.Request, returnTo, code, reason string) {
 	target := returnTo
 	if u, err := url.Parse(returnTo); err == nil {
-		q := u.Query()
-		q.Set(chain.ErrorParam, code)
-		u.RawQuery = q.Encode()
+		u.RawQuery = withError(u.RawQuery, code)
 		target = u.String()
 	}
 	Annotate(w, slog.String("result", code), slog.String("reason", reason))
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+// withError is rawQuery with error=code first, in place of any error pair
+// it held; every other pair stays as the allowlist approved it. Decoding
+// the query and encoding it again (url.Values) would drop the pairs
+// net/url cannot parse, such as one with ";" that PHP or Rails apps read,
+// and re-encode the rest, so the app would not get back the URL it sent.
+func withError(rawQuery, code string) string {
+	pairs := []string{chain.ErrorParam + "=" + url.QueryEscape(code)}
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		key, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(key); pair == "" || err == nil && k == chain.ErrorParam {
+			continue
+		}
+		pairs = append(pairs, pair)
+	}
+	return strings.Join(pairs, "&")
 }

@@ -443,6 +443,93 @@ func TestHostileRedirects(t *testing.T) {
 	}
 }
 
+// TestHostileRepeatedRedirects: a redirect target given twice is refused,
+// whichever copy the allowlist would take. net/url reads the first copy,
+// PHP and Rails the last, so a proxy, a WAF or the app that built the link
+// may vet another URL than the one the issuer would send the browser to;
+// OAuth 2.0 (RFC 6749 §3.1) forbids repeating a parameter for that reason,
+// and the dev IdP refuses a second return_to too. As for every refusal,
+// nothing changes: no login cookie, no sign-out.
+func TestHostileRepeatedRedirects(t *testing.T) {
+	h := startHostileChain(t)
+	const evil = "https://evil.example/"
+	repeated := []struct {
+		name   string
+		values []string
+	}{
+		{"allowed copy first", []string{portalURL + "/", evil}},
+		{"allowed copy last", []string{evil, portalURL + "/"}},
+		{"empty copy first", []string{"", evil}},
+		{"the same allowed URL twice", []string{portalURL + "/", portalURL + "/"}},
+	}
+	target := func(path, param string, values []string) string {
+		return issuerURL + path + "?" + url.Values{param: values}.Encode()
+	}
+	signedIn := func(h *hostileChain, r *http.Request) *http.Request {
+		r.AddCookie(h.cookies["issuer"])
+		return r
+	}
+	var cases []hostileCase
+	for _, p := range repeated {
+		cases = append(cases,
+			hostileCase{name: "/login return_to: " + p.name, status: http.StatusBadRequest, reasons: []string{"return_to_refused"},
+				req: func(*hostileChain) *http.Request { return get(target(chain.LoginPath, chain.ReturnToParam, p.values)) }},
+			hostileCase{name: "/login signed in, return_to: " + p.name, status: http.StatusBadRequest, reasons: []string{"return_to_refused"},
+				req: func(h *hostileChain) *http.Request {
+					return signedIn(h, get(target(chain.LoginPath, chain.ReturnToParam, p.values)))
+				}},
+			hostileCase{name: "/sso/check return_to: " + p.name, status: http.StatusBadRequest, reasons: []string{"return_to_refused"},
+				req: func(*hostileChain) *http.Request { return get(target(chain.CheckPath, chain.ReturnToParam, p.values)) }},
+			hostileCase{name: "GET /logout post_logout_redirect: " + p.name, status: http.StatusBadRequest, reasons: []string{"post_logout_redirect_refused"},
+				req: func(h *hostileChain) *http.Request {
+					return signedIn(h, get(target(chain.LogoutPath, chain.PostLogoutRedirectParam, p.values)))
+				}},
+			hostileCase{name: "POST /logout post_logout_redirect: " + p.name, status: http.StatusBadRequest, reasons: []string{"post_logout_redirect_refused"},
+				req: func(h *hostileChain) *http.Request {
+					return signedIn(h, postForm(target(chain.LogoutPath, chain.PostLogoutRedirectParam, p.values), nil, "Sec-Fetch-Site", "same-origin"))
+				}},
+		)
+	}
+	for _, c := range cases {
+		c.role = "issuer"
+		t.Run(c.name, func(t *testing.T) {
+			h.run(t, c)
+			if body := serveOnce(h, "issuer", c.req(h)).Body.String(); !strings.Contains(body, "more than once") {
+				t.Errorf("the page does not say the parameter was repeated:\n%.800s", body)
+			}
+		})
+	}
+	if _, err := h.idp.Session(t.Context(), h.sid); err != nil {
+		t.Errorf("alice's IdP session after the repeated post_logout_redirect: %v", err)
+	}
+}
+
+// TestHostileCheckKeepsReturnToQuery: /sso/check sends the browser back to
+// return_to as the allowlist approved it, with only error= put first in
+// its query. Parsing the query and encoding it again would drop what
+// net/url cannot parse (a pair with ";", which PHP and Rails apps read)
+// and re-encode the rest, so the app would get another URL than it sent.
+func TestHostileCheckKeepsReturnToQuery(t *testing.T) {
+	h := startHostileChain(t)
+	tests := []struct{ name, returnTo, want string }{
+		{"a pair with a semicolon", portalURL + "/app?x=1;y=2&z=3", portalURL + "/app?error=login_required&x=1;y=2&z=3"},
+		{"escapes as sent", portalURL + "/app?q=%41%2F+b&r=%20", portalURL + "/app?error=login_required&q=%41%2F+b&r=%20"},
+		{"a key without a value", portalURL + "/app?flag&x=1", portalURL + "/app?error=login_required&flag&x=1"},
+		{"an error of its own is replaced", portalURL + "/app?error=spoofed&x=1", portalURL + "/app?error=login_required&x=1"},
+		{"an escaped error key is replaced", portalURL + "/app?x=1&%65rror=spoofed", portalURL + "/app?error=login_required&x=1"},
+		{"a fragment stays last", portalURL + "/app?x=1#top", portalURL + "/app?error=login_required&x=1#top"},
+		{"an empty query", portalURL + "/app?", portalURL + "/app?error=login_required"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := serveOnce(h, "issuer", get(issuerURL+chain.CheckPath+"?"+url.Values{chain.ReturnToParam: {tt.returnTo}}.Encode()))
+			if got := rec.Header().Get("Location"); rec.Code != http.StatusSeeOther || got != tt.want {
+				t.Errorf("= %d Location %q, want 303 to %q", rec.Code, got, tt.want)
+			}
+		})
+	}
+}
+
 // flipMiddle changes one character in the middle of s, keeping it base64url.
 func flipMiddle(s string) string {
 	b := []byte(s)

@@ -127,8 +127,11 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if is.oidc != nil {
 		mux.HandleFunc("POST "+chain.OIDCBackchannelLogoutPath, is.oidcBackchannelLogout) // oidc_issuer.go
 		mux.HandleFunc("GET "+chain.OIDCFrontchannelLogoutPath, is.oidcFrontchannelLogout)
+		refuseOtherMethods(mux, []string{http.MethodPost}, chain.OIDCBackchannelLogoutPath)
+		refuseOtherMethods(mux, []string{http.MethodGet}, chain.OIDCFrontchannelLogoutPath) // HEAD would end sessions
 		if is.sessionAPIKey = cfg.SessionAPIKey; is.sessionAPIKey != nil {
 			mux.HandleFunc("POST "+chain.OIDCSessionPath, is.oidcSessionAPI) // oidc_sessions.go
+			refuseOtherMethods(mux, []string{http.MethodPost}, chain.OIDCSessionPath)
 		}
 	}
 	refuseOtherMethods(mux, []string{http.MethodGet, http.MethodHead},
@@ -151,7 +154,7 @@ func (is *Issuer) secure() bool { return strings.HasPrefix(is.origin, "https://"
 // then a usable IdP session starts the walk and its absence sends the
 // browser to the IdP.
 func (is *Issuer) login(w http.ResponseWriter, r *http.Request) {
-	returnTo, ok := is.returnTo(w, r, r.URL.Query().Get(chain.ReturnToParam))
+	returnTo, ok := is.returnTo(w, r)
 	if !ok || is.promptLogin(w, r, returnTo) { // freshness.go
 		return
 	}
@@ -166,30 +169,59 @@ func (is *Issuer) login(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// returnTo checks raw against the allowlist; an empty one means the issuer's
-// own root. A refusal is answered here, before any redirect.
-func (is *Issuer) returnTo(w http.ResponseWriter, r *http.Request, raw string) (string, bool) {
-	if raw == "" {
+// returnTo checks the request's return_to against the allowlist; none, or
+// an empty one, means the issuer's own root. A refusal is answered here,
+// before any redirect.
+func (is *Issuer) returnTo(w http.ResponseWriter, r *http.Request) (string, bool) {
+	raw, err := singleValue(r.URL.Query(), chain.ReturnToParam)
+	if err == nil && raw == "" {
 		return is.origin + "/", true
 	}
-	u, err := is.allow.Allow(raw)
-	if err != nil && is.faults.OpenReturnTo {
-		// fault (dev only): open_return_to takes any http(s) URL that
-		// parses, allowlist or not.
-		u, err = chain.ParseReturnTo(raw)
+	var u *url.URL
+	if err == nil {
+		u, err = is.allow.Allow(raw)
+		if err != nil && is.faults.OpenReturnTo {
+			// fault (dev only): open_return_to takes any http(s) URL that
+			// parses, allowlist or not.
+			u, err = chain.ParseReturnTo(raw)
+		}
 	}
 	if err != nil {
+		msg := "The page you would land on after signing in is not on this chain's return_to allowlist, so the sign-in stopped here instead of sending you there."
+		if errors.Is(err, errRepeatedParam) {
+			msg = "The sign-in link names more than one page to land on after signing in, so the sign-in stopped here instead of picking one."
+		}
 		Annotate(w, slog.String("result", "refused"), slog.String("reason", "return_to_refused"))
 		writeError(w, r, errorPage{
 			Status:  http.StatusBadRequest,
 			Title:   "This sign-in link is not allowed",
-			Message: "The page you would land on after signing in is not on this chain's return_to allowlist, so the sign-in stopped here instead of sending you there.",
+			Message: msg,
 			Reasons: []pageReason{{Code: "return_to_refused", Message: err.Error()}},
 			Role:    "issuer",
 		})
 		return "", false
 	}
 	return u.String(), true
+}
+
+// errRepeatedParam is a query parameter given more than once.
+var errRepeatedParam = errors.New("given more than once")
+
+// singleValue returns the value of the query parameter name, "" when it is
+// absent, and an error wrapping errRepeatedParam when it is there more
+// than once: net/url reads the first copy, PHP and Rails the last, so a
+// proxy, a WAF or the app that built the link could vet another value than
+// the one used here. OAuth 2.0 forbids repeating a parameter for that
+// reason (RFC 6749 §3.1). The error never repeats the values.
+func singleValue(q url.Values, name string) (string, error) {
+	switch v := q[name]; len(v) {
+	case 0:
+		return "", nil
+	case 1:
+		return v[0], nil
+	default:
+		return "", fmt.Errorf("%s %w (%d times in the URL); send it once", name, errRepeatedParam, len(v))
+	}
 }
 
 // toIdP sends the browser to the IdP's login with a sealed state that

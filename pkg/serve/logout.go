@@ -145,17 +145,24 @@ func (is *Issuer) signOut(w http.ResponseWriter, r *http.Request, confirmed bool
 // postLogoutRedirect checks post_logout_redirect against the return_to
 // allowlist; none means the issuer's root. A refusal changes nothing.
 func (is *Issuer) postLogoutRedirect(w http.ResponseWriter, r *http.Request) (string, bool) {
-	raw := r.URL.Query().Get(chain.PostLogoutRedirectParam)
-	if raw == "" {
+	raw, err := singleValue(r.URL.Query(), chain.PostLogoutRedirectParam) // issuer.go
+	if err == nil && raw == "" {
 		return is.origin + "/", true
 	}
-	u, err := is.allow.Allow(raw)
+	var u *url.URL
+	if err == nil {
+		u, err = is.allow.Allow(raw)
+	}
 	if err != nil {
+		msg := "The page you would land on after signing out is not on this chain's return_to allowlist, so nothing was signed out and you were not sent there."
+		if errors.Is(err, errRepeatedParam) {
+			msg = "The sign-out link names more than one page to land on after signing out, so nothing was signed out and you were not sent to either."
+		}
 		Annotate(w, slog.String("result", "refused"), slog.String("reason", "post_logout_redirect_refused"))
 		writeError(w, r, errorPage{
 			Status:  http.StatusBadRequest,
 			Title:   "This sign-out link is not allowed",
-			Message: "The page you would land on after signing out is not on this chain's return_to allowlist, so nothing was signed out and you were not sent there.",
+			Message: msg,
 			Reasons: []pageReason{{Code: "post_logout_redirect_refused", Message: err.Error()}},
 			Role:    "issuer",
 		})

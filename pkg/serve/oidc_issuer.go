@@ -201,7 +201,6 @@ func (is *Issuer) oidcEndSession(w http.ResponseWriter, r *http.Request, hint, p
 func (is *Issuer) oidcBackchannelLogout(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	raw := r.PostFormValue("logout_token")
 	fail := func(status int, code, reason string, err error) {
 		is.cfg.Logger.Warn("OIDC back-channel logout refused", "reason", reason, "err", err)
 		Annotate(w, slog.String("result", "refused"), slog.String("reason", reason))
@@ -209,6 +208,11 @@ func (is *Issuer) oidcBackchannelLogout(w http.ResponseWriter, r *http.Request) 
 		w.WriteHeader(status)
 		_, _ = w.Write([]byte(`{"error":"` + code + `"}`))
 	}
+	if reason, status := formError(r); reason != "" { // receiver.go
+		fail(status, "invalid_request", reason, errors.New("the form body is too large or malformed"))
+		return
+	}
+	raw := r.PostFormValue("logout_token")
 	if raw == "" {
 		fail(http.StatusBadRequest, "invalid_request", "logout_token_missing", errors.New("no logout_token"))
 		return
