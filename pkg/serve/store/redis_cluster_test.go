@@ -14,7 +14,6 @@ import (
 
 	"github.com/ssoctl/ssoctl/internal/redistest"
 	"github.com/ssoctl/ssoctl/pkg/serve/store"
-	"github.com/ssoctl/ssoctl/pkg/serve/store/storetest"
 )
 
 // clusterPassword protects every node of the cluster tests, so that they
@@ -26,16 +25,7 @@ const clusterPassword = "c1uster-LEAK"
 // stores send may fail with CROSSSLOT or MOVED.
 func TestRedisClusterContract(t *testing.T) {
 	url := redistest.StartCluster(t, clusterPassword).URL
-	h := harnessAt(url)
-	t.Run("replay", func(t *testing.T) { storetest.TestReplayStore(t, h) })
-	t.Run("revocations", func(t *testing.T) { storetest.TestRevocationStore(t, h) })
-	t.Run("mirrored revocations", func(t *testing.T) {
-		m := h
-		m.NewRevocations = func(t *testing.T, _ func() time.Time, _ int) store.RevocationStore {
-			return mirrored(t, url, fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1)), store.RedisOptions{})
-		}
-		storetest.TestRevocationStore(t, m)
-	})
+	contracts(t, url)
 	t.Run("instances share state", func(t *testing.T) { instancesShareState(t, url) })
 	t.Run("records compare-and-set", func(t *testing.T) { recordsCompareAndSet(t, url) })
 	t.Run("records expire and index", func(t *testing.T) { recordsExpireAndIndex(t, url) })

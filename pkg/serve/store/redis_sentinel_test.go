@@ -11,7 +11,6 @@ import (
 
 	"github.com/ssoctl/ssoctl/internal/redistest"
 	"github.com/ssoctl/ssoctl/pkg/serve/store"
-	"github.com/ssoctl/ssoctl/pkg/serve/store/storetest"
 )
 
 // sentinelPassword protects every server of the Sentinel tests, so that
@@ -20,17 +19,7 @@ import (
 const sentinelPassword = "s3ntinel-LEAK"
 
 func TestRedisSentinelContract(t *testing.T) {
-	url := redistest.StartSentinel(t, sentinelPassword).URL
-	h := harnessAt(url)
-	t.Run("replay", func(t *testing.T) { storetest.TestReplayStore(t, h) })
-	t.Run("revocations", func(t *testing.T) { storetest.TestRevocationStore(t, h) })
-	t.Run("mirrored revocations", func(t *testing.T) {
-		m := h
-		m.NewRevocations = func(t *testing.T, _ func() time.Time, _ int) store.RevocationStore {
-			return mirrored(t, url, fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1)), store.RedisOptions{})
-		}
-		storetest.TestRevocationStore(t, m)
-	})
+	contracts(t, redistest.StartSentinel(t, sentinelPassword).URL)
 }
 
 // TestRedisSentinelFailover: what was written and replicated before a

@@ -57,6 +57,22 @@ func harnessAt(url string) storetest.Harness {
 	}
 }
 
+// contracts runs the replay and revocation contracts against the
+// deployment at url (one Redis, Sentinels, a cluster), the revocations
+// also as stores that answer from their mirror.
+func contracts(t *testing.T, url string) {
+	h := harnessAt(url)
+	t.Run("replay", func(t *testing.T) { storetest.TestReplayStore(t, h) })
+	t.Run("revocations", func(t *testing.T) { storetest.TestRevocationStore(t, h) })
+	t.Run("mirrored revocations", func(t *testing.T) {
+		m := h
+		m.NewRevocations = func(t *testing.T, _ func() time.Time, _ int) store.RevocationStore {
+			return mirrored(t, url, fmt.Sprintf("ssoctl:test:%d:", prefixes.Add(1)), store.RedisOptions{})
+		}
+		storetest.TestRevocationStore(t, m)
+	})
+}
+
 func TestRedisReplayContract(t *testing.T) { storetest.TestReplayStore(t, redisHarness(t)) }
 func TestRedisRevocationsContract(t *testing.T) {
 	storetest.TestRevocationStore(t, redisHarness(t))
