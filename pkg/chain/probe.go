@@ -1021,10 +1021,11 @@ func (p *prober) returnTo() {
 	}
 	now := p.b.now()
 	firstStatus := 0
-	for i, evil := range returnToTricks(cookieHost(issuer)) {
+	attempts := returnToAttempts(param, q.Get(param), originOf(issuer)+"/", cookieHost(issuer), func(s string) string { return redactURL(s, now) })
+	for i, a := range attempts {
 		u := *start
 		q := u.Query()
-		q.Set(param, evil)
+		q[param] = a.values
 		u.RawQuery = q.Encode()
 		hop, status, from, to, why := p.followLogin(&u)
 		if why != "" {
@@ -1038,15 +1039,43 @@ func (p *prober) returnTo() {
 			continue
 		}
 		loc := redactURL(to.String(), now)
-		detail := fmt.Sprintf("%s: a login at %s with %s=%s sent the browser to %s at hop %d (%d from %s); the probe did not follow",
-			ProbeReturnTo, originOf(start), param, evil, loc, hop, status, originOf(from))
+		detail := fmt.Sprintf("%s: a login at %s with %s sent the browser to %s at hop %d (%d from %s); the probe did not follow",
+			ProbeReturnTo, originOf(start), a.label, loc, hop, status, originOf(from))
 		p.add(FindingOpenRedirect.New(0, cookieHost(issuer), "%s", detail))
 		p.result(ProbeResult{Name: ProbeReturnTo, Target: name, Status: status, Finding: FindingOpenRedirect.Code, Location: loc, Detail: detail})
 		return
 	}
 	p.result(ProbeResult{Name: ProbeReturnTo, Target: name, Status: firstStatus, Refused: true,
-		Detail: fmt.Sprintf("none of %d spellings of %s=%s sent the browser to %s (the first was answered %d)",
-			len(returnToTricks("")), param, ProbeForeignURL, probeForeignHost, firstStatus)})
+		Detail: fmt.Sprintf("none of %d spellings of %s=%s, alone or beside an allowed one, sent the browser to %s (the first was answered %d)",
+			len(attempts), param, ProbeForeignURL, probeForeignHost, firstStatus)})
+}
+
+// returnToAttempt is one way the return_to probe points a login off the
+// chain: the values of the parameter, and how the finding names them.
+type returnToAttempt struct {
+	values []string
+	label  string
+}
+
+// returnToAttempts are the return_to probe's tries: each of returnToTricks
+// alone, then the parameter given twice, an allowed value (the start URL's
+// own, else the issuer's root) and ProbeForeignURL, in both orders. A
+// server that checks one copy and uses the other (Go reads the first, PHP
+// and Rails the last, a proxy either) redirects off the chain only then.
+// show redacts a value for the label.
+func returnToAttempts(param, own, root, issuerHost string, show func(string) string) []returnToAttempt {
+	var out []returnToAttempt
+	for _, evil := range returnToTricks(issuerHost) {
+		out = append(out, returnToAttempt{values: []string{evil}, label: param + "=" + evil})
+	}
+	if u, err := url.Parse(own); own == "" || err != nil || isForeign(u) {
+		own = root
+	}
+	for _, vs := range [][]string{{own, ProbeForeignURL}, {ProbeForeignURL, own}} {
+		out = append(out, returnToAttempt{values: vs,
+			label: fmt.Sprintf("%s given twice (%s, then %s)", param, show(vs[0]), show(vs[1]))})
+	}
+	return out
 }
 
 // followLogin walks from start with the walk's cookies, within the chain.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -343,6 +345,84 @@ func (c clearingSiteData) WriteHeader(code int) {
 	c.Header().Del("Set-Cookie")
 	c.Header().Set("Clear-Site-Data", `"cookies"`)
 	c.ResponseWriter.WriteHeader(code)
+}
+
+// A sign-in that checks one copy of a repeated return_to and follows the
+// other is an open redirect the single spellings never show: the probe
+// gives the parameter twice, an allowed value beside evil.example, in
+// both orders.
+func TestProbeReturnToGivenTwice(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name        string
+		check, use  func([]string) string
+		wantFinding bool
+	}{
+		{"checks the first, follows the last", func(v []string) string { return v[0] }, func(v []string) string { return v[len(v)-1] }, true},
+		{"checks the last, follows the first", func(v []string) string { return v[len(v)-1] }, func(v []string) string { return v[0] }, true},
+		{"refuses a repeat", nil, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const app = "http://app.shop.localhost:8000/"
+			key, err := token.NewHMACKey("", []byte("shop-test-secret-0123456789abcdef"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			clock := newClock()
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) {
+				v := r.URL.Query()["next"]
+				if len(v) == 0 || len(v) > 1 && tc.check == nil {
+					http.Error(w, "bad next", http.StatusBadRequest)
+					return
+				}
+				check, use := v[0], v[0]
+				if tc.check != nil {
+					check, use = tc.check(v), tc.use(v)
+				}
+				if !strings.HasPrefix(check, app) {
+					http.Error(w, "next is not allowed", http.StatusBadRequest)
+					return
+				}
+				// A handoff to the app, which then sends the browser on.
+				tok, _, err := token.Mint(key, token.MintOptions{Issuer: "http://login.shop.localhost:8000", Audience: "app",
+					Subject: "u", SessionID: "s", Now: clock.Now})
+				if err != nil {
+					t.Error(err)
+				}
+				http.Redirect(w, r, app+"sso?"+url.Values{"token": {tok}, "to": {use}}.Encode(), http.StatusFound)
+			})
+			mux.HandleFunc("GET /sso", func(w http.ResponseWriter, r *http.Request) {
+				http.SetCookie(w, &http.Cookie{Name: "app_session", Value: "1", Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+				http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
+			})
+			mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {})
+			srv := httptest.NewServer(mux)
+			t.Cleanup(srv.Close)
+			d := &chain.Dialer{Strict: true, Map: map[string]string{
+				"login.shop.localhost:8000": srv.Listener.Addr().String(),
+				"app.shop.localhost:8000":   srv.Listener.Addr().String(),
+			}}
+			b, err := chain.NewBrowser(chain.BrowserOptions{Transport: strictTransport(t, d), Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := walk(t, b, "http://login.shop.localhost:8000/signin?next="+url.QueryEscape(app))
+			b.Probe(context.Background(), tr, chain.ProbeOptions{})
+			i := slices.IndexFunc(tr.Probes, func(p chain.ProbeResult) bool { return p.Name == chain.ProbeReturnTo })
+			if i < 0 {
+				t.Fatalf("no return_to probe: %v", probeLines(tr))
+			}
+			p := tr.Probes[i]
+			switch {
+			case tc.wantFinding && (p.Finding != "SSO302" || !strings.Contains(p.Detail, "next given twice")):
+				t.Errorf("return_to probe %+v; want SSO302 for next given twice", p)
+			case !tc.wantFinding && (!p.Refused || !strings.Contains(p.Detail, "alone or beside an allowed one")):
+				t.Errorf("return_to probe %+v; want it refused", p)
+			}
+		})
+	}
 }
 
 // Without a chain file, the logout URL given is probed: the hand-built
