@@ -73,6 +73,52 @@ func contracts(t *testing.T, url string) {
 	})
 }
 
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// failsUnavailable checks that every kind of call on r fails closed with
+// ErrUnavailable within 2 s, saying want and never password: a lookup that
+// failed must not read as a missing key.
+func failsUnavailable(t *testing.T, r *store.Redis, want, password string) {
+	t.Helper()
+	ctx := context.Background()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Ping", func() error { return r.Ping(ctx) }},
+		{"Refresh", func() error { return r.Replay().Refresh(ctx) }},
+		{"Consume", func() error { _, err := r.Replay().Consume(ctx, "j", time.Now().Add(time.Minute)); return err }},
+		{"Revoked", func() error { _, err := r.Revocations().Revoked(ctx, "s"); return err }},
+		{"Records().Get", func() error { _, err := r.Records().Get(ctx, "id"); return err }},
+	}
+	for _, c := range calls {
+		start := time.Now()
+		err := c.call()
+		took := time.Since(start)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("%s: %v, want an error wrapping store.ErrUnavailable", c.name, err)
+		}
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want it to say %q", c.name, err, want)
+		}
+		if strings.Contains(err.Error(), password) {
+			t.Errorf("%s: the error repeats the password: %v", c.name, err)
+		}
+		if took > 2*time.Second {
+			t.Errorf("%s took %v to fail, want under 2s", c.name, took)
+		}
+	}
+}
+
 func TestRedisReplayContract(t *testing.T) { storetest.TestReplayStore(t, redisHarness(t)) }
 func TestRedisRevocationsContract(t *testing.T) {
 	storetest.TestRevocationStore(t, redisHarness(t))
