@@ -447,8 +447,12 @@ func (r *Redis) bucket(jti string) int {
 	return int(h % clusterBuckets)
 }
 
-// bucketTag is the hash tag of a bucket's jtis and epoch on a cluster.
-func (r *Redis) bucketTag(bucket int) string {
+// bucketPrefix starts the keys of a bucket's jtis and its epoch: the
+// prefix, on a cluster as the bucket's hash tag.
+func (r *Redis) bucketPrefix(bucket int) string {
+	if r.cluster == nil {
+		return r.prefix
+	}
 	return "{" + r.prefix + string([]byte{'0' + byte(bucket/10), '0' + byte(bucket%10)}) + ":}"
 }
 
@@ -461,19 +465,8 @@ func (r *Redis) tagged() string {
 	return "{" + r.prefix + "}"
 }
 
-func (r *Redis) jtiKey(bucket int, jti string) string {
-	if r.cluster == nil {
-		return r.prefix + "jti:" + jti
-	}
-	return r.bucketTag(bucket) + "jti:" + jti
-}
-
-func (r *Redis) epochKey(bucket int) string {
-	if r.cluster == nil {
-		return r.prefix + "epoch"
-	}
-	return r.bucketTag(bucket) + "epoch"
-}
+func (r *Redis) jtiKey(bucket int, jti string) string { return r.bucketPrefix(bucket) + "jti:" + jti }
+func (r *Redis) epochKey(bucket int) string           { return r.bucketPrefix(bucket) + "epoch" }
 
 func (r *Redis) revokedKey(sid string) string   { return r.tagged() + "revoked:" + sid }
 func (r *Redis) revocationsChannel() string     { return r.tagged() + "revocations" }
