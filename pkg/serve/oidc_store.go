@@ -189,20 +189,19 @@ func (m *memoryOIDCSessions) len() int {
 // session; Redis's maxmemory, not a count, bounds them (a Redis that
 // refuses to grow is ErrOIDCSessionsFull).
 type redisOIDCSessions struct {
-	recs  *store.RedisRecords
-	aead  cipher.AEAD
-	index []byte // HMAC key of the index names
-	// previous are the keys of the issuer's previous secrets (a rotation):
-	// records they sealed still open, and the indexes they named are still
-	// looked up. What is written uses aead and index.
-	previous []oidcSessionKeys
-	lockFor  time.Duration // refreshLock; shorter in tests
+	recs *store.RedisRecords
+	// keys seal records and name indexes: the first, of the current
+	// secret, writes; the others, of the issuer's previous secrets (a
+	// rotation), still open the records they sealed and look up the
+	// indexes they named.
+	keys    []oidcSessionKeys
+	lockFor time.Duration // refreshLock; shorter in tests
 }
 
 // oidcSessionKeys are the record and index keys one secret derives.
 type oidcSessionKeys struct {
 	aead  cipher.AEAD
-	index []byte
+	index []byte // HMAC key of the index names
 }
 
 func newOIDCSessionKeys(secret []byte) (oidcSessionKeys, error) {
@@ -236,17 +235,13 @@ const refreshLock = 30 * time.Second
 // from secret (the issuer's cookie key material), which also reads what
 // keys derived from the previous secrets sealed.
 func newRedisOIDCSessions(recs *store.RedisRecords, secret []byte, previous ...[]byte) (*redisOIDCSessions, error) {
-	cur, err := newOIDCSessionKeys(secret)
-	if err != nil {
-		return nil, err
-	}
-	s := &redisOIDCSessions{recs: recs, aead: cur.aead, index: cur.index, lockFor: refreshLock}
-	for _, p := range previous {
-		old, err := newOIDCSessionKeys(p)
+	s := &redisOIDCSessions{recs: recs, lockFor: refreshLock}
+	for _, sec := range append([][]byte{secret}, previous...) {
+		k, err := newOIDCSessionKeys(sec)
 		if err != nil {
 			return nil, err
 		}
-		s.previous = append(s.previous, old)
+		s.keys = append(s.keys, k)
 	}
 	return s, nil
 }
@@ -265,22 +260,24 @@ func (s *redisOIDCSessions) seal(rec *oidcRecord) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	aead := s.keys[0].aead
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
 	_, _ = rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, plain, s.additional(rec.Sess.ID)), nil
+	return aead.Seal(nonce, nonce, plain, s.additional(rec.Sess.ID)), nil
 }
 
 func (s *redisOIDCSessions) open(id string, sealed []byte) (*oidcRecord, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n+s.aead.Overhead() {
+	// Every key's AEAD is AES-256-GCM: one nonce size and overhead.
+	n := s.keys[0].aead.NonceSize()
+	if len(sealed) < n+s.keys[0].aead.Overhead() {
 		return nil, errOIDCRecordSealed
 	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], s.additional(id))
-	for _, old := range s.previous {
-		if err == nil {
+	var plain []byte
+	err := errOIDCRecordSealed
+	for _, k := range s.keys {
+		if plain, err = k.aead.Open(nil, sealed[:n], sealed[n:], s.additional(id)); err == nil {
 			break
 		}
-		plain, err = old.aead.Open(nil, sealed[:n], sealed[n:], s.additional(id))
 	}
 	if err != nil {
 		return nil, errOIDCRecordSealed
@@ -293,12 +290,8 @@ func (s *redisOIDCSessions) open(id string, sealed []byte) (*oidcRecord, error) 
 	return &rec, nil
 }
 
-func (s *redisOIDCSessions) indexName(kind, value string) string {
-	return indexName(s.index, kind, value)
-}
-
-func indexName(key []byte, kind, value string) string {
-	mac := hmac.New(sha256.New, key)
+func (k oidcSessionKeys) indexName(kind, value string) string {
+	mac := hmac.New(sha256.New, k.index)
 	mac.Write([]byte(kind + "\x00" + value))
 	return kind + ":" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
@@ -320,10 +313,10 @@ func (s *redisOIDCSessions) put(ctx context.Context, rec *oidcRecord) error {
 	}
 	indexes := []string{}
 	if rec.Providers != "" {
-		indexes = append(indexes, s.indexName("sid", rec.Providers))
+		indexes = append(indexes, s.keys[0].indexName("sid", rec.Providers))
 	}
 	if rec.Sess.IdentityID != "" {
-		indexes = append(indexes, s.indexName("sub", rec.Sess.IdentityID))
+		indexes = append(indexes, s.keys[0].indexName("sub", rec.Sess.IdentityID))
 	}
 	err = s.recs.Put(ctx, rec.Sess.ID, sealed, rec.Sess.ExpiresAt, indexes...)
 	if errors.Is(err, store.ErrFull) {
@@ -357,14 +350,11 @@ func (s *redisOIDCSessions) matching(ctx context.Context, sid, sub string) ([]*o
 	if sid != "" {
 		kind, value = "sid", sid
 	}
-	ids, err := s.recs.Indexed(ctx, indexName(s.index, kind, value))
-	if err != nil {
-		return nil, err
-	}
 	// A record written before a rotation is indexed under the previous
 	// secret's key.
-	for _, old := range s.previous {
-		more, err := s.recs.Indexed(ctx, indexName(old.index, kind, value))
+	var ids []string
+	for _, k := range s.keys {
+		more, err := s.recs.Indexed(ctx, k.indexName(kind, value))
 		if err != nil {
 			return nil, err
 		}

@@ -36,10 +36,10 @@ import (
 // uvarint then its bytes, and the 16-byte tag. A 192-bit random nonce
 // leaves no practical limit on how many values one key seals.
 type Sealer struct {
-	aead cipher.AEAD
-	// previous open what earlier keys sealed (a key being rotated out),
-	// tried in order after aead; they never seal.
-	previous []cipher.AEAD
+	// aeads open values, tried in order; the first, the current key's,
+	// is the only one that seals. The others open what earlier keys
+	// sealed (a key being rotated out).
+	aeads []cipher.AEAD
 	// scratch holds *[]byte buffers an Open decodes and decrypts in,
 	// reused because a forward-auth check opens every cookie it has not
 	// yet remembered.
@@ -59,17 +59,16 @@ const sealOverhead = chacha20poly1305.NonceSizeX + chacha20poly1305.Overhead
 // them (HKDF-SHA256), so a key given whole, such as a receiver's
 // cookie.secret, is never used as is.
 func NewSealer(key []byte, previous ...[]byte) (*Sealer, error) {
-	aead, err := sealingAEAD(key)
-	if err != nil {
-		return nil, err
-	}
-	s := &Sealer{aead: aead}
-	for _, p := range previous {
-		old, err := sealingAEAD(p)
+	s := &Sealer{}
+	for i, k := range append([][]byte{key}, previous...) {
+		aead, err := sealingAEAD(k)
 		if err != nil {
-			return nil, fmt.Errorf("previous %w", err)
+			if i > 0 {
+				err = fmt.Errorf("previous %w", err)
+			}
+			return nil, err
 		}
-		s.previous = append(s.previous, old)
+		s.aeads = append(s.aeads, aead)
 	}
 	s.scratch.New = func() any {
 		b := make([]byte, 0, 512)
@@ -125,7 +124,7 @@ func (s *Sealer) Seal(purpose string, expires time.Time, fields ...string) strin
 		plain = binary.AppendUvarint(plain, uint64(len(f)))
 		plain = append(plain, f...)
 	}
-	return b64.EncodeToString(s.aead.Seal(buf, buf, plain, []byte(purpose)))
+	return b64.EncodeToString(s.aeads[0].Seal(buf, buf, plain, []byte(purpose)))
 }
 
 // Open checks value and returns its fields and expiry. want is the number
@@ -148,14 +147,14 @@ func (s *Sealer) Open(purpose, value string, now time.Time, want int) ([]string,
 		*bp = buf[:0]
 	}
 	ad := buf[:len(purpose)]
-	plain, ok := s.openWith(s.aead, buf, ad, value)
-	for _, old := range s.previous {
-		if ok {
+	var plain []byte
+	ok := false
+	for _, aead := range s.aeads {
+		// Each key decodes the value afresh: a failed Open has zeroed the
+		// box it decrypts in place.
+		if plain, ok = s.openWith(aead, buf, ad, value); ok {
 			break
 		}
-		// A failed Open has zeroed the box it decrypts in place: decode
-		// the value again for the next key.
-		plain, ok = s.openWith(old, buf, ad, value)
 	}
 	if !ok {
 		return nil, time.Time{}, ErrSealInvalid

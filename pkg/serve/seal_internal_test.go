@@ -38,7 +38,7 @@ func TestOpenRefusesMalformedContents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			nonce := make([]byte, chacha20poly1305.NonceSizeX)
 			rand.Read(nonce)
-			v := b64.EncodeToString(s.aead.Seal(nonce, nonce, tt.contents, []byte("p")))
+			v := b64.EncodeToString(s.aeads[0].Seal(nonce, nonce, tt.contents, []byte("p")))
 			_, _, err := s.Open("p", v, now, tt.want)
 			if tt.wantErr == nil && err != nil {
 				t.Errorf("Open: %v, want success", err)
