@@ -491,7 +491,6 @@ func judgeCookie(u *url.URL, c *http.Cookie, now time.Time) (info CookieInfo, ke
 	info.Domain = strings.ToLower(strings.TrimPrefix(c.Domain, "."))
 	key = cookieKey{domain: domain, path: info.Path, name: c.Name}
 	secureOrigin := secureContext(u)
-	name := strings.ToLower(c.Name)
 	switch {
 	case why != "":
 		info.Rejected = why
@@ -499,9 +498,9 @@ func judgeCookie(u *url.URL, c *http.Cookie, now time.Time) (info CookieInfo, ke
 		info.Rejected = "Secure cookie set over http: browsers only let https (or localhost) set Secure cookies"
 	case c.SameSite == http.SameSiteNoneMode && !c.Secure:
 		info.Rejected = "SameSite=None without Secure: browsers refuse it"
-	case strings.HasPrefix(name, "__secure-") && (!c.Secure || !secureOrigin):
+	case hasPrefixFold(c.Name, "__secure-") && (!c.Secure || !secureOrigin):
 		info.Rejected = "a __Secure- cookie must be Secure and set over https"
-	case strings.HasPrefix(name, "__host-") && (!c.Secure || !secureOrigin || c.Domain != "" || c.Path != "/"):
+	case hasPrefixFold(c.Name, "__host-") && (!c.Secure || !secureOrigin || c.Domain != "" || c.Path != "/"):
 		info.Rejected = "a __Host- cookie must be Secure, set over https, with Path=/ and no Domain"
 	case c.Name == "" && (hasPrefixFold(c.Value, "__secure-") || hasPrefixFold(c.Value, "__host-")):
 		// Sent as its value alone, it would read as a prefixed cookie

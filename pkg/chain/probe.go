@@ -1021,7 +1021,7 @@ func (p *prober) returnTo() {
 	}
 	now := p.b.now()
 	firstStatus := 0
-	attempts := returnToAttempts(param, q.Get(param), originOf(issuer)+"/", cookieHost(issuer), func(s string) string { return redactURL(s, now) })
+	attempts := returnToAttempts(param, q.Get(param), originOf(issuer)+"/", cookieHost(issuer), now)
 	for i, a := range attempts {
 		u := *start
 		q := u.Query()
@@ -1062,8 +1062,8 @@ type returnToAttempt struct {
 // own, else the issuer's root) and ProbeForeignURL, in both orders. A
 // server that checks one copy and uses the other (Go reads the first, PHP
 // and Rails the last, a proxy either) redirects off the chain only then.
-// show redacts a value for the label.
-func returnToAttempts(param, own, root, issuerHost string, show func(string) string) []returnToAttempt {
+// Labels show URLs redacted as of now.
+func returnToAttempts(param, own, root, issuerHost string, now time.Time) []returnToAttempt {
 	var out []returnToAttempt
 	for _, evil := range returnToTricks(issuerHost) {
 		out = append(out, returnToAttempt{values: []string{evil}, label: param + "=" + evil})
@@ -1073,7 +1073,7 @@ func returnToAttempts(param, own, root, issuerHost string, show func(string) str
 	}
 	for _, vs := range [][]string{{own, ProbeForeignURL}, {ProbeForeignURL, own}} {
 		out = append(out, returnToAttempt{values: vs,
-			label: fmt.Sprintf("%s given twice (%s, then %s)", param, show(vs[0]), show(vs[1]))})
+			label: fmt.Sprintf("%s given twice (%s, then %s)", param, redactURL(vs[0], now), redactURL(vs[1], now))})
 	}
 	return out
 }
